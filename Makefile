@@ -1,0 +1,39 @@
+# Two commands do everything on a fresh machine with Python 3.11:
+#   make run    set up .venv, then run the whole project (kedro run)
+#   make test   set up .venv, then run the test suite
+# ELK_DIR and REFERENCE_DIR point at the input data (defaults in conf/base/globals.yml).
+
+PYTHON ?= python3.11
+VENV ?= .venv
+ELK_DIR ?= ../shared/data/elk
+REFERENCE_DIR ?= ../shared/data/reference
+PIPELINE ?=
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export KEDRO_DISABLE_TELEMETRY := 1
+
+.PHONY: setup run test benchmark viz clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m ipykernel install --prefix $(VENV) --name tess-cluster-age --display-name "tess-cluster-age" >/dev/null
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/kedro run $(if $(PIPELINE),--pipeline=$(PIPELINE)) --params=elk_dir=$(ELK_DIR),reference_dir=$(REFERENCE_DIR)
+
+test: setup
+	TESS_CLUSTER_AGE_SHARED_DATA=$(abspath $(dir $(ELK_DIR))) $(BIN)/python -m pytest
+
+benchmark: setup
+	$(BIN)/python benchmarks/features.py
+
+viz: setup
+	$(BIN)/kedro viz build
+
+clean:
+	rm -rf $(VENV) build

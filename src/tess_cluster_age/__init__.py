@@ -1,0 +1,2 @@
+"""tess-cluster-age."""
+__version__ = "0.1.0"

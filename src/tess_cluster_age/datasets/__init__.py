@@ -1,0 +1,6 @@
+"""Kedro datasets for astronomical file formats used by the project."""
+
+from .elk import ELKLightCurveDataset
+from .fits_table import FitsTableDataset
+
+__all__ = ["ELKLightCurveDataset", "FitsTableDataset"]

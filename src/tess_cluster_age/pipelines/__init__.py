@@ -1,0 +1,1 @@
+"""The project's pipelines; each sub-package holds nodes.py, pipeline.py and a README."""

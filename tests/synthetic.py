@@ -1,0 +1,39 @@
+"""Purpose-built light curves and files for the tests (no data files are committed)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from tess_cluster_age.lightcurves import RawSectorTable
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """The shared data folder: $TESS_CLUSTER_AGE_SHARED_DATA, else ../shared/data beside the repo."""
+    return Path(os.environ.get("TESS_CLUSTER_AGE_SHARED_DATA", REPO.parent / "shared" / "data")).resolve()
+
+
+def synthetic_sector(sector: int, n: int = 300, cadence_s: float = 1800.0, flux_level: float = 5000.0,
+                     seed: int = 0, t0: float = 1400.0) -> RawSectorTable:
+    """A sector table with a 2-day sinusoid plus white noise (flux in e/s, time in BTJD days)."""
+    rng = np.random.default_rng(seed)
+    time = t0 + np.arange(n) * cadence_s / 86400.0
+    flux = flux_level * (1 + 0.01 * np.sin(2 * np.pi * time / 2.0)) + rng.normal(0, 2.0, n)
+    flux_err = np.full(n, 2.0)
+    mag = 2.5 * np.log10(15000 / flux) + 10
+    return RawSectorTable(0, sector, {"time": time, "flux": flux, "flux_err": flux_err, "mag": mag,
+                                      "mag_err": 2.5 * flux_err / (flux * np.log(10))})
+
+
+def elk_header(name: str, log_age: float | None = 8.0, n_good: int | None = None, ra: float = 80.0,
+               dec: float = -69.0) -> dict:
+    """A primary header in the ELK layout."""
+    header = {"NAME": name, "LOCATION": f"{ra},{dec}", "RADIUS": 0.01, "HAS_DATA": True,
+              "N_OBS": n_good, "N_GOOD": n_good, "BUNIT": "e/s", "DOI": "10.17909/f4kb-vc30"}
+    if log_age is not None:
+        header["LOG_AGE"] = log_age
+    return header
