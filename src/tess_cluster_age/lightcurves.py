@@ -72,6 +72,7 @@ class SectorLightCurve:
         flux_err_e_per_s: 1-sigma flux uncertainty, electrons per second.
         cadence_s: median spacing of the samples, seconds.
         n_dropped: samples dropped because time, flux or flux_err was not finite.
+        hdu: HDU index of the table in its file (0 when not known).
     """
 
     sector: int
@@ -80,6 +81,7 @@ class SectorLightCurve:
     flux_err_e_per_s: np.ndarray
     cadence_s: float
     n_dropped: int = 0
+    hdu: int = 0
 
     @property
     def n_points(self) -> int:
@@ -241,6 +243,7 @@ def validate_sector(table: RawSectorTable) -> tuple[SectorLightCurve | None, str
         time, flux, flux_err = time[order], flux[order], flux_err[order]
     return (
         SectorLightCurve(
+            hdu=table.hdu,
             sector=table.sector,
             time_btjd=time,
             flux_e_per_s=flux,
@@ -267,6 +270,8 @@ def validate_cluster(raw: RawELKFile, galaxy: str) -> tuple[ClusterLightCurve | 
     sectors, problems = [], []
     for table in raw.tables:
         sector, reason = validate_sector(table)
+        if sector is not None and any(s.sector == sector.sector for s in sectors):
+            sector, reason = None, f"duplicate sector {sector.sector} (first kept)"
         if sector is None:
             problems.append((table.hdu, table.sector, reason))
         else:
@@ -313,3 +318,32 @@ def write_elk_file(path: str | Path, header: dict[str, Any], tables: list[RawSec
         hdus.append(hdu)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fits.HDUList(hdus).writeto(path, overwrite=True)
+
+
+def sectors_from_samples(samples) -> dict[str, list[SectorLightCurve]]:
+    """Split the long sample table (``name, sector, hdu, time, flux, flux_err, cadence_s``) back into
+    each cluster's sectors, in HDU order. The arrays are views into the table's columns, not copies.
+
+    Rows of one (name, hdu) must be contiguous, as ingestion writes them.
+    """
+    names = samples["name"].to_numpy()
+    hdus = samples["hdu"].to_numpy()
+    if names.size == 0:
+        return {}
+    time = samples["time"].to_numpy(np.float64)
+    flux = samples["flux"].to_numpy(np.float64)
+    flux_err = samples["flux_err"].to_numpy(np.float64)
+    sector = samples["sector"].to_numpy()
+    cadence = samples["cadence_s"].to_numpy(np.float64)
+    change = np.flatnonzero((names[1:] != names[:-1]) | (hdus[1:] != hdus[:-1])) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [names.size]])
+    result: dict[str, list[SectorLightCurve]] = {}
+    for i0, i1 in zip(starts.tolist(), ends.tolist()):
+        name = str(names[i0])
+        sectors = result.setdefault(name, [])
+        if sectors and int(hdus[i0]) <= sectors[-1].hdu:
+            raise ValueError(f"samples of cluster {name!r} are not contiguous in HDU order")
+        sectors.append(SectorLightCurve(int(sector[i0]), time[i0:i1], flux[i0:i1], flux_err[i0:i1], float(cadence[i0]), hdu=int(hdus[i0])))
+    return result
+

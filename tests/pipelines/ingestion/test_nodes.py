@@ -197,3 +197,12 @@ def test_catalogue_match_respects_separation(good_files):
     assert checked["catalogue_log_age"].isna().all()
     assert checked["catalogue_sep_arcmin"].between(2.0, 2.3).all()
     assert checked["age_agrees"].isna().all()
+
+
+def test_repeated_sector_in_one_file_keeps_the_first(good_files, make_elk_file):
+    make_elk_file(good_files / "MW" / "twice.fits", "TWICE", sectors=[synthetic_sector(5, seed=1), synthetic_sector(5, seed=9)])
+    clusters, samples, problems = read(good_files)
+    assert clusters.set_index("name").loc["TWICE", "n_sectors"] == 1
+    kept = samples.loc[samples["name"] == "TWICE", "flux"].to_numpy()
+    np.testing.assert_array_equal(kept, synthetic_sector(5, seed=1).columns["flux"])
+    assert problem_for(problems, "twice.fits")["reason"] == "HDU 2: duplicate sector 5 (first kept)"

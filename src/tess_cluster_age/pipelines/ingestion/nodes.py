@@ -123,7 +123,7 @@ def _cluster_table(clusters: list[ClusterLightCurve]) -> pd.DataFrame:
 
 
 def _sample_table(clusters: list[ClusterLightCurve]) -> pd.DataFrame:
-    sectors = [(c.name, i, s) for c in clusters for i, s in enumerate(c.sectors)]
+    sectors = [(c.name, s.hdu, s) for c in clusters for s in c.sectors]
     sizes = np.array([s.n_points for _, _, s in sectors], dtype=np.int64)
 
     def column(values, dtype):
@@ -136,7 +136,7 @@ def _sample_table(clusters: list[ClusterLightCurve]) -> pd.DataFrame:
         {
             "name": column([n for n, _, _ in sectors], object),
             "sector": column([s.sector for _, _, s in sectors], np.int32),
-            "hdu": column([i + 1 for _, i, _ in sectors], np.int32),
+            "hdu": column([hdu for _, hdu, _ in sectors], np.int32),
             "time": concat("time_btjd"),
             "flux": concat("flux_e_per_s"),
             "flux_err": concat("flux_err_e_per_s"),

@@ -1,0 +1,40 @@
+"""Nodes of the augmentation pipeline: cut every cluster's light curve into segments."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from tess_cluster_age.lightcurves import sectors_from_samples
+from tess_cluster_age.segments import SEGMENT_COLUMNS, SectorSummary, SegmentConfig, add_weights, cluster_segments
+
+logger = logging.getLogger(__name__)
+
+
+def build_segments(clusters: pd.DataFrame, sector_light_curves: pd.DataFrame, params: dict[str, Any],
+                   seed: int) -> pd.DataFrame:
+    """One row per segment of every cluster (SPEC section 2), for the kinds switched on.
+
+    Args:
+        clusters: cluster table from ingestion (``name``, ``galaxy``).
+        sector_light_curves: sample table from ingestion.
+        params: the ``augmentation`` parameters (kinds on/off, window and combo settings).
+        seed: global seed; combos are drawn from a generator keyed by (seed, cluster name).
+
+    Returns:
+        ``segment_id, name, galaxy, kind, parts, n_points, n_sectors, span_days (d),
+        cadence_s (median sample spacing, s), weight``, clusters in table order.
+    """
+    config = SegmentConfig.from_params(params)
+    sectors = sectors_from_samples(sector_light_curves)
+    rows = []
+    for name, galaxy in zip(clusters["name"], clusters["galaxy"]):
+        summaries = [SectorSummary(s.hdu, s.sector, s.time_btjd, s.cadence_s) for s in sectors.get(name, [])]
+        rows += cluster_segments(name, galaxy, summaries, config, seed)
+    segments = add_weights(pd.DataFrame(rows, columns=[c for c in SEGMENT_COLUMNS if c != "weight"]))
+    counts = segments["kind"].value_counts().reindex(list(config.kinds), fill_value=0)
+    logger.info("Built %d segments of %d clusters: %s", len(segments), segments["name"].nunique(),
+                ", ".join(f"{k} {n}" for k, n in counts.items()))
+    return segments[SEGMENT_COLUMNS]
