@@ -57,7 +57,7 @@ class SegmentConfig:
     def from_params(cls, params: dict[str, Any]) -> SegmentConfig:
         """Build from the ``augmentation`` parameters; ``kinds`` is a mapping kind -> on/off."""
         params = dict(params)
-        switches = params.pop("kinds", {})
+        switches = params.pop("kinds", {k: k in cls.kinds for k in KINDS})
         unknown_kinds = set(switches) - set(KINDS)
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = set(params) - fields
@@ -116,7 +116,8 @@ def window_ranges(time: np.ndarray, cadence_s: float, config: SegmentConfig) -> 
     expected = config.window_days * SECONDS_PER_DAY / cadence_s
     ranges = []
     start = time[0]
-    while start + config.window_days <= time[-1] + 0.5 * cadence_s / SECONDS_PER_DAY:
+    # a window may end up to one cadence after the last sample, which then is its last sample
+    while start + config.window_days <= time[-1] + cadence_s / SECONDS_PER_DAY:
         i0, i1 = np.searchsorted(time, [start, start + config.window_days])
         if i1 - i0 >= config.window_min_coverage * expected:
             ranges.append((int(i0), int(i1)))
@@ -151,6 +152,8 @@ def combo_subsets(name: str, n_sectors: int, config: SegmentConfig, seed: int) -
             if kept_for_k >= config.combo_max_per_cluster:
                 break
             candidate = frozenset(subset)
+            if candidate in chosen:
+                continue
             if any(len(candidate & other) / len(candidate | other) > config.combo_max_overlap for other in chosen):
                 continue
             chosen.append(candidate)
