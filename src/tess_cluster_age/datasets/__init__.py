@@ -2,5 +2,6 @@
 
 from .elk import ELKLightCurveDataset
 from .fits_table import FitsTableDataset
+from .periodograms import PeriodogramDataset
 
-__all__ = ["ELKLightCurveDataset", "FitsTableDataset"]
+__all__ = ["ELKLightCurveDataset", "FitsTableDataset", "PeriodogramDataset"]

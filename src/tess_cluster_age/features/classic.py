@@ -1,0 +1,455 @@
+"""The classic feature set: the original study's light-curve statistics, quirks included (SPEC 3a).
+
+These reproduce the reference tables ``Stats_Table_For_all_Clusters_all_sectors_w_entropy.fits``
+and ``Stats_Table_For_Sector_Stitched.fits`` (the ``elk`` library's ``BasicLightcurve``
+statistics plus the columns the original notebooks added). The original's quirks are kept on
+purpose and documented here, not fixed:
+
+- ``rms`` is the RMS of the autocorrelation function, ``sqrt(mean(acf**2))`` (the library
+  overwrote the flux RMS with it).
+- ``skewness`` is the third central moment of the *raw* flux (it scales as brightness cubed).
+- ``J_Stetson`` uses ``P_i = delta_i * delta_i`` (a point with itself, not with its neighbour)
+  for close pairs.
+- ``ratio_of_power_at_high_v_low_freq`` is mean power at f <= 5 / d over mean power at f > 5 / d
+  (low over high, despite the name).
+- The periodogram features come from the median (and 15.89th percentile) of the power of 100
+  noisy copies ``flux + N(0, flux_err)``, so they vary with the random draw; the caller seeds
+  ``rng`` from (global seed, segment id), which makes a run reproducible.
+
+Units: time in days (BTJD), flux and flux_err in e/s (or normalised units for stitched curves),
+frequencies in 1/d; ``time_of_max_autocorrelation`` is a lag in days; all other features are
+dimensionless except ``skewness`` (flux cubed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .periodogram import bootstrap_periodogram_percentiles, classic_frequency_grid
+
+__all__ = [
+    "CLASSIC_FEATURES",
+    "REASON_CODES",
+    "ClassicConfig",
+    "ClassicResult",
+    "classic_features",
+    "classic_frequency_vector_grid",
+]
+
+CLASSIC_FEATURES: tuple[str, ...] = (
+    "rms",
+    "std",
+    "MAD",
+    "sigmaG",
+    "skewness",
+    "von_neumann_ratio",
+    "J_Stetson",
+    "max_power",
+    "freq_at_max_power",
+    "n_peaks",
+    "ratio_of_power_at_high_v_low_freq",
+    "FAP",
+    "max_autocorrelation",
+    "time_of_max_autocorrelation",
+    "SumLSP_10_7_Day_Power",
+    "SumLSP_7_4_Day_Power",
+    "SumLSP_4_1_Day_Power",
+    "SumLSP_1_p5_Day_Power",
+    "Entropy",
+)
+"""Column names of the reference tables, in their order."""
+
+REASON_CODES: tuple[str, ...] = (
+    "invalid_input",
+    "min_points",
+    "constant_flux",
+    "no_acf_chunk",
+    "no_acf_minimum",
+    "periodogram_undefined",
+)
+"""Every reason code :func:`classic_features` can report, in the order they are joined.
+
+- ``invalid_input``: a non-finite time, flux or flux_err, a flux <= 0, a flux_err <= 0, or a zero
+  time span. Every feature NaN.
+- ``min_points``: fewer than ``config.min_points`` samples. Every feature NaN.
+- ``constant_flux``: the flux (or the flux inside the ACF chunk) has zero spread:
+  ``von_neumann_ratio`` and the ACF features (``rms``, ``max_autocorrelation``,
+  ``time_of_max_autocorrelation``) are NaN; ``std``, ``MAD``, ``sigmaG``, ``skewness`` are 0.
+- ``no_acf_chunk``: no run of >= 3 consecutive points with every gap <= ``acf_max_gap_days``:
+  ``rms``, ``max_autocorrelation``, ``time_of_max_autocorrelation`` NaN.
+- ``no_acf_minimum``: the ACF has no strict local minimum (or nothing after it):
+  ``max_autocorrelation``, ``time_of_max_autocorrelation`` NaN.
+- ``periodogram_undefined``: the bootstrap median power is not finite everywhere: the
+  periodogram features and vector NaN.
+"""
+
+SIGMA_G_FACTOR = 0.74130110925280102
+"""1 / (2 sqrt(2) erfinv(0.5)): turns an interquartile range into a Gaussian sigma."""
+
+MAG_ZERO_FLUX = 15000.0
+MAG_ZERO_POINT = 10.0
+"""ELK/elk magnitude scale: ``mag = 2.5 log10(15000 / flux) + 10`` (flux in e/s)."""
+
+FREQ_SPLIT = 5.0
+"""Frequency (1/d) separating 'low' and 'high' for ``ratio_of_power_at_high_v_low_freq``."""
+
+PERIOD_BANDS: dict[str, tuple[float, float]] = {
+    "SumLSP_10_7_Day_Power": (7.0, 10.0),
+    "SumLSP_7_4_Day_Power": (4.0, 7.0),
+    "SumLSP_4_1_Day_Power": (1.0, 4.0),
+    "SumLSP_1_p5_Day_Power": (0.5, 1.0),
+}
+"""Period bands (days, both bounds exclusive) whose median power is summed."""
+
+ACF_FEATURES = ("rms", "max_autocorrelation", "time_of_max_autocorrelation")
+PERIODOGRAM_FEATURES = (
+    "max_power",
+    "freq_at_max_power",
+    "n_peaks",
+    "ratio_of_power_at_high_v_low_freq",
+    "FAP",
+    *PERIOD_BANDS,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassicConfig:
+    """Parameters of the classic feature set (defaults = the original study).
+
+    Attributes:
+        f_min, f_max, f_step: periodogram grid ``np.arange(f_min, f_max, f_step)``, 1/d.
+        n_bootstrap: noisy copies for the bootstrap periodogram (defines the features).
+        percentiles: bootstrap percentiles; must contain 50 (median) and 15.89 (for ``n_peaks``).
+        min_points: fewer samples than this gives all-NaN features (reason ``min_points``); >= 3.
+        acf_max_gap_days: largest gap (d) inside the contiguous chunk used for the ACF.
+        stetson_close_days: time step (d) below which J_Stetson treats a point as paired.
+        vector_max_period_days: the periodogram vector keeps periods shorter than this (d).
+        chunk_size: time points per matrix product when the periodogram uses the matrix method
+            (irregular frequency grids); the default regular grid uses the NUFFT path.
+    """
+
+    f_min: float = 0.04
+    f_max: float = 11.0
+    f_step: float = 0.01
+    n_bootstrap: int = 100
+    percentiles: tuple[float, ...] = (50, 2.27, 15.89, 84.1, 97.725)
+    min_points: int = 100
+    acf_max_gap_days: float = 0.25
+    stetson_close_days: float = 0.021
+    vector_max_period_days: float = 10.0
+    chunk_size: int = 512
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "percentiles", tuple(float(p) for p in self.percentiles))
+        problems = []
+        if not 0 < self.f_min < self.f_max:
+            problems.append(f"need 0 < f_min < f_max (got {self.f_min}, {self.f_max})")
+        if self.f_step <= 0:
+            problems.append(f"f_step must be > 0 (got {self.f_step})")
+        if self.n_bootstrap < 1:
+            problems.append(f"n_bootstrap must be >= 1 (got {self.n_bootstrap})")
+        for required in (50.0, 15.89):
+            if required not in self.percentiles:
+                problems.append(f"percentiles must include {required:g} (got {list(self.percentiles)})")
+        if any(not 0 <= p <= 100 for p in self.percentiles):
+            problems.append(f"percentiles must lie in [0, 100] (got {list(self.percentiles)})")
+        if self.min_points < 3:
+            problems.append(f"min_points must be >= 3 (got {self.min_points})")
+        if self.acf_max_gap_days <= 0:
+            problems.append(f"acf_max_gap_days must be > 0 (got {self.acf_max_gap_days})")
+        if self.vector_max_period_days <= 0:
+            problems.append(f"vector_max_period_days must be > 0 (got {self.vector_max_period_days})")
+        if self.chunk_size < 1:
+            problems.append(f"chunk_size must be >= 1 (got {self.chunk_size})")
+        if problems:
+            raise ValueError("invalid ClassicConfig: " + "; ".join(problems))
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> ClassicConfig:
+        """Build from a parameters mapping (e.g. ``params:classic`` in ``conf/base``).
+
+        Raises:
+            ValueError: naming every key that is not a field, and listing the valid ones.
+        """
+        fields = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(params) - set(fields))
+        if unknown:
+            raise ValueError(
+                f"unknown classic feature parameter(s): {', '.join(unknown)}; valid keys are: {', '.join(fields)}"
+            )
+        values = dict(params)
+        if "percentiles" in values:
+            values["percentiles"] = tuple(values["percentiles"])
+        return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassicResult:
+    """Classic features of one segment.
+
+    Attributes:
+        features: every name in :data:`CLASSIC_FEATURES` -> float (NaN where not computable).
+        periodogram: bootstrap median power on :func:`classic_frequency_vector_grid`, float32,
+            shape (1089,) by default; all-NaN when not computable.
+        reason: ``""`` when everything was computed, else ';'-joined codes from :data:`REASON_CODES`.
+    """
+
+    features: dict[str, float]
+    periodogram: np.ndarray
+    reason: str
+
+
+def classic_frequency_vector_grid(config: ClassicConfig) -> np.ndarray:
+    """Frequencies (1/d) of the periodogram vector: the grid bins with period < ``vector_max_period_days``.
+
+    With the defaults: 1,089 bins, 0.11-10.99 1/d (the original network input; SPEC 3c).
+    """
+    frequency = classic_frequency_grid(config.f_min, config.f_max, config.f_step)
+    return frequency[_vector_mask(frequency, config)]
+
+
+def _vector_mask(frequency: np.ndarray, config: ClassicConfig) -> np.ndarray:
+    # The original computed periods as 1 / frequency and kept period < 10 d.
+    return (1.0 / frequency) < config.vector_max_period_days
+
+
+def _nan_features() -> dict[str, float]:
+    return {name: float("nan") for name in CLASSIC_FEATURES}
+
+
+def _next_regular(target: int) -> int:
+    """Smallest 5-smooth number (2^a 3^b 5^c) >= target: statsmodels' FFT length for the ACF."""
+    if target <= 6:
+        return max(target, 1)
+    if not target & (target - 1):
+        return target
+    best = float("inf")
+    p5 = 1
+    while p5 < target:
+        p35 = p5
+        while p35 < target:
+            quotient = -(-target // p35)  # ceil
+            p2 = 2 ** ((quotient - 1).bit_length())
+            best = min(best, p2 * p35)
+            if best == target:
+                return best
+            p35 *= 3
+        best = min(best, p35)
+        p5 *= 5
+    return int(min(best, p5))
+
+
+def autocorrelation(x: np.ndarray) -> np.ndarray:
+    """Autocorrelation function at every lag 0..n-1, as ``statsmodels.tsa.stattools.acf``.
+
+    Same as ``acf(x, nlags=len(x) - 1, fft=True)`` (``adjusted=False``): the demeaned
+    autocovariance by FFT, divided by the number of points, normalised by its lag-0 value.
+
+    Args:
+        x: evenly treated samples (the sample times are not used), shape (n,).
+
+    Returns:
+        float64 array, shape (n,); NaN everywhere when ``x`` is constant.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size
+    centred = x - x.mean()
+    spectrum = np.fft.fft(centred, n=_next_regular(2 * n + 1))
+    acov = np.fft.ifft(spectrum * np.conjugate(spectrum))[:n].real / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return acov / acov[0]
+
+
+def longest_contiguous_chunk(time_d: np.ndarray, max_gap_days: float) -> slice:
+    """Index range of the longest run of samples with every gap <= ``max_gap_days`` (first if tied)."""
+    gaps = np.flatnonzero(np.diff(time_d) > max_gap_days)
+    bounds = np.concatenate(([-1], gaps, [time_d.size - 1]))
+    longest = int(np.argmax(np.diff(bounds)))
+    return slice(int(bounds[longest]) + 1, int(bounds[longest + 1]) + 1)
+
+
+def _acf_features(time_d: np.ndarray, flux: np.ndarray, config: ClassicConfig) -> tuple[dict[str, float], list[str]]:
+    """ACF features of the longest contiguous chunk of raw flux (elk ``autocorr``)."""
+    from scipy.signal import argrelextrema
+
+    out = {name: float("nan") for name in ACF_FEATURES}
+    chunk = longest_contiguous_chunk(time_d, config.acf_max_gap_days)
+    ac_time, ac_flux = time_d[chunk], flux[chunk]
+    if ac_flux.size < 3:
+        return out, ["no_acf_chunk"]
+    if np.ptp(ac_flux) == 0:
+        return out, ["constant_flux"]
+    acf = autocorrelation(ac_flux)
+    out["rms"] = float(np.sqrt(np.mean(np.square(acf))))
+    lags = ac_time - ac_time[0]
+    minima = argrelextrema(acf, np.less)[0]
+    if minima.size == 0:
+        return out, ["no_acf_minimum"]
+    after = acf[lags > lags[minima[0]]]
+    if after.size == 0:
+        return out, ["no_acf_minimum"]
+    max_ac = np.max(after)
+    out["max_autocorrelation"] = float(max_ac)
+    # As the original: the first lag anywhere whose ACF equals the maximum.
+    out["time_of_max_autocorrelation"] = float(lags[acf == max_ac][0])
+    return out, []
+
+
+def _j_stetson(time_d: np.ndarray, flux: np.ndarray, flux_err: np.ndarray, close_days: float) -> float:
+    """Stetson's J as computed by elk (SPEC 3a), on ELK magnitudes."""
+    mag = 2.5 * np.log10(MAG_ZERO_FLUX / flux) + MAG_ZERO_POINT
+    mag_err = np.sqrt(np.abs(-2.5 / (flux * np.log(10))) ** 2 * flux_err**2)
+    n = time_d.size
+    delta = np.sqrt(n / (n - 1)) * ((mag - np.mean(mag)) / mag_err)
+    delta_times = np.concatenate((np.diff(time_d), [1.0]))
+    pairs = delta_times < close_days
+    p = np.where(pairs, delta * delta, delta**2 - 1)
+    w = np.where(pairs, 1.0, 0.25)
+    return float(np.sum(w * np.sign(p) * np.sqrt(np.abs(p))) / np.sum(w))
+
+
+def _flux_features(time_d, flux, flux_err, config: ClassicConfig, constant: bool) -> dict[str, float]:
+    """Deterministic statistics of the normalised flux ``nf = flux / median(flux)``."""
+    from scipy.special import entr
+    from scipy.stats import moment
+
+    nf = flux / np.median(flux)
+    out: dict[str, float] = {}
+    out["std"] = float(np.std(nf))
+    out["MAD"] = float(np.median(np.abs(nf - np.median(nf))))
+    p25, p75 = np.percentile(nf, [25, 75])
+    out["sigmaG"] = float(SIGMA_G_FACTOR * (p75 - p25))
+    out["skewness"] = 0.0 if constant else float(moment(flux, 3))
+    if constant:
+        out["von_neumann_ratio"] = float("nan")
+    else:
+        out["von_neumann_ratio"] = float(1.0 / (np.sum(np.diff(nf) ** 2) / np.var(nf)))
+    out["J_Stetson"] = _j_stetson(time_d, flux, flux_err, config.stetson_close_days)
+    out["Entropy"] = float(np.sum(entr(nf)))
+    return out
+
+
+def _false_alarm_probability(time_d, flux, flux_err, max_power: float) -> float:
+    """Baluev (2008) false-alarm probability of ``max_power`` for the unperturbed curve.
+
+    As elk: astropy ``LombScargle(t, flux, flux_err).false_alarm_probability(max_power)`` with
+    its defaults (method 'baluev', maximum frequency from the default autofrequency grid:
+    5 x the average Nyquist frequency). Only ``t``, ``dy`` and the number of points enter.
+    """
+    from astropy.timeseries import LombScargle
+
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        fap = LombScargle(time_d, flux, flux_err).false_alarm_probability(max_power)
+    return float(fap)
+
+
+def _periodogram_features(
+    time_d, flux, flux_err, config: ClassicConfig, rng: np.random.Generator
+) -> tuple[dict[str, float], np.ndarray, list[str]]:
+    from scipy.signal import find_peaks
+
+    frequency = classic_frequency_grid(config.f_min, config.f_max, config.f_step)
+    vector_mask = _vector_mask(frequency, config)
+    pct = bootstrap_periodogram_percentiles(
+        time_d,
+        flux,
+        flux_err,
+        frequency,
+        n_bootstrap=config.n_bootstrap,
+        percentiles=config.percentiles,
+        rng=rng,
+        chunk_size=config.chunk_size,
+    )
+    med = pct[config.percentiles.index(50.0)]
+    one_below = pct[config.percentiles.index(15.89)]
+    out = {name: float("nan") for name in PERIODOGRAM_FEATURES}
+    if not np.all(np.isfinite(pct)):
+        return out, np.full(int(vector_mask.sum()), np.nan, dtype=np.float32), ["periodogram_undefined"]
+
+    max_power = np.max(med)
+    out["max_power"] = float(max_power)
+    out["freq_at_max_power"] = float(frequency[med == max_power][0])
+    peaks, _ = find_peaks(one_below, height=np.mean(med) + 2 * np.std(med))
+    out["n_peaks"] = float(len(peaks))
+    high = frequency > FREQ_SPLIT
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["ratio_of_power_at_high_v_low_freq"] = float(np.mean(med[~high]) / np.mean(med[high]))
+    out["FAP"] = _false_alarm_probability(time_d, flux, flux_err, float(max_power))
+
+    vector = med[vector_mask]
+    period = 1.0 / frequency[vector_mask]
+    for name, (p_lo, p_hi) in PERIOD_BANDS.items():
+        out[name] = float(np.sum(vector[(period < p_hi) & (period > p_lo)]))
+    return out, vector.astype(np.float32), []
+
+
+def _invalid_reason(time_d: np.ndarray, flux: np.ndarray, flux_err: np.ndarray) -> bool:
+    finite = np.isfinite(time_d).all() and np.isfinite(flux).all() and np.isfinite(flux_err).all()
+    if not finite:
+        return True
+    return bool(np.any(flux <= 0) or np.any(flux_err <= 0) or np.ptp(time_d) == 0)
+
+
+def classic_features(
+    time_d: np.ndarray,
+    flux: np.ndarray,
+    flux_err: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    config: ClassicConfig,
+) -> ClassicResult:
+    """Classic features of one segment (SPEC 3a), with the original's quirks.
+
+    Args:
+        time_d: sample times, days, in the order of the light curve (sorted for one sector;
+            sector after sector, in HDU order, for stitched segments), shape (n,).
+        flux: flux, e/s (or already normalised per sector by the caller for stitched
+            segments), shape (n,), > 0.
+        flux_err: 1-sigma flux uncertainty, same unit as ``flux``, shape (n,), > 0.
+        rng: generator for the bootstrap noise; seed it from (global seed, segment id). The
+            result is a deterministic function of the inputs and the generator's state.
+        config: parameters (:class:`ClassicConfig`).
+
+    Returns:
+        :class:`ClassicResult` with every feature of :data:`CLASSIC_FEATURES` as a float (NaN
+        where not computable), the bootstrap median periodogram on
+        :func:`classic_frequency_vector_grid` (float32), and the reason codes.
+
+    Raises:
+        ValueError: when the three arrays are not 1-D arrays of the same length (a caller bug,
+            not a data problem; data problems give NaN features and a reason).
+    """
+    t = np.asarray(time_d, dtype=np.float64)
+    f = np.asarray(flux, dtype=np.float64)
+    e = np.asarray(flux_err, dtype=np.float64)
+    if t.ndim != 1 or f.shape != t.shape or e.shape != t.shape:
+        raise ValueError(
+            f"time_d, flux and flux_err must be 1-D arrays of one length; got shapes {t.shape}, {f.shape}, {e.shape}"
+        )
+    n_vector = int(_vector_mask(classic_frequency_grid(config.f_min, config.f_max, config.f_step), config).sum())
+    empty_vector = np.full(n_vector, np.nan, dtype=np.float32)
+    if t.size < config.min_points:
+        return ClassicResult(_nan_features(), empty_vector, "min_points")
+    with np.errstate(all="ignore"):
+        invalid = _invalid_reason(t, f, e)
+    if invalid:
+        return ClassicResult(_nan_features(), empty_vector, "invalid_input")
+
+    reasons: list[str] = []
+    constant = bool(np.ptp(f) == 0)
+    if constant:
+        reasons.append("constant_flux")
+    features = _nan_features()
+    features.update(_flux_features(t, f, e, config, constant))
+    acf_values, acf_reasons = _acf_features(t, f, config)
+    features.update(acf_values)
+    reasons.extend(acf_reasons)
+    lsp_values, vector, lsp_reasons = _periodogram_features(t, f, e, config, rng)
+    features.update(lsp_values)
+    reasons.extend(lsp_reasons)
+    ordered = [code for code in REASON_CODES if code in reasons]
+    return ClassicResult(features, vector, ";".join(ordered))

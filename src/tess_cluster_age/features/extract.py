@@ -1,0 +1,111 @@
+"""Feature extraction for many segments: per-cluster tasks that a process pool or Dask can run.
+
+A task carries one cluster's sector arrays and its segments, so that workers need nothing else.
+Every segment's random numbers come from ``keyed_rng(seed, segment_id)``: the results do not
+depend on the number of workers or their order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numpy as np
+import pandas as pd
+
+from tess_cluster_age.features.classic import CLASSIC_FEATURES, ClassicConfig, classic_features
+from tess_cluster_age.features.invariant import DESCRIPTORS, InvariantConfig, invariant_feature_names, invariant_features
+from tess_cluster_age.lightcurves import sectors_from_samples
+from tess_cluster_age.seeding import keyed_rng
+from tess_cluster_age.segments import segment_arrays
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterTask:
+    """Everything needed to compute the features of one cluster's segments.
+
+    Attributes:
+        name: cluster name.
+        sectors: sector number -> (time BTJD d, flux e/s, flux_err e/s).
+        segments: (segment_id, kind, parts) of each of its segments.
+    """
+
+    name: str
+    sectors: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    segments: list[tuple[str, str, list[dict[str, int]]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentResult:
+    """Features of one segment: scalar features, a periodogram vector and the reason codes."""
+
+    segment_id: str
+    features: dict[str, float]
+    vector: np.ndarray
+    reason: str
+
+
+def cluster_tasks(segments: pd.DataFrame, samples: pd.DataFrame) -> list[ClusterTask]:
+    """Group segments by cluster and attach the arrays they reference (views, not copies)."""
+    sectors = sectors_from_samples(samples)
+    tasks = []
+    for name, rows in segments.groupby("name", sort=False):
+        if name not in sectors:
+            raise KeyError(f"segments reference cluster {name!r}, which has no samples in sector_light_curves")
+        arrays = {s.sector: (s.time_btjd, s.flux_e_per_s, s.flux_err_e_per_s) for s in sectors[name]}
+        tasks.append(ClusterTask(str(name), arrays, list(zip(rows["segment_id"], rows["kind"], rows["parts"]))))
+    return tasks
+
+
+def _parts(parts) -> list[dict[str, int]]:
+    return [{"sector": int(p["sector"]), "i0": int(p["i0"]), "i1": int(p["i1"])} for p in parts]
+
+
+def classic_cluster(task: ClusterTask, config: ClassicConfig, seed: int) -> list[SegmentResult]:
+    """Classic features (SPEC 3a) of every segment of one cluster; noise from ``keyed_rng(seed, segment_id)``."""
+    results = []
+    for segment_id, kind, parts in task.segments:
+        time, flux, flux_err = segment_arrays(kind, _parts(parts), task.sectors)
+        result = classic_features(time, flux, flux_err, rng=keyed_rng(seed, segment_id), config=config)
+        results.append(SegmentResult(segment_id, result.features, result.periodogram, result.reason))
+    return results
+
+
+def invariant_cluster(task: ClusterTask, config: InvariantConfig) -> list[SegmentResult]:
+    """Invariant features (SPEC 3b) and the 128-bin amplitude spectrum of every segment of one cluster."""
+    results = []
+    for segment_id, kind, parts in task.segments:
+        time, flux, flux_err = segment_arrays(kind, _parts(parts), task.sectors)
+        if kind in ("stitched", "combo"):
+            # parts are normalised to their median; log_flux must still be the cluster's brightness
+            raw = [task.sectors[int(p["sector"])][1][int(p["i0"]):int(p["i1"])] for p in parts]
+            median_flux = float(np.median(np.concatenate(raw)))
+        else:
+            median_flux = None
+        result = invariant_features(time, flux, flux_err, config=config)
+        features = dict(result.features)
+        if median_flux is not None:
+            features["log_flux"] = float(np.log10(median_flux)) if median_flux > 0 else float("nan")
+        results.append(SegmentResult(segment_id, features, result.spectrum, result.reason))
+    return results
+
+
+def results_table(segments: pd.DataFrame, results: list[SegmentResult], columns: tuple[str, ...]) -> pd.DataFrame:
+    """One row per segment in ``segments`` order: ``segment_id, name, kind``, the features, ``reason``."""
+    by_id = {r.segment_id: r for r in results}
+    ordered = [by_id[s] for s in segments["segment_id"]]
+    table = pd.DataFrame({c: np.array([r.features.get(c, np.nan) for r in ordered], dtype=np.float64) for c in columns})
+    table.insert(0, "kind", segments["kind"].to_numpy())
+    table.insert(0, "name", segments["name"].to_numpy())
+    table.insert(0, "segment_id", segments["segment_id"].to_numpy())
+    table["reason"] = [r.reason for r in ordered]
+    return table
+
+
+def vectors(segments: pd.DataFrame, results: list[SegmentResult]) -> np.ndarray:
+    """Periodogram vectors as a float32 matrix in ``segments`` order."""
+    by_id = {r.segment_id: r.vector for r in results}
+    return np.vstack([np.asarray(by_id[s], dtype=np.float32) for s in segments["segment_id"]]) if len(segments) else np.zeros((0, 0), np.float32)
+
+
+def invariant_columns(config: InvariantConfig) -> tuple[str, ...]:
+    """Invariant feature columns plus the descriptors kept beside them."""
+    return tuple(invariant_feature_names(config)) + tuple(DESCRIPTORS)

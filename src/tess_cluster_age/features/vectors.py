@@ -1,0 +1,39 @@
+"""Periodogram vectors (SPEC 3c): one float32 row per segment on a fixed frequency grid."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Periodograms:
+    """Power vectors of many segments on one frequency grid.
+
+    Attributes:
+        segment_id: row labels, aligned to ``segments.parquet`` by ``segment_id``.
+        frequency: grid, 1/d, shape (n_freq,).
+        power: float32, shape (n_segments, n_freq); NaN rows where not computable.
+        quantity: what ``power`` holds (e.g. "bootstrap median standard-normalised Lomb-Scargle power").
+    """
+
+    segment_id: np.ndarray
+    frequency: np.ndarray
+    power: np.ndarray
+    quantity: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "segment_id", np.asarray(self.segment_id, dtype=object))
+        object.__setattr__(self, "frequency", np.asarray(self.frequency, dtype=np.float64))
+        object.__setattr__(self, "power", np.asarray(self.power, dtype=np.float32).reshape(len(self.segment_id), -1))
+        if self.power.shape[1] != self.frequency.size and len(self.segment_id):
+            raise ValueError(f"power has {self.power.shape[1]} columns but the grid has {self.frequency.size} frequencies")
+
+    def rows(self, segment_ids) -> np.ndarray:
+        """Power rows for the given segment ids, in that order (KeyError names a missing id)."""
+        index = {s: i for i, s in enumerate(self.segment_id)}
+        try:
+            return self.power[[index[s] for s in segment_ids]]
+        except KeyError as exc:
+            raise KeyError(f"no periodogram for segment {exc.args[0]!r}") from None

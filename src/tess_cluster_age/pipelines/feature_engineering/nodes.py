@@ -1,0 +1,185 @@
+"""Nodes of the feature_engineering pipeline: features of every segment, model input and folds."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tess_cluster_age.features.classic import CLASSIC_FEATURES, ClassicConfig, classic_frequency_vector_grid
+from tess_cluster_age.features.extract import (
+    classic_cluster,
+    cluster_tasks,
+    invariant_cluster,
+    invariant_columns,
+    results_table,
+    vectors,
+)
+from tess_cluster_age.features.invariant import InvariantConfig, invariant_feature_names, invariant_vector_frequencies
+from tess_cluster_age.features.vectors import Periodograms
+from tess_cluster_age.parallel import run_tasks
+
+logger = logging.getLogger(__name__)
+
+
+def _run(function, segments, samples, execution: dict[str, Any], label: str):
+    tasks = cluster_tasks(segments, samples)
+    return [r for cluster in run_tasks(
+        function, tasks,
+        workers=int(execution.get("workers", 1)),
+        scheduler_address=execution.get("scheduler_address") or None,
+        label=label, logger=logger,
+        log_every_seconds=float(execution.get("log_every_seconds", 15)),
+    ) for r in cluster]
+
+
+def _log_reasons(table: pd.DataFrame, label: str) -> None:
+    reasons = table["reason"].str.split(";").explode()
+    reasons = reasons[reasons.astype(bool)]
+    if len(reasons):
+        logger.warning("%s: %d segments with features not computable: %s", label, int(table["reason"].astype(bool).sum()),
+                       ", ".join(f"{k} {v}" for k, v in reasons.value_counts().items()))
+
+
+def compute_classic_features(segments: pd.DataFrame, sector_light_curves: pd.DataFrame, params: dict[str, Any],
+                             execution: dict[str, Any], seed: int) -> tuple[pd.DataFrame, Periodograms]:
+    """The classic feature set (SPEC 3a) and the 1,089-bin bootstrap periodogram of every segment.
+
+    Args:
+        segments: segment table from augmentation.
+        sector_light_curves: sample table from ingestion.
+        params: ``ClassicConfig`` fields (grid, bootstrap count, percentiles, min_points, ...).
+        execution: ``workers``, ``scheduler_address`` (Dask), ``log_every_seconds``.
+        seed: global seed; segment noise comes from ``keyed_rng(seed, segment_id)``.
+
+    Returns:
+        Features (``segment_id, name, kind``, the 19 original columns, ``reason``) and the
+        periodogram vectors (bootstrap median power, frequencies in 1/d).
+    """
+    config = ClassicConfig.from_params(params)
+    results = _run(functools.partial(classic_cluster, config=config, seed=int(seed)), segments, sector_light_curves, execution, "classic features")
+    table = results_table(segments, results, CLASSIC_FEATURES)
+    _log_reasons(table, "classic features")
+    periodograms = Periodograms(segments["segment_id"].to_numpy(), classic_frequency_vector_grid(config), vectors(segments, results),
+                                "bootstrap median standard Lomb-Scargle power")
+    return table, periodograms
+
+
+def compute_invariant_features(segments: pd.DataFrame, sector_light_curves: pd.DataFrame, params: dict[str, Any],
+                               execution: dict[str, Any]) -> tuple[pd.DataFrame, Periodograms]:
+    """The invariant feature set (SPEC 3b) with ``log_flux``, and the 128-bin amplitude spectrum.
+
+    Args:
+        segments: segment table from augmentation (``cadence_s`` and ``n_sectors`` are copied
+            beside the features as descriptors).
+        sector_light_curves: sample table from ingestion.
+        params: ``InvariantConfig`` fields (bin width, grids, bands, ...).
+        execution: ``workers``, ``scheduler_address`` (Dask), ``log_every_seconds``.
+
+    Returns:
+        Features (``segment_id, name, kind``, ``inv_*``, ``log_flux``, ``n_bins``, ``span_days``,
+        ``cadence_s``, ``n_sectors``, ``reason``) and the spectra (log10 mean A², 1/d grid).
+    """
+    config = InvariantConfig.from_params(params)
+    results = _run(functools.partial(invariant_cluster, config=config), segments, sector_light_curves, execution, "invariant features")
+    table = results_table(segments, results, invariant_columns(config))
+    reason = table.pop("reason")
+    table["cadence_s"] = segments["cadence_s"].to_numpy()
+    table["n_sectors"] = segments["n_sectors"].to_numpy()
+    table["reason"] = reason
+    _log_reasons(table, "invariant features")
+    spectra = Periodograms(segments["segment_id"].to_numpy(), invariant_vector_frequencies(config), vectors(segments, results),
+                           "log10 mean noise-uncorrected amplitude^2 per log bin")
+    return table, spectra
+
+
+def build_model_input(segments: pd.DataFrame, clusters: pd.DataFrame, features_classic: pd.DataFrame,
+                      features_invariant: pd.DataFrame, params: dict[str, Any], invariant_params: dict[str, Any]) -> pd.DataFrame:
+    """The table every model reads: one row per segment, its label and the selected features.
+
+    Args:
+        segments, clusters: from augmentation and ingestion.
+        features_classic, features_invariant: from the feature nodes.
+        params: ``feature_sets`` (any of ``classic``, ``invariant``), ``include_log_flux``,
+            ``exclude`` (columns to leave out).
+        invariant_params: the invariant configuration (gives the band column names).
+
+    Returns:
+        ``segment_id, name, galaxy, kind, weight, log_age`` (NaN for unlabelled clusters), then the
+        feature columns, prefixed ``classic_`` for the classic set; ``reason`` joins both sets' codes.
+    """
+    unknown = set(params["feature_sets"]) - {"classic", "invariant"}
+    if unknown:
+        raise ValueError(f"model_input.feature_sets: unknown sets {sorted(unknown)} (known: classic, invariant)")
+    out = segments[["segment_id", "name", "galaxy", "kind", "weight"]].copy()
+    out["log_age"] = out["name"].map(clusters.set_index("name")["log_age"]).astype(float)
+    exclude = set(params.get("exclude", []))
+    reasons = []
+    for name, table, columns, prefix in (
+        ("classic", features_classic, list(CLASSIC_FEATURES), "classic_"),
+        ("invariant", features_invariant, [c for c in invariant_feature_names(InvariantConfig.from_params(invariant_params)) if c != "log_flux"], ""),
+    ):
+        if name not in params["feature_sets"]:
+            continue
+        aligned = table.set_index("segment_id").reindex(out["segment_id"])
+        if aligned.index.isna().any() or aligned["name"].isna().any():
+            raise ValueError(f"features_{name} lacks segments that segments.parquet has; re-run feature_engineering")
+        for column in columns:
+            if column not in exclude:
+                out[prefix + column] = aligned[column].to_numpy()
+        reasons.append(aligned["reason"].fillna("").to_numpy())
+    if params.get("include_log_flux", True) and "log_flux" not in exclude:
+        out["log_flux"] = features_invariant.set_index("segment_id")["log_flux"].reindex(out["segment_id"]).to_numpy()
+    out["reason"] = [";".join(r for r in row if r) for row in zip(*reasons)] if reasons else ""
+    logger.info("Model input: %d segments of %d clusters (%d labelled), %d feature columns", len(out), out["name"].nunique(),
+                out.loc[out["log_age"].notna(), "name"].nunique(), out.shape[1] - 7)
+    return out.reset_index(drop=True)
+
+
+def _strata(labelled: pd.DataFrame, age_bin_edges: np.ndarray, n_splits: int) -> pd.Series:
+    """galaxy × age bin; coarser (galaxy, then none) when no stratum could fill every fold."""
+    age_bin = pd.Series(np.digitize(labelled["log_age"].to_numpy(float), age_bin_edges)).astype(str)
+    for label, strata in (("galaxy x age bin", labelled["galaxy"].astype(str) + ":" + age_bin),
+                          ("galaxy", labelled["galaxy"].astype(str))):
+        if strata.value_counts().max() >= n_splits:
+            return strata
+        logger.warning("folds: no %s stratum has %d clusters; stratifying more coarsely", label, n_splits)
+    return pd.Series(["all"] * len(labelled))
+
+
+def make_folds(clusters: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """Cluster-grouped folds shared by every model (SPEC 4).
+
+    ``StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)`` for every seed, on the
+    labelled clusters (one row each, groups = name), strata = galaxy × log-age bin
+    (``age_bin_edges``). Folds are made on clusters, so they do not change when segment kinds are
+    switched on or off.
+
+    Returns:
+        ``name, seed, fold`` (one row per labelled cluster and seed).
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    labelled = clusters[clusters["log_age"].notna()].sort_values("name").reset_index(drop=True)
+    n_splits = int(params["n_splits"])
+    if len(labelled) < n_splits:
+        raise ValueError(f"folds: {len(labelled)} labelled clusters cannot make {n_splits} cluster-grouped folds; "
+                         "lower folds.n_splits or ingest more labelled clusters")
+    strata = _strata(labelled, np.asarray(params["age_bin_edges"], float), n_splits)
+    rows = []
+    for seed in params["seeds"]:
+        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=int(seed))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            splits = list(splitter.split(labelled, strata, groups=labelled["name"]))
+        for message in {str(w.message) for w in caught}:
+            logger.warning("folds (seed %s): %s", seed, message)
+        for fold, (_, test) in enumerate(splits):
+            rows += [(name, int(seed), fold) for name in labelled["name"].iloc[test]]
+    folds = pd.DataFrame(rows, columns=["name", "seed", "fold"]).sort_values(["seed", "name"]).reset_index(drop=True)
+    logger.info("Folds: %d labelled clusters, %d splits, seeds %s", len(labelled), int(params["n_splits"]), list(params["seeds"]))
+    return folds
