@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+import pandas as pd
 
 REQUIRED_COLUMNS = ("time", "flux", "flux_err")
 """Columns a sector table must have to be usable."""
@@ -325,16 +326,17 @@ def write_elk_file(path: str | Path, header: dict[str, Any], tables: list[RawSec
     fits.HDUList(hdus).writeto(path, overwrite=True)
 
 
-def sectors_from_samples(samples) -> dict[str, list[SectorLightCurve]]:
+def sectors_from_samples(samples: pd.DataFrame) -> dict[str, list[SectorLightCurve]]:
     """Split the long sample table (``name, sector, hdu, time, flux, flux_err, cadence_s``) back into
     each cluster's sectors, in HDU order. The arrays are views into the table's columns, not copies.
 
     Rows of one (name, hdu) must be contiguous, as ingestion writes them.
     """
-    names = samples["name"].to_numpy()
-    hdus = samples["hdu"].to_numpy()
-    if names.size == 0:
+    if len(samples) == 0:
         return {}
+    # integer codes, not a column of millions of Python strings
+    names, unique_names = pd.factorize(samples["name"])
+    hdus = samples["hdu"].to_numpy()
     time = samples["time"].to_numpy(np.float64)
     flux = samples["flux"].to_numpy(np.float64)
     flux_err = samples["flux_err"].to_numpy(np.float64)
@@ -345,7 +347,7 @@ def sectors_from_samples(samples) -> dict[str, list[SectorLightCurve]]:
     ends = np.concatenate([change, [names.size]])
     result: dict[str, list[SectorLightCurve]] = {}
     for i0, i1 in zip(starts.tolist(), ends.tolist()):
-        name = str(names[i0])
+        name = str(unique_names[names[i0]])
         sectors = result.setdefault(name, [])
         if sectors and int(hdus[i0]) <= sectors[-1].hdu:
             raise ValueError(f"samples of cluster {name!r} are not contiguous in HDU order")
