@@ -304,11 +304,8 @@ def validate_cluster(raw: RawELKFile, galaxy: str) -> tuple[ClusterLightCurve | 
     )
 
 
-def write_elk_file(path: str | Path, header: dict[str, Any], tables: list[RawSectorTable]) -> None:
-    """Write an ELK-format file (primary header + one BINTABLE per sector); ``.gz`` compresses.
-
-    Used to save clusters and, in tests, to create small and deliberately broken files.
-    """
+def elk_file_bytes(header: dict[str, Any], tables: list[RawSectorTable], compress: bool = False) -> bytes:
+    """An ELK-format file (primary header + one BINTABLE per sector) as bytes, gzip-compressed on request."""
     from astropy.io import fits
 
     primary = fits.PrimaryHDU()
@@ -322,8 +319,19 @@ def write_elk_file(path: str | Path, header: dict[str, Any], tables: list[RawSec
         if table.sector is not None:
             hdu.header["SECTOR"] = table.sector
         hdus.append(hdu)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fits.HDUList(hdus).writeto(path, overwrite=True)
+    buffer = io.BytesIO()
+    fits.HDUList(hdus).writeto(buffer)
+    return gzip.compress(buffer.getvalue(), mtime=0) if compress else buffer.getvalue()
+
+
+def write_elk_file(path: str | Path, header: dict[str, Any], tables: list[RawSectorTable]) -> None:
+    """Write an ELK-format file; a name ending in ``.gz`` is gzip-compressed.
+
+    Used to save clusters and, in tests, to create small and deliberately broken files.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(elk_file_bytes(header, tables, compress=path.name.endswith(".gz")))
 
 
 def sectors_from_samples(samples: pd.DataFrame) -> dict[str, list[SectorLightCurve]]:

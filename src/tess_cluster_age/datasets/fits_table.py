@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import io
 import warnings
-from pathlib import PurePosixPath
 from typing import Any
 
-import fsspec
 import numpy as np
 import pandas as pd
-from kedro.io.core import AbstractDataset, DatasetError, get_filepath_str, get_protocol_and_path
+from kedro.io.core import DatasetError
+
+from ._file import SingleFileDataset
 
 
-class FitsTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
+class FitsTableDataset(SingleFileDataset[pd.DataFrame, pd.DataFrame]):
     """Loads and saves one binary-table HDU of a FITS file as a ``pandas.DataFrame``.
 
     Byte-swapped (big-endian) columns are converted to native floats and integers, text columns
@@ -61,10 +61,7 @@ class FitsTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             credentials: credentials for the filesystem.
             metadata: free-form metadata (kedro-viz layer etc.); ignored by Kedro.
         """
-        protocol, path = get_protocol_and_path(filepath)
-        self._protocol = protocol
-        self._filepath = PurePosixPath(path)
-        self._fs = fsspec.filesystem(protocol, **{**(credentials or {}), **(fs_args or {})})
+        super().__init__(filepath=filepath, fs_args=fs_args, credentials=credentials, metadata=metadata)
         unknown_load = set(load_args or {}) - set(self.DEFAULT_LOAD_ARGS)
         unknown_save = set(save_args or {}) - set(self.DEFAULT_SAVE_ARGS)
         if unknown_load or unknown_save:
@@ -74,23 +71,19 @@ class FitsTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             )
         self._load_args = {**self.DEFAULT_LOAD_ARGS, **(load_args or {})}
         self._save_args = {**self.DEFAULT_SAVE_ARGS, **(save_args or {})}
-        self.metadata = metadata
 
     def load(self) -> pd.DataFrame:
         from astropy.io import fits
         from astropy.table import Table
 
-        path = get_filepath_str(self._filepath, self._protocol)
+        path = self._path
+        content = io.BytesIO(self._read_bytes())
         try:
-            with self._fs.open(path, "rb") as handle:
-                content = io.BytesIO(handle.read())
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", module="astropy.units")
                 warnings.filterwarnings("ignore", message=".*did not parse as fits unit.*")
                 with fits.open(content, memmap=False) as hdul:
                     table = Table(hdul[self._load_args["hdu"]].data)
-        except FileNotFoundError as exc:
-            raise DatasetError(f"{path}: file does not exist") from exc
         except (OSError, KeyError, IndexError, TypeError, ValueError) as exc:
             raise DatasetError(f"{path}: cannot read table HDU {self._load_args['hdu']!r} ({exc})") from exc
         columns = self._load_args["columns"] or table.colnames
@@ -111,19 +104,11 @@ class FitsTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             hdu.header["EXTNAME"] = self._save_args["extname"]
         buffer = io.BytesIO()
         fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(buffer)
-        path = get_filepath_str(self._filepath, self._protocol)
-        if self._protocol == "file":
-            self._fs.makedirs(str(PurePosixPath(path).parent), exist_ok=True)
-        with self._fs.open(path, "wb") as handle:
-            handle.write(buffer.getvalue())
-
-    def _exists(self) -> bool:
-        return self._fs.exists(get_filepath_str(self._filepath, self._protocol))
+        self._write_bytes(buffer.getvalue())
 
     def _describe(self) -> dict[str, Any]:
         return {
-            "filepath": str(self._filepath),
-            "protocol": self._protocol,
+            **super()._describe(),
             "load_args": self._load_args,
             "save_args": self._save_args,
         }

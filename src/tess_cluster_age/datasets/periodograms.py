@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import io
-from pathlib import PurePosixPath
-from typing import Any
 
-import fsspec
 import numpy as np
-from kedro.io.core import AbstractDataset, DatasetError, get_filepath_str, get_protocol_and_path
+from kedro.io.core import DatasetError
 
 from tess_cluster_age.features.vectors import Periodograms
 
+from ._file import SingleFileDataset
 
-class PeriodogramDataset(AbstractDataset[Periodograms, Periodograms]):
+
+class PeriodogramDataset(SingleFileDataset[Periodograms, Periodograms]):
     """Saves and loads :class:`~tess_cluster_age.features.vectors.Periodograms` as FITS.
 
     Layout: primary HDU (keyword ``QUANTITY``), image HDU ``POWER`` (float32, one row per segment,
@@ -27,35 +26,18 @@ class PeriodogramDataset(AbstractDataset[Periodograms, Periodograms]):
           filepath: data/04_feature/periodograms_classic.fits
     """
 
-    def __init__(self, *, filepath: str, fs_args: dict[str, Any] | None = None,
-                 credentials: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None) -> None:
-        """Args:
-            filepath: FITS file path, local or with an fsspec protocol prefix.
-            fs_args, credentials: passed to the fsspec filesystem.
-            metadata: free-form metadata (kedro-viz layer etc.).
-        """
-        protocol, path = get_protocol_and_path(filepath)
-        self._protocol = protocol
-        self._filepath = PurePosixPath(path)
-        self._fs = fsspec.filesystem(protocol, **{**(credentials or {}), **(fs_args or {})})
-        self.metadata = metadata
-
     def load(self) -> Periodograms:
         from astropy.io import fits
 
-        path = get_filepath_str(self._filepath, self._protocol)
+        content = io.BytesIO(self._read_bytes())
         try:
-            with self._fs.open(path, "rb") as handle:
-                content = io.BytesIO(handle.read())
             with fits.open(content, memmap=False) as hdul:
                 power = np.asarray(hdul["POWER"].data, dtype=np.float32)
                 frequency = np.asarray(hdul["FREQUENCY"].data["frequency"], dtype=np.float64)
                 ids = [s.strip() if isinstance(s, str) else s.decode().strip() for s in hdul["SEGMENTS"].data["segment_id"]]
                 quantity = hdul[0].header.get("QUANTITY", "")
-        except FileNotFoundError as exc:
-            raise DatasetError(f"{path}: file does not exist") from exc
         except (OSError, KeyError, ValueError) as exc:
-            raise DatasetError(f"{path}: not a periodogram file written by PeriodogramDataset ({exc})") from exc
+            raise DatasetError(f"{self._path}: not a periodogram file written by PeriodogramDataset ({exc})") from exc
         return Periodograms(np.array(ids, dtype=object), frequency, power.reshape(len(ids), frequency.size), quantity)
 
     def save(self, data: Periodograms) -> None:
@@ -76,14 +58,4 @@ class PeriodogramDataset(AbstractDataset[Periodograms, Periodograms]):
         ])
         buffer = io.BytesIO()
         hdus.writeto(buffer)
-        path = get_filepath_str(self._filepath, self._protocol)
-        if self._protocol == "file":
-            self._fs.makedirs(str(PurePosixPath(path).parent), exist_ok=True)
-        with self._fs.open(path, "wb") as handle:
-            handle.write(buffer.getvalue())
-
-    def _exists(self) -> bool:
-        return self._fs.exists(get_filepath_str(self._filepath, self._protocol))
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath), "protocol": self._protocol}
+        self._write_bytes(buffer.getvalue())
