@@ -12,7 +12,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export KEDRO_DISABLE_TELEMETRY := 1
 
-.PHONY: setup run test benchmark viz clean
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: setup browser run test benchmark viz clean
 
 setup: $(STAMP)
 
@@ -23,10 +25,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --prefix $(VENV) --name tess-cluster-age --display-name "tess-cluster-age" >/dev/null
 	touch $(STAMP)
 
+# Headless Chromium (Debian package) for the browser tests of kedro-viz and the report.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
 run: setup
 	$(BIN)/kedro run $(if $(PIPELINE),--pipeline=$(PIPELINE)) --params=elk_dir=$(ELK_DIR),reference_dir=$(REFERENCE_DIR)
 
-test: setup
+test: setup browser
 	TESS_CLUSTER_AGE_SHARED_DATA=$(abspath $(dir $(ELK_DIR))) $(BIN)/python -m pytest
 
 benchmark: setup
