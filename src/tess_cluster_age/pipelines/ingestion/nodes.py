@@ -132,9 +132,13 @@ def _sample_table(clusters: list[ClusterLightCurve]) -> pd.DataFrame:
     def concat(attribute):
         return np.concatenate([getattr(s, attribute) for _, _, s in sectors]) if sectors else np.array([], float)
 
+    names = [c.name for c in clusters]
+    code = {name: i for i, name in enumerate(names)}
     return pd.DataFrame(
         {
-            "name": column([n for n, _, _ in sectors], object),
+            # categorical: one string per cluster, not per sample (parquet stores it as a dictionary)
+            "name": pd.Categorical.from_codes(column([code[n] for n, _, _ in sectors], np.int32), categories=names)
+            if sectors else pd.Categorical([], categories=names),
             "sector": column([s.sector for _, _, s in sectors], np.int32),
             "hdu": column([hdu for _, hdu, _ in sectors], np.int32),
             "time": concat("time_btjd"),

@@ -1,0 +1,67 @@
+"""Wall time and peak memory of the data pipelines on the real ELK light curves.
+
+Runs ``kedro run --pipeline=<name>`` for ingestion, augmentation and feature_engineering, one
+after the other, writing into a scratch data folder, and prints for each the wall-clock time and
+the peak resident memory of the whole process tree (the kedro process plus its workers), sampled
+every 0.2 s. Targets (issues): ingestion < 60 s; feature_engineering <= 180 s and < 2 GiB on 2 cores.
+
+    python benchmarks/pipeline_runs.py [--elk-dir ../shared/data/elk] [--data-dir /tmp/tca-bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+TARGETS = {"ingestion": (60.0, None), "augmentation": (None, None), "feature_engineering": (180.0, 2.0)}
+
+
+def run_and_watch(command: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """Run a command; return (wall seconds, peak process-tree RSS in GiB, exit code)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    root = psutil.Process(process.pid)
+    peak = 0
+    while process.poll() is None:
+        try:
+            peak = max(peak, sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]))
+        except psutil.Error:
+            pass
+        time.sleep(0.2)
+    stderr = process.stderr.read() if process.stderr else ""
+    if process.returncode:
+        print(stderr[-3000:], file=sys.stderr)
+    return time.perf_counter() - start, peak / 2**30, process.returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--elk-dir", default=str(REPO.parent / "shared" / "data" / "elk"))
+    parser.add_argument("--data-dir", default=None, help="scratch output folder (default: a temporary one)")
+    args = parser.parse_args()
+    data_dir = args.data_dir or tempfile.mkdtemp(prefix="tca-bench-")
+    kedro = str(Path(sys.executable).with_name("kedro"))
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"}
+    print(f"elk_dir={args.elk_dir} data_dir={data_dir} cores={os.cpu_count()}")
+    print(f"{'pipeline':<22}{'wall s':>9}{'peak GiB':>10}  target")
+    failed = 0
+    for pipeline, (max_seconds, max_gib) in TARGETS.items():
+        seconds, gib, code = run_and_watch(
+            [kedro, "run", f"--pipeline={pipeline}", f"--params=elk_dir={args.elk_dir},data_dir={data_dir}"], env)
+        target = ", ".join(t for t in (f"< {max_seconds:.0f} s" if max_seconds else "", f"< {max_gib} GiB" if max_gib else "") if t)
+        status = "FAILED" if code else ""
+        print(f"{pipeline:<22}{seconds:>9.1f}{gib:>10.2f}  {target} {status}")
+        failed |= code != 0
+    return int(failed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
