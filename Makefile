@@ -34,10 +34,12 @@ run: setup
 	$(BIN)/kedro run $(if $(PIPELINE),--pipeline=$(PIPELINE)) --params=elk_dir=$(ELK_DIR),reference_dir=$(REFERENCE_DIR)
 
 test: setup browser
-	TESS_CLUSTER_AGE_SHARED_DATA=$(abspath $(dir $(ELK_DIR))) $(BIN)/python -m pytest
+	TESS_CLUSTER_AGE_ELK_DIR=$(abspath $(ELK_DIR)) TESS_CLUSTER_AGE_REFERENCE_DIR=$(abspath $(REFERENCE_DIR)) \
+		$(BIN)/python -m pytest
 
 benchmark: setup
-	$(BIN)/python benchmarks/features.py
+	$(BIN)/python benchmarks/features.py --elk-dir $(ELK_DIR)
+	$(BIN)/python benchmarks/pipeline_runs.py --elk-dir $(abspath $(ELK_DIR))
 
 viz: setup
 	$(BIN)/kedro viz build

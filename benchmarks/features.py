@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/features.py [--n-per-cadence K] [--data DIR]
+    python benchmarks/features.py [--n-per-cadence K] [--elk-dir DIR]
 
 For K real sectors at each cadence (1800 s, 600 s, 200 s) this times, in one process and one
 thread, :func:`tess_cluster_age.features.classic.classic_features` against the original
@@ -40,16 +40,17 @@ from tess_cluster_age.lightcurves import read_elk_file, validate_cluster  # noqa
 CADENCES = (1800, 600, 200)
 
 
-def shared_data_dir() -> Path:
-    env = os.environ.get("TESS_CLUSTER_AGE_SHARED_DATA")
-    return Path(env) if env else REPO / ".." / "shared" / "data"
+def default_elk_dir() -> Path:
+    """$TESS_CLUSTER_AGE_ELK_DIR, else ../shared/data/elk beside the repository."""
+    env = os.environ.get("TESS_CLUSTER_AGE_ELK_DIR")
+    return Path(env) if env else REPO / ".." / "shared" / "data" / "elk"
 
 
-def pick_segments(data: Path, per_cadence: int) -> list[tuple[str, int, object]]:
+def pick_segments(elk_dir: Path, per_cadence: int) -> list[tuple[str, int, object]]:
     """The first ``per_cadence`` sectors of each cadence, walking the files in sorted order."""
     picked: dict[int, list] = {c: [] for c in CADENCES}
     for galaxy in ("LMC", "MW", "SMC"):
-        for path in sorted((data / "elk" / galaxy).glob("*.fits*")):
+        for path in sorted((elk_dir / galaxy).glob("*.fits*")):
             cluster, _ = validate_cluster(read_elk_file(path), galaxy)
             if cluster is None:
                 continue
@@ -101,17 +102,17 @@ def timed(fn):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-per-cadence", type=int, default=3, help="real sectors per cadence (default 3)")
-    parser.add_argument("--data", type=Path, default=None, help="shared data folder (default ../shared/data)")
+    parser.add_argument("--elk-dir", type=Path, default=None, help="ELK folder (default ../shared/data/elk)")
     parser.add_argument("--seed", type=int, default=12345)
     args = parser.parse_args(argv)
-    data = args.data or shared_data_dir()
-    if not (data / "elk").is_dir():
-        print(f"no ELK data in {data / 'elk'}: set --data or TESS_CLUSTER_AGE_SHARED_DATA", file=sys.stderr)
+    elk_dir = args.elk_dir or default_elk_dir()
+    if not elk_dir.is_dir():
+        print(f"no ELK data in {elk_dir}: set --elk-dir or TESS_CLUSTER_AGE_ELK_DIR", file=sys.stderr)
         return 2
 
     config = cl.ClassicConfig()
-    segments = pick_segments(data, args.n_per_cadence)
-    print(f"{len(segments)} real sectors from {data / 'elk'} (one thread, same process)")
+    segments = pick_segments(elk_dir, args.n_per_cadence)
+    print(f"{len(segments)} real sectors from {elk_dir} (one thread, same process)")
 
     # warm-up (imports, FFT plans), not timed
     _, _, warm = segments[0]

@@ -4,29 +4,37 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import os
+
 import matplotlib
 import pytest
 
-from tests.synthetic import elk_header, shared_data_dir, synthetic_sector
+from tests.synthetic import data_folder, elk_header, synthetic_sector
 from tess_cluster_age.lightcurves import write_elk_file
 
 matplotlib.use("Agg")
 
 
+def _real_data(kind: str) -> Path:
+    path = data_folder(kind)
+    if not path.is_dir():
+        message = f"real {kind} data not found at {path} (set TESS_CLUSTER_AGE_{kind.upper()}_DIR)"
+        if os.environ.get("CI"):
+            pytest.fail(message + ": CI must run the real-data tests")
+        pytest.skip(message)
+    return path
+
+
 @pytest.fixture(scope="session")
 def elk_dir() -> Path:
-    path = shared_data_dir() / "elk"
-    if not path.is_dir():
-        pytest.skip(f"real ELK light curves not found at {path} (set TESS_CLUSTER_AGE_SHARED_DATA)")
-    return path
+    """The real ELK light curves (one folder per galaxy)."""
+    return _real_data("elk")
 
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    path = shared_data_dir() / "reference"
-    if not path.is_dir():
-        pytest.skip(f"reference tables not found at {path} (set TESS_CLUSTER_AGE_SHARED_DATA)")
-    return path
+    """The original study's tables and the age catalogues."""
+    return _real_data("reference")
 
 
 @pytest.fixture

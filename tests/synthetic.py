@@ -12,9 +12,11 @@ from tess_cluster_age.lightcurves import RawSectorTable
 REPO = Path(__file__).resolve().parents[1]
 
 
-def shared_data_dir() -> Path:
-    """The shared data folder: $TESS_CLUSTER_AGE_SHARED_DATA, else ../shared/data beside the repo."""
-    return Path(os.environ.get("TESS_CLUSTER_AGE_SHARED_DATA", REPO.parent / "shared" / "data")).resolve()
+def data_folder(kind: str) -> Path:
+    """Where the real data of ``kind`` ("elk" or "reference") is: $TESS_CLUSTER_AGE_ELK_DIR or
+    $TESS_CLUSTER_AGE_REFERENCE_DIR (set by ``make test``), else ../shared/data/<kind> beside the repo."""
+    default = REPO.parent / "shared" / "data" / kind
+    return Path(os.environ.get(f"TESS_CLUSTER_AGE_{kind.upper()}_DIR", default)).resolve()
 
 
 def synthetic_sector(sector: int, n: int = 300, cadence_s: float = 1800.0, flux_level: float = 5000.0,

@@ -45,13 +45,14 @@ def catalogue_ages(
     columns: dict[str, dict[str, str]],
     max_separation_arcmin: float,
 ) -> pd.DataFrame:
-    """Literature age of each cluster from its galaxy's catalogue, matched by position.
+    """Literature age of each cluster from its galaxy's catalogue, matched by position (or name).
 
     Args:
         clusters: needs ``name``, ``galaxy``, ``ra``, ``dec`` (deg).
         catalogues: galaxy -> catalogue table.
-        columns: galaxy -> {"name", "ra", "dec", "log_age"} column names in that catalogue.
-        max_separation_arcmin: matches further than this count as "no match".
+        columns: galaxy -> {"name", "ra", "dec", "log_age"} column names in that catalogue, and
+            optionally ``"match": "name"`` to match on the cluster name instead of position.
+        max_separation_arcmin: positional matches further than this count as "no match".
 
     Returns:
         One row per cluster (same order): ``catalogue`` (galaxy key used), ``catalogue_name``,
@@ -66,20 +67,44 @@ def catalogue_ages(
         index=clusters.index,
     )
     for galaxy, rows in clusters.groupby("galaxy", sort=False):
-        if galaxy not in catalogues:
+        if galaxy not in catalogues or len(catalogues[galaxy]) == 0:
             continue
         table, cols = catalogues[galaxy], columns[galaxy]
         index, sep = crossmatch_positions(
             rows["ra"].to_numpy(), rows["dec"].to_numpy(),
             table[cols["ra"]].to_numpy(float), table[cols["dec"]].to_numpy(float),
         )
-        matched = (index >= 0) & (sep <= max_separation_arcmin)
         names = np.asarray(table[cols["name"]], dtype=object)
+        if cols.get("match") == "name":
+            # matched on the name (as the labels were); the separation is still reported
+            by_name = {_normalise_name(n): i for i, n in enumerate(names) if n is not None}
+            index = np.array([by_name.get(_normalise_name(n), -1) for n in rows["name"]])
+            sep = np.where(index >= 0, _separation_arcmin(rows, table, cols, index), np.nan)
+            matched = index >= 0
+        else:
+            matched = (index >= 0) & (sep <= max_separation_arcmin)
         ages = table[cols["log_age"]].to_numpy(float)
-        out.loc[rows.index, "catalogue_name"] = np.where(matched, names[index], None)
+        safe = np.where(index >= 0, index, 0)
+        out.loc[rows.index, "catalogue_name"] = np.where(matched, names[safe], None)
         out.loc[rows.index, "catalogue_sep_arcmin"] = np.where(index >= 0, sep, np.nan)
-        out.loc[rows.index, "catalogue_log_age"] = np.where(matched, ages[index], np.nan)
+        out.loc[rows.index, "catalogue_log_age"] = np.where(matched, ages[safe], np.nan)
     return out
+
+
+def _normalise_name(name) -> str:
+    """Upper case without spaces, hyphens or underscores ("NGC 2516" == "ngc-2516")."""
+    return "".join(ch for ch in str(name).upper() if ch not in " -_")
+
+
+def _separation_arcmin(rows: pd.DataFrame, table: pd.DataFrame, cols: dict[str, str], index: np.ndarray) -> np.ndarray:
+    """Angular separation (arcmin) between each cluster and catalogue row ``index`` (−1: NaN)."""
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
+    safe = np.where(index >= 0, index, 0)
+    ours = SkyCoord(rows["ra"].to_numpy(float) * u.deg, rows["dec"].to_numpy(float) * u.deg)
+    theirs = SkyCoord(table[cols["ra"]].to_numpy(float)[safe] * u.deg, table[cols["dec"]].to_numpy(float)[safe] * u.deg)
+    return np.where(index >= 0, ours.separation(theirs).to_value(u.arcmin), np.nan)
 
 
 def published_ages(clusters: pd.DataFrame, published: pd.DataFrame) -> pd.Series:

@@ -73,7 +73,8 @@ class SectorLightCurve:
         flux_e_per_s: integrated flux, electrons per second, all finite.
         flux_err_e_per_s: 1-sigma flux uncertainty, electrons per second.
         cadence_s: median spacing of the samples, seconds.
-        n_dropped: samples dropped because time, flux or flux_err was not finite.
+        n_dropped: samples dropped because time, flux or flux_err was not finite, or flux or
+            flux_err was not positive.
         hdu: HDU index of the table in its file (0 when not known).
     """
 
@@ -220,10 +221,10 @@ def median_cadence_s(time_btjd: np.ndarray) -> float:
 def validate_sector(table: RawSectorTable) -> tuple[SectorLightCurve | None, str | None]:
     """Turn one raw sector table into a :class:`SectorLightCurve`, or give the reason it is unusable.
 
-    Rules: ``time``, ``flux`` and ``flux_err`` must be present and ``SECTOR`` set; samples where any
-    of them is not finite are dropped and counted; samples are sorted by time; the sector is
-    unusable when no sample is left or when any remaining flux is ≤ 0 (an integrated flux in e/s
-    cannot be non-positive, so the sector's calibration is broken).
+    Rules: ``time``, ``flux`` and ``flux_err`` must be present and ``SECTOR`` set. A sample is
+    usable when all three are finite and ``flux`` and ``flux_err`` are positive (an integrated flux
+    in e/s, and its uncertainty, cannot be ≤ 0); other samples are dropped and counted. Samples
+    are sorted by time. The sector is unusable when no usable sample is left.
 
     Returns:
         (sector light curve, None) or (None, reason).
@@ -238,12 +239,16 @@ def validate_sector(table: RawSectorTable) -> tuple[SectorLightCurve | None, str
     flux_err = table.columns["flux_err"]
     if time.size == 0:
         return None, "empty table"
-    finite = np.isfinite(time) & np.isfinite(flux) & np.isfinite(flux_err)
-    if not finite.any():
-        return None, "no finite flux"
-    time, flux, flux_err = time[finite], flux[finite], flux_err[finite]
-    if np.any(flux <= 0):
-        return None, "non-positive flux"
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(time) & np.isfinite(flux) & np.isfinite(flux_err)
+        usable = finite & (flux > 0) & (flux_err > 0)
+    if not usable.any():
+        if not finite.any():
+            return None, "no finite flux"
+        if not (flux[finite] > 0).any():
+            return None, "no positive flux"
+        return None, "no sample with positive flux and flux_err"
+    time, flux, flux_err = time[usable], flux[usable], flux_err[usable]
     if np.any(np.diff(time) < 0):
         order = np.argsort(time, kind="stable")
         time, flux, flux_err = time[order], flux[order], flux_err[order]
@@ -255,7 +260,7 @@ def validate_sector(table: RawSectorTable) -> tuple[SectorLightCurve | None, str
             flux_e_per_s=flux,
             flux_err_e_per_s=flux_err,
             cadence_s=median_cadence_s(time),
-            n_dropped=int((~finite).sum()),
+            n_dropped=int((~usable).sum()),
         ),
         None,
     )

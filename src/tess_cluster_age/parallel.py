@@ -96,7 +96,12 @@ def run_tasks(
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_limit_threads) as pool:
         futures = {pool.submit(function, task): i for i, task in enumerate(tasks)}
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            progress.step()
+        try:
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                progress.step()
+        except BaseException:
+            # fail now: do not wait for every queued task before reporting the error
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     return results

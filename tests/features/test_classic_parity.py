@@ -32,8 +32,6 @@ a module-scoped fixture; reading the 324 files takes ~25 s of it).
 from __future__ import annotations
 
 import dataclasses
-import os
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +39,8 @@ import pytest
 
 from tess_cluster_age.features.classic import CLASSIC_FEATURES, ClassicConfig, classic_features
 from tess_cluster_age.lightcurves import read_elk_file, validate_cluster
+from tess_cluster_age.seeding import keyed_rng
+from tess_cluster_age.segments import SectorSummary, SegmentConfig, cluster_segments, segment_arrays
 
 pytestmark = pytest.mark.real_data
 
@@ -112,11 +112,6 @@ FAP_MAX_BREACH = 0.025  # measured: sectors 1.0 % / 1.0 %, stitched 0.9 % / 0.9 
 FAP_MAX_MEDIAN_DEX = 0.3  # measured median |dlog10 FAP|: 0.15 dex (SPEC 3a: FAP differs by ~35 %)
 
 
-def shared_data_dir() -> Path:
-    env = os.environ.get("TESS_CLUSTER_AGE_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-
-
 @dataclasses.dataclass
 class Comparison:
     """Our features and the reference row for every segment compared, as (rows, 19) arrays."""
@@ -145,37 +140,31 @@ def _reference(path: Path) -> dict[str, list[np.ndarray]]:
 
 
 @pytest.fixture(scope="module")
-def data_dir() -> Path:
-    data = shared_data_dir()
-    missing = [p for p in (data / "elk", data / "reference" / SECTOR_TABLE, data / "reference" / STITCHED_TABLE)
-               if not p.exists()]
-    if missing:
-        pytest.skip(f"real ELK data not available (missing {', '.join(map(str, missing))}); "
-                    "set TESS_CLUSTER_AGE_SHARED_DATA to the shared data folder")
-    return data
-
-
-@pytest.fixture(scope="module")
-def clusters(data_dir):
+def clusters(elk_dir):
     """Every cluster in elk/<galaxy>/, validated, in a fixed order."""
     out = []
-    for galaxy_dir in sorted(p for p in (data_dir / "elk").iterdir() if p.is_dir()):
+    for galaxy_dir in sorted(p for p in elk_dir.iterdir() if p.is_dir()):
         for path in sorted(galaxy_dir.glob("*.fits*")):
             cluster, reason = validate_cluster(read_elk_file(path), galaxy_dir.name)
             assert cluster is not None, f"{path}: {reason}"
             assert not cluster.sector_problems, f"{path}: {cluster.sector_problems}"
             out.append(cluster)
-    assert out, f"no ELK files under {data_dir / 'elk'}"
+    assert out, f"no ELK files under {elk_dir}"
     return out
 
 
-def _rng(segment_id: str) -> np.random.Generator:
-    return np.random.default_rng([SEED, zlib.crc32(segment_id.encode())])
+def _segments(cluster, kind: str, config: SegmentConfig):
+    """The pipeline's own segments of one kind and their arrays (segments.segment_arrays)."""
+    summaries = [SectorSummary(s.hdu, s.sector, s.time_btjd, s.cadence_s) for s in cluster.sectors]
+    arrays = {s.sector: (s.time_btjd, s.flux_e_per_s, s.flux_err_e_per_s) for s in cluster.sectors}
+    for row in cluster_segments(cluster.name, cluster.galaxy, summaries, config, seed=SEED):
+        if row["kind"] == kind:
+            yield row["segment_id"], segment_arrays(kind, row["parts"], arrays)
 
 
 @pytest.fixture(scope="module")
-def sectors(clusters, data_dir) -> Comparison:
-    reference = _reference(data_dir / "reference" / SECTOR_TABLE)
+def sectors(clusters, reference_dir) -> Comparison:
+    reference = _reference(reference_dir / SECTOR_TABLE)
     config = ClassicConfig()
     ids, ours, ref, reasons = [], [], [], []
     for cluster in clusters:
@@ -183,11 +172,8 @@ def sectors(clusters, data_dir) -> Comparison:
         assert len(ref_rows) == len(cluster.sectors), (
             f"{cluster.name}: {len(cluster.sectors)} sectors but {len(ref_rows)} reference rows"
         )
-        for sector, ref_row in zip(cluster.sectors, ref_rows):
-            segment_id = f"{cluster.name}|sector|{sector.sector}"
-            res = classic_features(
-                sector.time_btjd, sector.flux_e_per_s, sector.flux_err_e_per_s, rng=_rng(segment_id), config=config
-            )
+        for (segment_id, arrays), ref_row in zip(_segments(cluster, "sector", SegmentConfig(kinds=("sector",))), ref_rows):
+            res = classic_features(*arrays, rng=keyed_rng(SEED, segment_id), config=config)
             ids.append(segment_id)
             ours.append([res.features[name] for name in CLASSIC_FEATURES])
             ref.append(ref_row)
@@ -196,18 +182,14 @@ def sectors(clusters, data_dir) -> Comparison:
 
 
 @pytest.fixture(scope="module")
-def stitched(clusters, data_dir) -> Comparison:
-    reference = _reference(data_dir / "reference" / STITCHED_TABLE)
+def stitched(clusters, reference_dir) -> Comparison:
+    reference = _reference(reference_dir / STITCHED_TABLE)
     config = ClassicConfig(f_step=0.001)  # the stitched table's grid (module docstring)
     ids, ours, ref, reasons = [], [], [], []
     for cluster in clusters:
         assert len(reference.get(cluster.name, [])) == 1, f"{cluster.name}: not once in {STITCHED_TABLE}"
-        medians = [np.median(s.flux_e_per_s) for s in cluster.sectors]
-        time_d = np.concatenate([s.time_btjd for s in cluster.sectors])
-        flux = np.concatenate([s.flux_e_per_s / m for s, m in zip(cluster.sectors, medians)])
-        flux_err = np.concatenate([s.flux_err_e_per_s / m for s, m in zip(cluster.sectors, medians)])
-        segment_id = f"{cluster.name}|stitched|0"
-        res = classic_features(time_d, flux, flux_err, rng=_rng(segment_id), config=config)
+        [(segment_id, arrays)] = _segments(cluster, "stitched", SegmentConfig(kinds=("stitched",)))
+        res = classic_features(*arrays, rng=keyed_rng(SEED, segment_id), config=config)
         ids.append(segment_id)
         ours.append([res.features[name] for name in CLASSIC_FEATURES])
         ref.append(reference[cluster.name][0])

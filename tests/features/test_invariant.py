@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -565,14 +564,10 @@ def test_stitched_three_sectors_runs_and_is_order_independent():
 # --------------------------------------------------------------------------------------------------
 # Real data (optional)
 
-ELK_LMC = Path(__file__).resolve().parents[3] / "shared" / "data" / "elk" / "LMC"
-
-
 @pytest.mark.real_data
-def test_real_200s_sector_gives_finite_features():
-    files = sorted(ELK_LMC.glob("*.fits.gz"))
-    if not files:
-        pytest.skip(f"no ELK files in {ELK_LMC}")
+def test_real_200s_sector_gives_finite_features(elk_dir):
+    files = sorted((elk_dir / "LMC").glob("*.fits*"))
+    assert files, f"no ELK files in {elk_dir / 'LMC'}"
     from tess_cluster_age.lightcurves import read_elk_file, validate_cluster
 
     for path in files:
@@ -581,7 +576,7 @@ def test_real_200s_sector_gives_finite_features():
         if sectors:
             break
     else:
-        pytest.skip("no 200-s sector in the LMC files")
+        pytest.fail("no 200-s sector in the LMC files")
     sector = sectors[0]
     result = run(sector.time_btjd, sector.flux_e_per_s, sector.flux_err_e_per_s)
     assert result.reason == ""

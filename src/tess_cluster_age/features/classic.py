@@ -170,7 +170,7 @@ class ClassicConfig:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> ClassicConfig:
-        """Build from a parameters mapping (e.g. ``params:classic`` in ``conf/base``).
+        """Build from a parameters mapping (e.g. ``params:classic_features`` in ``conf/base``).
 
         Raises:
             ValueError: naming every key that is not a field, and listing the valid ones.

@@ -15,7 +15,7 @@ from tess_cluster_age.features.classic import CLASSIC_FEATURES, ClassicConfig, c
 from tess_cluster_age.features.invariant import DESCRIPTORS, InvariantConfig, invariant_feature_names, invariant_features
 from tess_cluster_age.lightcurves import sectors_from_samples
 from tess_cluster_age.seeding import keyed_rng
-from tess_cluster_age.segments import segment_arrays
+from tess_cluster_age.segments import NORMALISED_KINDS, segment_arrays
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +74,7 @@ def invariant_cluster(task: ClusterTask, config: InvariantConfig) -> list[Segmen
     results = []
     for segment_id, kind, parts in task.segments:
         time, flux, flux_err = segment_arrays(kind, _parts(parts), task.sectors)
-        if kind in ("stitched", "combo"):
+        if kind in NORMALISED_KINDS:
             # parts are normalised to their median; log_flux must still be the cluster's brightness
             raw = [task.sectors[int(p["sector"])][1][int(p["i0"]):int(p["i1"])] for p in parts]
             median_flux = float(np.median(np.concatenate(raw)))
@@ -96,14 +96,16 @@ def results_table(segments: pd.DataFrame, results: list[SegmentResult], columns:
     table.insert(0, "kind", segments["kind"].to_numpy())
     table.insert(0, "name", segments["name"].to_numpy())
     table.insert(0, "segment_id", segments["segment_id"].to_numpy())
-    table["reason"] = [r.reason for r in ordered]
+    table["reason"] = pd.Series([r.reason for r in ordered], dtype=str)
     return table
 
 
-def vectors(segments: pd.DataFrame, results: list[SegmentResult]) -> np.ndarray:
-    """Periodogram vectors as a float32 matrix in ``segments`` order."""
+def vectors(segments: pd.DataFrame, results: list[SegmentResult], n_frequencies: int) -> np.ndarray:
+    """Periodogram vectors as a float32 matrix (n_segments, n_frequencies) in ``segments`` order."""
     by_id = {r.segment_id: r.vector for r in results}
-    return np.vstack([np.asarray(by_id[s], dtype=np.float32) for s in segments["segment_id"]]) if len(segments) else np.zeros((0, 0), np.float32)
+    if not len(segments):
+        return np.empty((0, n_frequencies), np.float32)
+    return np.vstack([np.asarray(by_id[s], dtype=np.float32) for s in segments["segment_id"]])
 
 
 def invariant_columns(config: InvariantConfig) -> tuple[str, ...]:

@@ -128,7 +128,7 @@ def _number_tag(value: float) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class InvariantConfig:
-    """Parameters of the invariant feature set (``params:invariant`` in ``conf/base``).
+    """Parameters of the invariant feature set (``params:invariant_features`` in ``conf/base``).
 
     Attributes
     ----------
@@ -208,7 +208,7 @@ class InvariantConfig:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None) -> InvariantConfig:
-        """Build a config from a parameters mapping (e.g. Kedro ``params:invariant``).
+        """Build a config from a parameters mapping (e.g. Kedro ``params:invariant_features``).
 
         Missing keys take their defaults; an unknown key raises ``ValueError`` naming it and
         listing the valid keys (a typo must not silently fall back to a default).
@@ -567,7 +567,6 @@ def invariant_features(
     - ``log_flux = log10(median(flux))``; ``n_bins``; ``span_days`` = ``max(t) − min(t)`` of the
       usable raw samples, d.
     """
-    config = config if config is not None else InvariantConfig()
     time_d = np.asarray(time_d, dtype=np.float64).ravel()
     flux = np.asarray(flux, dtype=np.float64).ravel()
     flux_err = np.asarray(flux_err, dtype=np.float64).ravel()

@@ -26,9 +26,11 @@ class Periodograms:
     def __post_init__(self) -> None:
         object.__setattr__(self, "segment_id", np.asarray(self.segment_id, dtype=object))
         object.__setattr__(self, "frequency", np.asarray(self.frequency, dtype=np.float64))
-        object.__setattr__(self, "power", np.asarray(self.power, dtype=np.float32).reshape(len(self.segment_id), -1))
-        if self.power.shape[1] != self.frequency.size and len(self.segment_id):
-            raise ValueError(f"power has {self.power.shape[1]} columns but the grid has {self.frequency.size} frequencies")
+        power = np.asarray(self.power, dtype=np.float32)
+        if power.shape != (len(self.segment_id), self.frequency.size):
+            raise ValueError(f"power has shape {power.shape}; expected ({len(self.segment_id)} segments, "
+                             f"{self.frequency.size} frequencies)")
+        object.__setattr__(self, "power", power)
 
     def rows(self, segment_ids) -> np.ndarray:
         """Power rows for the given segment ids, in that order (KeyError names a missing id)."""

@@ -122,12 +122,16 @@ def test_model_input_joins_labels_and_selected_features(small_survey):
     classic, _ = compute_classic_features(segments, samples, CLASSIC, {"workers": 1}, seed=7)
     invariant, _ = compute_invariant_features(segments, samples, INVARIANT, {"workers": 1})
     both = build_model_input(segments, clusters, classic, invariant,
-                             {"feature_sets": ["classic", "invariant"], "include_log_flux": True, "exclude": ["inv_kurt"]}, INVARIANT)
+                             {"feature_sets": ["classic", "invariant"], "include_log_flux": True,
+                              "exclude": ["inv_kurt", "classic_skewness"]}, INVARIANT)
     assert list(both["segment_id"]) == list(segments["segment_id"])
     assert both.loc[both["name"] == "YOUNG 1", "log_age"].eq(7.2).all()
     assert both.loc[both["name"] == "FLAT 4", "log_age"].isna().all()
     assert {"classic_max_power", "inv_peak_amp", "log_flux", "weight", "reason"} <= set(both.columns)
-    assert "inv_kurt" not in both.columns
+    assert "inv_kurt" not in both.columns and "classic_skewness" not in both.columns
+    with pytest.raises(ValueError, match=r"no feature columns \['skewness'\]"):
+        build_model_input(segments, clusters, classic, invariant,
+                          {"feature_sets": ["classic"], "exclude": ["skewness"]}, INVARIANT)
     np.testing.assert_array_equal(both["classic_std"], classic["std"])
     only_invariant = build_model_input(segments, clusters, classic, invariant,
                                        {"feature_sets": ["invariant"], "include_log_flux": False, "exclude": []}, INVARIANT)
@@ -186,3 +190,33 @@ def test_periodograms_rows_and_dataset_round_trip(tmp_path):
         loaded.rows(["C"])
     with pytest.raises(DatasetError, match=r"q\.fits: file does not exist"):
         PeriodogramDataset(filepath=str(tmp_path / "q.fits")).load()
+
+
+def test_no_segments_give_empty_tables_not_a_crash(small_survey):
+    _, samples, segments = small_survey
+    none = segments.iloc[:0]
+    classic, periodograms = compute_classic_features(none, samples, CLASSIC, {"workers": 1}, seed=7)
+    invariant, spectra = compute_invariant_features(none, samples, INVARIANT, {"workers": 1})
+    assert classic.empty and invariant.empty
+    assert periodograms.power.shape == (0, 1089) and spectra.power.shape == (0, 128)
+    assert set(CLASSIC_FEATURES) <= set(classic.columns)
+
+
+def test_folds_spread_every_age_bin_over_the_folds():
+    rng = np.random.default_rng(3)
+    ages = np.concatenate([rng.uniform(6.5, 7.4, 40), rng.uniform(9.1, 10, 40), rng.uniform(7.6, 8.9, 70)])
+    clusters = pd.DataFrame({"name": [f"C{i:03d}" for i in range(150)], "galaxy": "LMC", "log_age": ages})
+    folds = make_folds(clusters, {"n_splits": 5, "seeds": [0], "age_bin_edges": [7.5, 8.0, 8.5, 9.0]})
+    merged = folds.merge(clusters, on="name")
+    merged["age_bin"] = np.digitize(merged["log_age"], [7.5, 8.0, 8.5, 9.0])
+    per_fold = merged.groupby(["age_bin", "fold"]).size().unstack(fill_value=0)
+    # the 40 youngest and the 40 oldest clusters: 8 in each fold, as stratification demands
+    assert per_fold.loc[0].tolist() == [8] * 5 and per_fold.loc[4].tolist() == [8] * 5
+
+
+def test_folds_fall_back_to_coarser_strata_when_bins_are_sparse(caplog):
+    clusters = pd.DataFrame({"name": [f"C{i}" for i in range(6)], "galaxy": ["MW", "LMC", "SMC", "MW", "LMC", "SMC"],
+                             "log_age": [6.6, 7.7, 8.2, 8.7, 9.4, 9.9]})
+    folds = make_folds(clusters, {"n_splits": 3, "seeds": [1], "age_bin_edges": [7.5, 8.0, 8.5, 9.0]})
+    assert sorted(folds["fold"].value_counts().tolist()) == [2, 2, 2]
+    assert "stratifying more coarsely" in caplog.text

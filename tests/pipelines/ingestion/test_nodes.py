@@ -111,14 +111,27 @@ def test_all_nan_and_non_positive_flux_sectors_are_skipped(good_files, make_elk_
     nan_sector = synthetic_sector(8)
     nan_sector.columns["flux"][:] = np.nan
     negative = synthetic_sector(9)
-    negative.columns["flux"][5] = -1.0
+    negative.columns["flux"][:] = -5.0
     make_elk_file(good_files / "LMC" / "nanflux.fits", "NANFLUX", sectors=[nan_sector])
     make_elk_file(good_files / "LMC" / "mixed.fits", "MIXED", sectors=[synthetic_sector(5), negative])
     clusters, _, problems = read(good_files)
     assert "NANFLUX" not in clusters["name"].tolist()
     assert problem_for(problems, "nanflux.fits")["reason"] == "no usable sector tables (no finite flux)"
     assert clusters.set_index("name").loc["MIXED", "n_sectors"] == 1
-    assert problem_for(problems, "mixed.fits")["reason"] == "HDU 2: non-positive flux"
+    assert problem_for(problems, "mixed.fits")["reason"] == "HDU 2: no positive flux"
+
+
+def test_non_positive_flux_and_flux_err_samples_are_dropped_and_counted(good_files, make_elk_file):
+    sector = synthetic_sector(5)
+    sector.columns["flux"][[1, 2]] = [-3.0, 0.0]
+    sector.columns["flux_err"][[7, 8, 9]] = [0.0, -1.0, np.inf]
+    make_elk_file(good_files / "SMC" / "bad-points.fits", "BAD POINTS", sectors=[sector])
+    clusters, samples, problems = read(good_files)
+    assert clusters.set_index("name").loc["BAD POINTS", "n_points"] == 295
+    mine = samples[samples["name"] == "BAD POINTS"]
+    assert (mine["flux"] > 0).all() and (mine["flux_err"] > 0).all()
+    problem = problem_for(problems, "bad-points.fits")
+    assert (problem["level"], problem["outcome"], problem["n_points"]) == ("points", "dropped", 5)
 
 
 def test_nan_points_are_dropped_and_counted(good_files, make_elk_file):
@@ -206,3 +219,28 @@ def test_repeated_sector_in_one_file_keeps_the_first(good_files, make_elk_file):
     kept = samples.loc[samples["name"] == "TWICE", "flux"].to_numpy()
     np.testing.assert_array_equal(kept, synthetic_sector(5, seed=1).columns["flux"])
     assert problem_for(problems, "twice.fits")["reason"] == "HDU 2: duplicate sector 5 (first kept)"
+
+
+def test_unlabelled_clusters_are_never_looked_up(good_files, make_elk_file):
+    """A cluster to be dated must not pick up its literature age from the references."""
+    make_elk_file(good_files / "MW" / "noage.fits", "NO AGE", log_age=None, ra=80.0, dec=-69.0)
+    clusters, _, _ = read(good_files)
+    catalogue = pd.DataFrame({"name": ["NO AGE"], "ra": [80.0], "dec": [-69.0], "age": [8.3]})
+    published = pd.DataFrame({"name": ["NO AGE"], "Lit_Clst_Age": [8.3]})
+    checked = cross_check_ages(clusters, published, catalogue, catalogue, catalogue, PARAMS).set_index("name")
+    row = checked.loc["NO AGE"]
+    assert np.isnan(row["published_log_age"]) and np.isnan(row["catalogue_log_age"]) and pd.isna(row["catalogue_name"])
+    assert checked.loc["GOOD A", "catalogue_log_age"] == 8.3  # labelled clusters still are
+
+
+def test_match_by_name_and_empty_catalogue(good_files):
+    clusters, _, _ = read(good_files)
+    params = {**PARAMS, "catalogue_columns": {**PARAMS["catalogue_columns"],
+                                              "LMC": {"name": "name", "ra": "ra", "dec": "dec", "log_age": "age", "match": "name"}}}
+    # the LMC entry is far away on the sky but carries the cluster's name (spelt differently)
+    lmc = pd.DataFrame({"name": ["good-a"], "ra": [10.0], "dec": [20.0], "age": [7.5]})
+    empty = pd.DataFrame({"name": [], "ra": [], "dec": [], "age": []})
+    checked = cross_check_ages(clusters, pd.DataFrame({"name": [], "Lit_Clst_Age": []}), empty, lmc, empty, params).set_index("name")
+    assert checked.loc["GOOD A", "catalogue_log_age"] == 7.5 and checked.loc["GOOD A", "catalogue_name"] == "good-a"
+    assert checked.loc["GOOD A", "catalogue_sep_arcmin"] > 1000
+    assert np.isnan(checked.loc["GOOD B", "catalogue_log_age"])  # SMC catalogue empty: no match, no crash

@@ -38,6 +38,9 @@ def _run(function, segments, samples, execution: dict[str, Any], label: str):
 
 
 def _log_reasons(table: pd.DataFrame, label: str) -> None:
+    if table.empty:
+        logger.warning("%s: no segments", label)
+        return
     reasons = table["reason"].str.split(";").explode()
     reasons = reasons[reasons.astype(bool)]
     if len(reasons):
@@ -64,7 +67,8 @@ def compute_classic_features(segments: pd.DataFrame, sector_light_curves: pd.Dat
     results = _run(functools.partial(classic_cluster, config=config, seed=int(seed)), segments, sector_light_curves, execution, "classic features")
     table = results_table(segments, results, CLASSIC_FEATURES)
     _log_reasons(table, "classic features")
-    periodograms = Periodograms(segments["segment_id"].to_numpy(), classic_frequency_vector_grid(config), vectors(segments, results),
+    grid = classic_frequency_vector_grid(config)
+    periodograms = Periodograms(segments["segment_id"].to_numpy(), grid, vectors(segments, results, grid.size),
                                 "bootstrap median standard Lomb-Scargle power")
     return table, periodograms
 
@@ -92,7 +96,8 @@ def compute_invariant_features(segments: pd.DataFrame, sector_light_curves: pd.D
     table["n_sectors"] = segments["n_sectors"].to_numpy()
     table["reason"] = reason
     _log_reasons(table, "invariant features")
-    spectra = Periodograms(segments["segment_id"].to_numpy(), invariant_vector_frequencies(config), vectors(segments, results),
+    grid = invariant_vector_frequencies(config)
+    spectra = Periodograms(segments["segment_id"].to_numpy(), grid, vectors(segments, results, grid.size),
                            "log10 mean noise-uncorrected amplitude^2 per log bin")
     return table, spectra
 
@@ -105,7 +110,8 @@ def build_model_input(segments: pd.DataFrame, clusters: pd.DataFrame, features_c
         segments, clusters: from augmentation and ingestion.
         features_classic, features_invariant: from the feature nodes.
         params: ``feature_sets`` (any of ``classic``, ``invariant``), ``include_log_flux``,
-            ``exclude`` (columns to leave out).
+            ``exclude`` (model_input column names to leave out, e.g. ``classic_skewness``; an
+            unknown name is an error, not silently ignored).
         invariant_params: the invariant configuration (gives the band column names).
 
     Returns:
@@ -117,7 +123,6 @@ def build_model_input(segments: pd.DataFrame, clusters: pd.DataFrame, features_c
         raise ValueError(f"model_input.feature_sets: unknown sets {sorted(unknown)} (known: classic, invariant)")
     out = segments[["segment_id", "name", "galaxy", "kind", "weight"]].copy()
     out["log_age"] = out["name"].map(clusters.set_index("name")["log_age"]).astype(float)
-    exclude = set(params.get("exclude", []))
     reasons = []
     for name, table, columns, prefix in (
         ("classic", features_classic, list(CLASSIC_FEATURES), "classic_"),
@@ -126,14 +131,18 @@ def build_model_input(segments: pd.DataFrame, clusters: pd.DataFrame, features_c
         if name not in params["feature_sets"]:
             continue
         aligned = table.set_index("segment_id").reindex(out["segment_id"])
-        if aligned.index.isna().any() or aligned["name"].isna().any():
+        if aligned["name"].isna().any():
             raise ValueError(f"features_{name} lacks segments that segments.parquet has; re-run feature_engineering")
         for column in columns:
-            if column not in exclude:
-                out[prefix + column] = aligned[column].to_numpy()
+            out[prefix + column] = aligned[column].to_numpy()
         reasons.append(aligned["reason"].fillna("").to_numpy())
-    if params.get("include_log_flux", True) and "log_flux" not in exclude:
+    if params.get("include_log_flux", True):
         out["log_flux"] = features_invariant.set_index("segment_id")["log_flux"].reindex(out["segment_id"]).to_numpy()
+    exclude = list(params.get("exclude", []))
+    unknown = sorted(set(exclude) - set(out.columns[6:]))
+    if unknown:
+        raise ValueError(f"model_input.exclude: no feature columns {unknown}; the columns are {list(out.columns[6:])}")
+    out = out.drop(columns=exclude)
     out["reason"] = [";".join(r for r in row if r) for row in zip(*reasons)] if reasons else ""
     logger.info("Model input: %d segments of %d clusters (%d labelled), %d feature columns", len(out), out["name"].nunique(),
                 out.loc[out["log_age"].notna(), "name"].nunique(), out.shape[1] - 7)

@@ -37,7 +37,8 @@ def read_clusters(
     Each problem gets a counted, logged outcome and never stops the run: a file that is not
     FITS, is truncated, has no (usable) sector tables, sits outside a known galaxy folder, or
     repeats a cluster name already read is skipped; a sector without ``time``/``flux``/``flux_err``
-    or with no finite or non-positive flux is skipped; non-finite samples are dropped. A missing
+    or with no usable sample is skipped; samples with a non-finite value or a non-positive flux or
+    flux_err are dropped and counted. A missing
     ``LOG_AGE`` keeps the cluster (it can be dated, not trained on).
 
     Args:
@@ -88,7 +89,7 @@ def read_clusters(
             problems.append(_problem(partition_id, name, "sector", sector, "skipped", f"HDU {hdu}: {sector_reason}"))
         for sector in cluster.sectors:
             if sector.n_dropped:
-                problems.append(_problem(partition_id, name, "points", sector.sector, "dropped", "non-finite time, flux or flux_err", sector.n_dropped))
+                problems.append(_problem(partition_id, name, "points", sector.sector, "dropped", "non-finite time, flux or flux_err, or non-positive flux or flux_err", sector.n_dropped))
         if cluster.log_age is None:
             problems.append(_problem(partition_id, name, "header", None, "kept", "no LOG_AGE (unlabelled: can be dated, not trained on)"))
         n_tables = len(cluster.sectors) + len(cluster.sector_problems)
@@ -171,17 +172,21 @@ def cross_check_ages(
         A copy of ``clusters`` with ``published_log_age``, ``catalogue_name``,
         ``catalogue_sep_arcmin``, ``catalogue_log_age`` and ``age_agrees`` (True when every
         available reference age is within ``age_tolerance_dex`` of ``log_age``; NA when the
-        cluster has no header age or no reference age).
+        cluster has no header age or no reference age). Clusters without a header age are not
+        looked up at all: their reference columns stay empty.
     """
+    # Only clusters with a header age are looked up: a cluster without one is to be dated, and its
+    # literature age must never enter the project's tables (it would be one fillna from a label).
+    labelled = clusters[clusters["log_age"].notna()]
     out = clusters.copy()
-    out["published_log_age"] = published_ages(clusters, published_sector_table)
+    out["published_log_age"] = published_ages(labelled, published_sector_table).reindex(clusters.index)
     matched = catalogue_ages(
-        clusters,
+        labelled,
         {"MW": mw_catalogue, "LMC": lmc_catalogue, "SMC": smc_catalogue},
         params["catalogue_columns"],
         float(params["max_separation_arcmin"]),
     )
-    out = pd.concat([out, matched], axis=1)
+    out = pd.concat([out, matched.reindex(clusters.index)], axis=1)
     tolerance = float(params["age_tolerance_dex"])
     references = out[["published_log_age", "catalogue_log_age"]].to_numpy(float)
     difference = np.abs(references - out["log_age"].to_numpy(float)[:, None])
