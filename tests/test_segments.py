@@ -18,11 +18,10 @@ import yaml
 
 import tess_cluster_age.segments as segments_module
 from tests.synthetic import REPO
-from tess_cluster_age.lightcurves import read_elk_file, sectors_from_samples, validate_cluster
+from tess_cluster_age.lightcurves import SectorLightCurve, read_elk_file, sectors_from_samples, validate_cluster
 from tess_cluster_age.segments import (
     KINDS,
     SEGMENT_COLUMNS,
-    SectorSummary,
     SegmentConfig,
     add_weights,
     cluster_segments,
@@ -42,12 +41,18 @@ def grid(n: int, cadence_s: float = 1800.0, t0: float = T0) -> np.ndarray:
     return t0 + np.arange(n) * cadence_s / DAY_S
 
 
-def sector(number: int, n: int = 300, cadence_s: float = 1800.0, hdu: int = 1, t0: float | None = None) -> SectorSummary:
+def summary(hdu: int, number: int, time: np.ndarray, cadence_s: float) -> SectorLightCurve:
+    """A sector with the given sample times (flux is not used by segmenting)."""
+    return SectorLightCurve(sector=number, time_btjd=time, flux_e_per_s=np.ones(time.size),
+                            flux_err_e_per_s=np.ones(time.size), cadence_s=cadence_s, hdu=hdu)
+
+
+def sector(number: int, n: int = 300, cadence_s: float = 1800.0, hdu: int = 1, t0: float | None = None) -> SectorLightCurve:
     t0 = T0 + 30.0 * hdu if t0 is None else t0
-    return SectorSummary(hdu=hdu, sector=number, time=grid(n, cadence_s, t0), cadence_s=cadence_s)
+    return summary(hdu, number, grid(n, cadence_s, t0), cadence_s)
 
 
-def sectors(numbers, n: int = 300, cadence_s: float = 1800.0) -> list[SectorSummary]:
+def sectors(numbers, n: int = 300, cadence_s: float = 1800.0) -> list[SectorLightCurve]:
     return [sector(s, n=n, cadence_s=cadence_s, hdu=h) for h, s in enumerate(numbers, start=1)]
 
 
@@ -89,7 +94,7 @@ def test_sector_kind_gives_one_segment_per_sector_covering_every_sample():
 def test_sector_cadence_is_the_median_spacing_not_the_mean():
     # 200 samples at 1800 s, then a 5-day downlink gap, then 100 more: mean spacing ≈ 3950 s
     time = np.concatenate([grid(200), grid(100, t0=T0 + 200 * 1800 / DAY_S + 5.0)])
-    rows = cluster_segments(NAME, "LMC", [SectorSummary(1, 5, time, 1800.0)], SegmentConfig(kinds=("sector",)), seed=0)
+    rows = cluster_segments(NAME, "LMC", [summary(1, 5, time, 1800.0)], SegmentConfig(kinds=("sector",)), seed=0)
     (row,) = rows
     assert row["cadence_s"] == pytest.approx(1800.0, rel=1e-6)
     assert row["span_days"] == pytest.approx(time[-1] - time[0])
@@ -144,7 +149,7 @@ def test_stitched_is_one_segment_with_every_sector_in_hdu_order():
     assert row["parts"] == [{"sector": 13, "i0": 0, "i1": 300}, {"sector": 2, "i0": 0, "i1": 250},
                             {"sector": 27, "i0": 0, "i1": 900}]
     assert row["n_points"] == 1450 and row["n_sectors"] == 3
-    assert row["span_days"] == pytest.approx(summaries[2].time[-1] - summaries[0].time[0])
+    assert row["span_days"] == pytest.approx(summaries[2].time_btjd[-1] - summaries[0].time_btjd[0])
     # 548 spacings of 1800 s and 899 of 600 s; the gaps between sectors are not spacings
     assert row["cadence_s"] == pytest.approx(600.0, rel=1e-6)
 
@@ -240,8 +245,7 @@ def test_windows_of_a_27_day_sector_with_a_one_day_gap():
 
 def test_window_segments_carry_ids_ranges_and_spans():
     time = sector_with_gap((13.0, 14.0))
-    summary = SectorSummary(hdu=1, sector=5, time=time, cadence_s=1800.0)
-    rows = cluster_segments(NAME, "LMC", [summary], SegmentConfig(kinds=("window",)), seed=0)
+    rows = cluster_segments(NAME, "LMC", [summary(1, 5, time, 1800.0)], SegmentConfig(kinds=("window",)), seed=0)
     assert [r["segment_id"] for r in rows] == ["NGC 1818|window|5:0", "NGC 1818|window|5:1", "NGC 1818|window|5:2"]
     assert [r["parts"] for r in rows] == [[{"sector": 5, "i0": 0, "i1": 576}], [{"sector": 5, "i0": 288, "i1": 816}],
                                           [{"sector": 5, "i0": 576, "i1": 1104}]]
@@ -325,7 +329,7 @@ def test_from_params_converts_lists_and_keeps_values():
                                                ({"kinds": {"sector": True}, "window_len": 12}, "window_len"),
                                                ({"kinds": {"sectors": False}, "seed": 1}, "sectors")])
 def test_unknown_kind_or_key_is_refused_by_name(params, named):
-    with pytest.raises(ValueError, match=f"unknown kinds .*'{named}'|keys .*'{named}'"):
+    with pytest.raises(ValueError, match=rf"unknown kinds .*'{named}'|unknown augmentation parameter\(s\) \['{named}'\]"):
         SegmentConfig.from_params(params)
 
 
@@ -463,7 +467,7 @@ def test_combo_segments_stitch_whole_sectors_in_hdu_order():
         assert row["parts"] == [{"sector": numbers[i], "i0": 0, "i1": lengths[i]} for i in subset]
         assert row["n_points"] == sum(lengths[i] for i in subset)
         assert row["n_sectors"] == len(subset)
-        assert row["span_days"] == pytest.approx(summaries[subset[-1]].time[-1] - summaries[subset[0]].time[0])
+        assert row["span_days"] == pytest.approx(summaries[subset[-1]].time_btjd[-1] - summaries[subset[0]].time_btjd[0])
     assert len({r["segment_id"] for r in rows}) == len(rows)
 
 
@@ -583,8 +587,7 @@ def test_segments_of_two_real_lmc_clusters(elk_dir):
         raw = read_elk_file(path)
         cluster, reason = validate_cluster(raw, "LMC")
         assert reason is None and cluster.sector_problems == []
-        summaries = [SectorSummary(s.hdu, s.sector, s.time_btjd, s.cadence_s) for s in cluster.sectors]
-        rows = cluster_segments(cluster.name, "LMC", summaries, SegmentConfig(), seed=42)
+        rows = cluster_segments(cluster.name, "LMC", cluster.sectors, SegmentConfig(), seed=42)
         kinds = pd.Series([r["kind"] for r in rows]).value_counts().to_dict()
         n_good = raw.header["N_GOOD"]
         assert kinds == {"sector": n_good, "half": 2 * n_good, "stitched": 1}

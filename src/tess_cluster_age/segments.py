@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tess_cluster_age.lightcurves import SECONDS_PER_DAY
+from tess_cluster_age.config import config_from_params
+from tess_cluster_age.lightcurves import SECONDS_PER_DAY, SectorLightCurve
 from tess_cluster_age.seeding import keyed_rng
 
 KINDS = ("sector", "half", "stitched", "window", "combo")
@@ -58,33 +59,15 @@ class SegmentConfig:
         """Build from the ``augmentation`` parameters; ``kinds`` is a mapping kind -> on/off."""
         params = dict(params)
         switches = params.pop("kinds", {k: k in cls.kinds for k in KINDS})
-        unknown_kinds = set(switches) - set(KINDS)
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(params) - fields
-        if unknown_kinds or unknown:
-            raise ValueError(f"augmentation parameters: unknown kinds {sorted(unknown_kinds)} / keys {sorted(unknown)}; "
-                             f"kinds are {KINDS}, keys are {sorted(fields - {'kinds'})}")
-        kinds = tuple(k for k in KINDS if switches.get(k, False))
-        converted = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
-        return cls(kinds=kinds, **converted)
-
-
-@dataclasses.dataclass(frozen=True)
-class SectorSummary:
-    """What segmenting needs to know about one ingested sector."""
-
-    hdu: int
-    sector: int
-    time: np.ndarray  # BTJD, d
-    cadence_s: float
-
-    @property
-    def n_points(self) -> int:
-        return int(self.time.size)
+        unknown_kinds = sorted(set(switches) - set(KINDS))
+        if unknown_kinds:
+            raise ValueError(f"augmentation parameters: unknown kinds {unknown_kinds}; kinds are {KINDS}")
+        params["kinds"] = [k for k in KINDS if switches.get(k, False)]
+        return config_from_params(cls, params, "augmentation")
 
 
 def _segment(name, galaxy, kind, key, parts, sectors_by_number) -> dict[str, Any]:
-    times = [sectors_by_number[p["sector"]].time[p["i0"]:p["i1"]] for p in parts]
+    times = [sectors_by_number[p["sector"]].time_btjd[p["i0"]:p["i1"]] for p in parts]
     steps = np.concatenate([np.diff(t) for t in times])
     start = min(t[0] for t in times)
     end = max(t[-1] for t in times)
@@ -101,7 +84,7 @@ def _segment(name, galaxy, kind, key, parts, sectors_by_number) -> dict[str, Any
     }
 
 
-def _whole(sector: SectorSummary) -> dict[str, int]:
+def _whole(sector: SectorLightCurve) -> dict[str, int]:
     return {"sector": sector.sector, "i0": 0, "i1": sector.n_points}
 
 
@@ -162,13 +145,13 @@ def combo_subsets(name: str, n_sectors: int, config: SegmentConfig, seed: int) -
     return result
 
 
-def cluster_segments(name: str, galaxy: str, sectors: list[SectorSummary], config: SegmentConfig,
+def cluster_segments(name: str, galaxy: str, sectors: list[SectorLightCurve], config: SegmentConfig,
                      seed: int) -> list[dict[str, Any]]:
     """Every segment of one cluster, for the kinds switched on in ``config``.
 
     Args:
         name, galaxy: the cluster.
-        sectors: its ingested sectors in HDU order.
+        sectors: its ingested sectors in HDU order (only times and cadences are used).
         config: kinds, caps.
         seed: global seed (combos are drawn from ``keyed_rng(seed, name + "|combo")``).
 
@@ -192,7 +175,7 @@ def cluster_segments(name: str, galaxy: str, sectors: list[SectorSummary], confi
         rows.append(_segment(name, galaxy, "stitched", "all", [_whole(s) for s in sectors], by_number))
     if "window" in config.kinds:
         for s in sectors:
-            for k, (i0, i1) in enumerate(window_ranges(s.time, s.cadence_s, config)):
+            for k, (i0, i1) in enumerate(window_ranges(s.time_btjd, s.cadence_s, config)):
                 rows.append(_segment(name, galaxy, "window", f"{s.sector}:{k}", [{"sector": s.sector, "i0": i0, "i1": i1}], by_number))
     if "combo" in config.kinds:
         for subset in combo_subsets(name, len(sectors), config, seed):

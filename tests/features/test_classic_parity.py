@@ -40,7 +40,7 @@ import pytest
 from tess_cluster_age.features.classic import CLASSIC_FEATURES, ClassicConfig, classic_features
 from tess_cluster_age.lightcurves import read_elk_file, validate_cluster
 from tess_cluster_age.seeding import keyed_rng
-from tess_cluster_age.segments import SectorSummary, SegmentConfig, cluster_segments, segment_arrays
+from tess_cluster_age.segments import SegmentConfig, cluster_segments, segment_arrays
 
 pytestmark = pytest.mark.real_data
 
@@ -155,9 +155,8 @@ def clusters(elk_dir):
 
 def _segments(cluster, kind: str, config: SegmentConfig):
     """The pipeline's own segments of one kind and their arrays (segments.segment_arrays)."""
-    summaries = [SectorSummary(s.hdu, s.sector, s.time_btjd, s.cadence_s) for s in cluster.sectors]
     arrays = {s.sector: (s.time_btjd, s.flux_e_per_s, s.flux_err_e_per_s) for s in cluster.sectors}
-    for row in cluster_segments(cluster.name, cluster.galaxy, summaries, config, seed=SEED):
+    for row in cluster_segments(cluster.name, cluster.galaxy, cluster.sectors, config, seed=SEED):
         if row["kind"] == kind:
             yield row["segment_id"], segment_arrays(kind, row["parts"], arrays)
 

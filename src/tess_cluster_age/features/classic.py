@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from tess_cluster_age.config import config_from_params
+
 from .periodogram import bootstrap_periodogram_percentiles, classic_frequency_grid
 
 __all__ = [
@@ -175,16 +177,7 @@ class ClassicConfig:
         Raises:
             ValueError: naming every key that is not a field, and listing the valid ones.
         """
-        fields = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(params) - set(fields))
-        if unknown:
-            raise ValueError(
-                f"unknown classic feature parameter(s): {', '.join(unknown)}; valid keys are: {', '.join(fields)}"
-            )
-        values = dict(params)
-        if "percentiles" in values:
-            values["percentiles"] = tuple(values["percentiles"])
-        return cls(**values)
+        return config_from_params(cls, params, "classic feature")
 
 
 @dataclasses.dataclass(frozen=True)

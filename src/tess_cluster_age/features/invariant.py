@@ -80,6 +80,9 @@ import numpy as np
 import scipy.fft
 import scipy.stats
 
+from tess_cluster_age.config import config_from_params
+from tess_cluster_age.features.classic import SIGMA_G_FACTOR  # σ_G = 0.7413 × IQR
+
 __all__ = [
     "DESCRIPTORS",
     "INVARIANT_FEATURES",
@@ -96,8 +99,6 @@ __all__ = [
 ]
 
 MINUTES_PER_DAY = 1440.0
-SIGMA_G_FACTOR = 0.74130110925280102
-"""σ_G = 0.7413 × IQR: the Gaussian-equivalent standard deviation from the interquartile range."""
 VECTOR_FLOOR = 1e-12
 """Added to the bin-mean A² before log10 in the ``invariant`` vector (SPEC 3c)."""
 CONSTANT_PTP = 1e-12
@@ -213,14 +214,7 @@ class InvariantConfig:
         Missing keys take their defaults; an unknown key raises ``ValueError`` naming it and
         listing the valid keys (a typo must not silently fall back to a default).
         """
-        params = dict(params or {})
-        valid = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(params) - valid)
-        if unknown:
-            raise ValueError(
-                f"unknown invariant feature parameter(s) {unknown}; valid keys are {sorted(valid)}"
-            )
-        return cls(**params)
+        return config_from_params(cls, params, "invariant feature")
 
     @property
     def bin_days(self) -> float:

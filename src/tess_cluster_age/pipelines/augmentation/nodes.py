@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from tess_cluster_age.lightcurves import sectors_from_samples
-from tess_cluster_age.segments import SEGMENT_COLUMNS, SectorSummary, SegmentConfig, add_weights, cluster_segments
+from tess_cluster_age.segments import SEGMENT_COLUMNS, SegmentConfig, add_weights, cluster_segments
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +31,7 @@ def build_segments(clusters: pd.DataFrame, sector_light_curves: pd.DataFrame, pa
     sectors = sectors_from_samples(sector_light_curves)
     rows = []
     for name, galaxy in zip(clusters["name"], clusters["galaxy"]):
-        summaries = [SectorSummary(s.hdu, s.sector, s.time_btjd, s.cadence_s) for s in sectors.get(name, [])]
-        rows += cluster_segments(name, galaxy, summaries, config, seed)
+        rows += cluster_segments(name, galaxy, sectors.get(name, []), config, seed)
     segments = add_weights(pd.DataFrame(rows, columns=[c for c in SEGMENT_COLUMNS if c != "weight"]))
     counts = segments["kind"].value_counts().reindex(list(config.kinds), fill_value=0)
     logger.info("Built %d segments of %d clusters: %s", len(segments), segments["name"].nunique(),
