@@ -39,7 +39,10 @@ def good_files(tmp_path, make_elk_file):
 
 
 def test_good_files_give_clusters_and_samples(good_files):
-    clusters, samples, problems = read(good_files)
+    clusters, sectors, samples, problems = read(good_files)
+    assert sectors[["name", "hdu", "sector", "n_points"]].values.tolist() == [["GOOD A", 1, 5, 300], ["GOOD A", 2, 6, 300],
+                                                                             ["GOOD B", 1, 30, 400]]
+    assert sectors["time_start"].iloc[1] == pytest.approx(1430.0)
     assert list(clusters["name"]) == ["GOOD A", "GOOD B"]
     assert list(clusters["galaxy"]) == ["LMC", "SMC"]
     assert list(clusters["n_sectors"]) == [2, 1]
@@ -57,7 +60,7 @@ def test_truncated_file_is_skipped_and_others_kept(good_files, make_elk_file, ca
     content = path.read_bytes()
     path.write_bytes(content[: len(content) // 2])
     with caplog.at_level(logging.WARNING):
-        clusters, _, problems = read(good_files)
+        clusters, _, _, problems = read(good_files)
     assert "TRUNC" not in clusters["name"].tolist() and len(clusters) == 2
     row = problem_for(problems, "truncated.fits")
     assert row["outcome"] == "skipped" and "unreadable" in row["reason"]
@@ -67,7 +70,7 @@ def test_truncated_file_is_skipped_and_others_kept(good_files, make_elk_file, ca
 def test_truncated_gzip_is_skipped(good_files, make_elk_file):
     path = make_elk_file(good_files / "MW" / "cut.fits.gz", "CUT")
     path.write_bytes(path.read_bytes()[:200])
-    clusters, _, problems = read(good_files)
+    clusters, _, _, problems = read(good_files)
     assert len(clusters) == 2
     assert "unreadable" in problem_for(problems, "cut.fits.gz")["reason"]
 
@@ -75,7 +78,7 @@ def test_truncated_gzip_is_skipped(good_files, make_elk_file):
 def test_non_fits_file_is_skipped(good_files):
     (good_files / "LMC" / "notes.fits").write_text("SIMPLE? no, a text file\n" * 100)
     (good_files / "LMC" / "zipped.fits.gz").write_bytes(gzip.compress(b"not fits either" * 100))
-    clusters, _, problems = read(good_files)
+    clusters, _, _, problems = read(good_files)
     assert len(clusters) == 2
     assert "not a readable FITS file" in problem_for(problems, "notes.fits")["reason"]
     assert "not a readable FITS file" in problem_for(problems, "zipped.fits.gz")["reason"]
@@ -83,14 +86,14 @@ def test_non_fits_file_is_skipped(good_files):
 
 def test_other_file_names_are_counted_not_read(good_files):
     (good_files / "LMC" / "README.txt").write_text("hello")
-    clusters, _, problems = read(good_files)
+    clusters, _, _, problems = read(good_files)
     assert len(clusters) == 2
     assert "not an ELK file name" in problem_for(problems, "README.txt")["reason"]
 
 
 def test_file_without_sector_tables_is_skipped(good_files, make_elk_file):
     make_elk_file(good_files / "MW" / "empty.fits", "EMPTY", sectors=[])
-    clusters, _, problems = read(good_files)
+    clusters, _, _, problems = read(good_files)
     assert "EMPTY" not in clusters["name"].tolist()
     assert problem_for(problems, "empty.fits")["reason"] == "no sector tables"
 
@@ -98,7 +101,7 @@ def test_file_without_sector_tables_is_skipped(good_files, make_elk_file):
 def test_sector_missing_columns_is_skipped_rest_kept(good_files, make_elk_file):
     broken = RawSectorTable(0, 7, {"time": np.arange(10.0), "flux": np.ones(10)})
     make_elk_file(good_files / "MW" / "partial.fits", "PARTIAL", sectors=[synthetic_sector(5), broken])
-    clusters, samples, problems = read(good_files)
+    clusters, _, samples, problems = read(good_files)
     row = clusters.set_index("name").loc["PARTIAL"]
     assert row["n_sectors"] == 1 and row["n_points"] == 300
     assert samples.loc[samples["name"] == "PARTIAL", "sector"].unique().tolist() == [5]
@@ -114,7 +117,7 @@ def test_all_nan_and_non_positive_flux_sectors_are_skipped(good_files, make_elk_
     negative.columns["flux"][:] = -5.0
     make_elk_file(good_files / "LMC" / "nanflux.fits", "NANFLUX", sectors=[nan_sector])
     make_elk_file(good_files / "LMC" / "mixed.fits", "MIXED", sectors=[synthetic_sector(5), negative])
-    clusters, _, problems = read(good_files)
+    clusters, _, _, problems = read(good_files)
     assert "NANFLUX" not in clusters["name"].tolist()
     assert problem_for(problems, "nanflux.fits")["reason"] == "no usable sector tables (no finite flux)"
     assert clusters.set_index("name").loc["MIXED", "n_sectors"] == 1
@@ -126,7 +129,7 @@ def test_non_positive_flux_and_flux_err_samples_are_dropped_and_counted(good_fil
     sector.columns["flux"][[1, 2]] = [-3.0, 0.0]
     sector.columns["flux_err"][[7, 8, 9]] = [0.0, -1.0, np.inf]
     make_elk_file(good_files / "SMC" / "bad-points.fits", "BAD POINTS", sectors=[sector])
-    clusters, samples, problems = read(good_files)
+    clusters, _, samples, problems = read(good_files)
     assert clusters.set_index("name").loc["BAD POINTS", "n_points"] == 295
     mine = samples[samples["name"] == "BAD POINTS"]
     assert (mine["flux"] > 0).all() and (mine["flux_err"] > 0).all()
@@ -139,7 +142,7 @@ def test_nan_points_are_dropped_and_counted(good_files, make_elk_file):
     sector.columns["flux"][[3, 4, 10]] = np.nan
     sector.columns["time"][20] = np.nan
     make_elk_file(good_files / "SMC" / "holes.fits", "HOLES", sectors=[sector])
-    clusters, samples, problems = read(good_files)
+    clusters, _, samples, problems = read(good_files)
     assert clusters.set_index("name").loc["HOLES", "n_points"] == 296
     assert clusters.set_index("name").loc["HOLES", "n_dropped"] == 4
     assert np.isfinite(samples.loc[samples["name"] == "HOLES", ["time", "flux"]].to_numpy()).all()
@@ -149,7 +152,7 @@ def test_nan_points_are_dropped_and_counted(good_files, make_elk_file):
 
 def test_missing_log_age_is_kept_as_unlabelled(good_files, make_elk_file):
     make_elk_file(good_files / "MW" / "noage.fits", "NO AGE", log_age=None)
-    clusters, _, problems = read(good_files)
+    clusters, _, _, problems = read(good_files)
     assert np.isnan(clusters.set_index("name").loc["NO AGE", "log_age"])
     problem = problem_for(problems, "noage.fits")
     assert problem["outcome"] == "kept" and "no LOG_AGE" in problem["reason"]
@@ -157,7 +160,7 @@ def test_missing_log_age_is_kept_as_unlabelled(good_files, make_elk_file):
 
 def test_duplicate_cluster_names_keep_the_first(good_files, make_elk_file):
     make_elk_file(good_files / "SMC" / "zz-copy.fits", "GOOD A", 7.0)
-    clusters, samples, problems = read(good_files)
+    clusters, _, samples, problems = read(good_files)
     assert clusters["name"].tolist().count("GOOD A") == 1
     assert clusters.set_index("name").loc["GOOD A", "galaxy"] == "LMC"
     assert samples.groupby("name").size()["GOOD A"] == 600
@@ -167,7 +170,7 @@ def test_duplicate_cluster_names_keep_the_first(good_files, make_elk_file):
 def test_unknown_galaxy_folder_and_loose_files_are_skipped(good_files, make_elk_file):
     make_elk_file(good_files / "M31" / "andromeda.fits", "ANDROMEDA")
     make_elk_file(good_files / "loose.fits", "LOOSE")
-    clusters, _, problems = read(good_files)
+    clusters, _, _, problems = read(good_files)
     assert set(clusters["name"]) == {"GOOD A", "GOOD B"}
     assert problem_for(problems, "andromeda.fits")["reason"].startswith("unknown galaxy folder 'M31'")
     assert problem_for(problems, "loose.fits")["reason"].startswith("unknown galaxy folder ''")
@@ -178,7 +181,7 @@ def test_header_n_good_mismatch_is_noted(good_files, make_elk_file):
     from tess_cluster_age.lightcurves import write_elk_file
 
     write_elk_file(good_files / "MW" / "odd.fits", elk_header("ODD", 8.0, n_good=5), [synthetic_sector(5)])
-    clusters, _, problems = read(good_files)
+    clusters, _, _, problems = read(good_files)
     assert "ODD" in clusters["name"].tolist()
     assert problem_for(problems, "odd.fits")["reason"] == "N_GOOD = 5 but the file has 1 sector tables"
 
@@ -187,15 +190,16 @@ def test_report_counts_every_outcome(good_files, make_elk_file):
     make_elk_file(good_files / "M31" / "a.fits", "A")
     make_elk_file(good_files / "MW" / "empty.fits", "EMPTY", sectors=[])
     make_elk_file(good_files / "MW" / "noage.fits", "NO AGE", log_age=None)
-    clusters, samples, problems = read(good_files)
+    clusters, sectors, samples, problems = read(good_files)
     catalogue = pd.DataFrame({"name": ["x"], "ra": [80.0], "dec": [-69.0], "age": [7.5]})
     published = pd.DataFrame({"name": ["GOOD A", "GOOD A", "GOOD B"], "Lit_Clst_Age": [7.5, 7.5, 9.3]})
     checked = cross_check_ages(clusters, published, catalogue, catalogue, catalogue, PARAMS)
-    report = build_ingestion_report(checked, samples, problems)
+    report = build_ingestion_report(checked, sectors, problems)
     assert report["files_found"] == 5 and report["clusters_read"] == 3 and report["files_skipped"] == 2
     assert report["files_skipped_by_reason"] == {"unknown galaxy folder 'M31' (known: LMC, MW, SMC)": 1, "no sector tables": 1}
     assert report["clusters_without_log_age"] == ["NO AGE"]
-    assert report["points_read"] == 600 + 400 + 600
+    assert report["points_read"] == 600 + 400 + 600 == len(samples)
+    assert report["sectors_by_cadence_s"] == {"600": 1, "1800": 4}
     # GOOD A agrees with both references; GOOD B disagrees with both (9.1 vs 9.3 published, 7.5 catalogue)
     assert report["age_cross_check"]["agree"] == 1 and report["age_cross_check"]["disagree"] == 1
     assert report["age_cross_check"]["disagreements"][0]["name"] == "GOOD B"
@@ -203,7 +207,7 @@ def test_report_counts_every_outcome(good_files, make_elk_file):
 
 
 def test_catalogue_match_respects_separation(good_files):
-    clusters, _, _ = read(good_files)
+    clusters, _, _, _ = read(good_files)
     far = pd.DataFrame({"name": ["far"], "ra": [80.1], "dec": [-69.0], "age": [7.5]})  # ~2.2 arcmin away
     published = pd.DataFrame({"name": [], "Lit_Clst_Age": []})
     checked = cross_check_ages(clusters, published, far, far, far, PARAMS)
@@ -214,7 +218,7 @@ def test_catalogue_match_respects_separation(good_files):
 
 def test_repeated_sector_in_one_file_keeps_the_first(good_files, make_elk_file):
     make_elk_file(good_files / "MW" / "twice.fits", "TWICE", sectors=[synthetic_sector(5, seed=1), synthetic_sector(5, seed=9)])
-    clusters, samples, problems = read(good_files)
+    clusters, _, samples, problems = read(good_files)
     assert clusters.set_index("name").loc["TWICE", "n_sectors"] == 1
     kept = samples.loc[samples["name"] == "TWICE", "flux"].to_numpy()
     np.testing.assert_array_equal(kept, synthetic_sector(5, seed=1).columns["flux"])
@@ -224,7 +228,7 @@ def test_repeated_sector_in_one_file_keeps_the_first(good_files, make_elk_file):
 def test_unlabelled_clusters_are_never_looked_up(good_files, make_elk_file):
     """A cluster to be dated must not pick up its literature age from the references."""
     make_elk_file(good_files / "MW" / "noage.fits", "NO AGE", log_age=None, ra=80.0, dec=-69.0)
-    clusters, _, _ = read(good_files)
+    clusters, _, _, _ = read(good_files)
     catalogue = pd.DataFrame({"name": ["NO AGE"], "ra": [80.0], "dec": [-69.0], "age": [8.3]})
     published = pd.DataFrame({"name": ["NO AGE"], "Lit_Clst_Age": [8.3]})
     checked = cross_check_ages(clusters, published, catalogue, catalogue, catalogue, PARAMS).set_index("name")
@@ -234,7 +238,7 @@ def test_unlabelled_clusters_are_never_looked_up(good_files, make_elk_file):
 
 
 def test_match_by_name_and_empty_catalogue(good_files):
-    clusters, _, _ = read(good_files)
+    clusters, _, _, _ = read(good_files)
     params = {**PARAMS, "catalogue_columns": {**PARAMS["catalogue_columns"],
                                               "LMC": {"name": "name", "ra": "ra", "dec": "dec", "log_age": "age", "match": "name"}}}
     # the LMC entry is far away on the sky but carries the cluster's name (spelt differently)

@@ -37,6 +37,7 @@ def ingestion_catalog(elk_folder, reference_dir, out) -> DataCatalog:
             "params:ingestion": MemoryDataset(PARAMS),
             "clusters": ParquetDataset(filepath=str(out / "clusters.parquet")),
             "sector_light_curves": ParquetDataset(filepath=str(out / "sector_light_curves.parquet")),
+            "sectors": ParquetDataset(filepath=str(out / "sectors.parquet")),
             "ingestion_problems": CSVDataset(filepath=str(out / "ingestion_problems.csv")),
             "ingestion_report": JSONDataset(filepath=str(out / "ingestion_report.json")),
         }

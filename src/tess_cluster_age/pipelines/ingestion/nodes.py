@@ -31,7 +31,7 @@ def _galaxy_of(partition_id: str) -> str:
 
 def read_clusters(
     elk_files: dict[str, Callable[[], RawELKFile]], params: dict[str, Any]
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Read and validate every ELK file of the partitioned folder (one sub-folder per galaxy).
 
     Each problem gets a counted, logged outcome and never stops the run: a file that is not
@@ -49,6 +49,8 @@ def read_clusters(
     Returns:
         clusters: one row per usable cluster (``name, galaxy, log_age, ra, dec, radius_deg,
             n_obs, n_good, n_sectors, n_points, n_dropped, file``).
+        sectors: one row per usable sector: ``name, hdu, sector, n_points, n_dropped, cadence_s,
+            time_start, time_end`` (s, BTJD d).
         samples: one row per light-curve sample, clusters and sectors in file (HDU) order:
             ``name, sector, hdu, time, flux, flux_err, cadence_s`` (BTJD d, e/s, e/s, s).
         problems: one row per problem met (see ``PROBLEM_COLUMNS``).
@@ -101,7 +103,8 @@ def read_clusters(
                        f" (sector {problem['sector']})" if problem["sector"] is not None else "")
     logger.info("Read %d clusters, skipped %d files", len(clusters),
                 sum(p["level"] == "file" for p in problems))
-    return _cluster_table(clusters), _sample_table(clusters), pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
+    return (_cluster_table(clusters), _sector_table(clusters), _sample_table(clusters),
+            pd.DataFrame(problems, columns=PROBLEM_COLUMNS))
 
 
 def _cluster_table(clusters: list[ClusterLightCurve]) -> pd.DataFrame:
@@ -121,6 +124,12 @@ def _cluster_table(clusters: list[ClusterLightCurve]) -> pd.DataFrame:
             "file": [c.file for c in clusters],
         }
     )
+
+
+def _sector_table(clusters: list[ClusterLightCurve]) -> pd.DataFrame:
+    rows = [(c.name, s.hdu, s.sector, s.n_points, s.n_dropped, s.cadence_s, float(s.time_btjd[0]), float(s.time_btjd[-1]))
+            for c in clusters for s in c.sectors]
+    return pd.DataFrame(rows, columns=["name", "hdu", "sector", "n_points", "n_dropped", "cadence_s", "time_start", "time_end"])
 
 
 def _sample_table(clusters: list[ClusterLightCurve]) -> pd.DataFrame:
@@ -199,12 +208,12 @@ def cross_check_ages(
     return out
 
 
-def build_ingestion_report(clusters: pd.DataFrame, samples: pd.DataFrame, problems: pd.DataFrame) -> dict[str, Any]:
+def build_ingestion_report(clusters: pd.DataFrame, sectors: pd.DataFrame, problems: pd.DataFrame) -> dict[str, Any]:
     """Summarise ingestion as a JSON-ready dictionary.
 
     Args:
         clusters: cross-checked cluster table.
-        samples: sample table.
+        sectors: sector table.
         problems: problem log from :func:`read_clusters`.
 
     Returns:
@@ -214,7 +223,7 @@ def build_ingestion_report(clusters: pd.DataFrame, samples: pd.DataFrame, proble
     skipped_files = problems[problems["level"] == "file"]
     skipped_sectors = problems[problems["level"] == "sector"]
     dropped = problems[problems["level"] == "points"]
-    cadence = samples.drop_duplicates(["name", "hdu"])["cadence_s"].round(-1)
+    cadence = sectors["cadence_s"].round(-1)
     disagreements = clusters[clusters["age_agrees"].eq(False).fillna(False)]
     no_reference = clusters[clusters["age_agrees"].isna() & clusters["log_age"].notna()]
 
@@ -230,7 +239,7 @@ def build_ingestion_report(clusters: pd.DataFrame, samples: pd.DataFrame, proble
         "sectors_read": int(clusters["n_sectors"].sum()),
         "sectors_skipped": int(len(skipped_sectors)),
         "sectors_skipped_by_reason": reason_counts(skipped_sectors),
-        "points_read": int(len(samples)),
+        "points_read": int(sectors["n_points"].sum()),
         "points_dropped": int(dropped["n_points"].sum()),
         "clusters_without_log_age": clusters.loc[clusters["log_age"].isna(), "name"].tolist(),
         "per_galaxy": {

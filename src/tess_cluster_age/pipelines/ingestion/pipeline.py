@@ -11,7 +11,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 read_clusters,
                 inputs=["elk_light_curves", "params:ingestion"],
-                outputs=["clusters_read", "sector_light_curves", "ingestion_problems"],
+                outputs=["clusters_read", "sectors", "sector_light_curves", "ingestion_problems"],
                 name="read_clusters_node",
             ),
             node(
@@ -29,7 +29,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 build_ingestion_report,
-                inputs=["clusters", "sector_light_curves", "ingestion_problems"],
+                inputs=["clusters", "sectors", "ingestion_problems"],
                 outputs="ingestion_report",
                 name="build_ingestion_report_node",
             ),
