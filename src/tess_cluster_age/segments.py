@@ -192,8 +192,8 @@ def add_weights(segments: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def segment_arrays(kind: str, parts: list[dict[str, int]], sectors: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def segment_arrays(kind: str, parts: list[dict[str, int]], sectors: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                   normalise: bool | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The samples of one segment: ``(time_d, flux, flux_err)``.
 
     Args:
@@ -202,13 +202,15 @@ def segment_arrays(kind: str, parts: list[dict[str, int]], sectors: dict[int, tu
             sector-stitched table; otherwise flux stays in e/s.
         parts: ``{"sector", "i0", "i1"}`` ranges, in HDU order.
         sectors: sector number -> (time BTJD d, flux e/s, flux_err e/s) of the cluster.
+        normalise: override the kind's rule (``False`` gives the raw e/s samples of any kind).
     """
+    normalise = kind in NORMALISED_KINDS if normalise is None else normalise
     times, fluxes, errors = [], [], []
     for part in parts:
         time, flux, flux_err = sectors[int(part["sector"])]
         i0, i1 = int(part["i0"]), int(part["i1"])
         t, f, e = time[i0:i1], flux[i0:i1], flux_err[i0:i1]
-        if kind in NORMALISED_KINDS:
+        if normalise:
             median = np.median(f)
             f, e = f / median, e / median
         times.append(t)

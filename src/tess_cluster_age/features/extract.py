@@ -55,15 +55,11 @@ def cluster_tasks(segments: pd.DataFrame, samples: pd.DataFrame) -> list[Cluster
     return tasks
 
 
-def _parts(parts) -> list[dict[str, int]]:
-    return [{"sector": int(p["sector"]), "i0": int(p["i0"]), "i1": int(p["i1"])} for p in parts]
-
-
 def classic_cluster(task: ClusterTask, config: ClassicConfig, seed: int) -> list[SegmentResult]:
     """Classic features (SPEC 3a) of every segment of one cluster; noise from ``keyed_rng(seed, segment_id)``."""
     results = []
     for segment_id, kind, parts in task.segments:
-        time, flux, flux_err = segment_arrays(kind, _parts(parts), task.sectors)
+        time, flux, flux_err = segment_arrays(kind, parts, task.sectors)
         result = classic_features(time, flux, flux_err, rng=keyed_rng(seed, segment_id), config=config)
         results.append(SegmentResult(segment_id, result.features, result.periodogram, result.reason))
     return results
@@ -73,11 +69,10 @@ def invariant_cluster(task: ClusterTask, config: InvariantConfig) -> list[Segmen
     """Invariant features (SPEC 3b) and the 128-bin amplitude spectrum of every segment of one cluster."""
     results = []
     for segment_id, kind, parts in task.segments:
-        time, flux, flux_err = segment_arrays(kind, _parts(parts), task.sectors)
+        time, flux, flux_err = segment_arrays(kind, parts, task.sectors)
         if kind in NORMALISED_KINDS:
             # parts are normalised to their median; log_flux must still be the cluster's brightness
-            raw = [task.sectors[int(p["sector"])][1][int(p["i0"]):int(p["i1"])] for p in parts]
-            median_flux = float(np.median(np.concatenate(raw)))
+            median_flux = float(np.median(segment_arrays(kind, parts, task.sectors, normalise=False)[1]))
         else:
             median_flux = None
         result = invariant_features(time, flux, flux_err, config=config)
