@@ -1,0 +1,28 @@
+"""Column schema of ``model_input.parquet``: the one place that says which columns are features.
+
+``build_model_input`` writes the table and every model reads it, so both select columns through
+this module, by name, never by position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+ID_COLUMNS: tuple[str, ...] = ("segment_id", "name", "galaxy", "kind", "weight", "log_age")
+"""Identity, weight (SPEC 2) and label (log10 age in years; NaN for unlabelled clusters)."""
+
+REASON_COLUMN = "reason"
+"""Why some features of a segment are NaN (codes joined by ';'); empty when all are computed."""
+
+NON_FEATURE_COLUMNS: frozenset[str] = frozenset((*ID_COLUMNS, REASON_COLUMN))
+
+GALAXIES: tuple[str, ...] = ("MW", "LMC", "SMC")
+"""Host galaxies, in the order every table and report uses."""
+
+
+def feature_columns(columns: Iterable[str] | pd.DataFrame) -> list[str]:
+    """The feature columns of a model-input table (or of its column names), in table order."""
+    names = columns.columns if isinstance(columns, pd.DataFrame) else columns
+    return [c for c in names if c not in NON_FEATURE_COLUMNS]
