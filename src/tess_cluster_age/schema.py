@@ -18,11 +18,15 @@ REASON_COLUMN = "reason"
 
 NON_FEATURE_COLUMNS: frozenset[str] = frozenset((*ID_COLUMNS, REASON_COLUMN))
 
+PERIODOGRAM_PREFIX = "periodogram_"
+"""Columns ``periodogram_<i>`` hold a periodogram vector (SPEC 3c) joined for a network branch; they
+are not scalar features."""
+
 GALAXIES: tuple[str, ...] = ("MW", "LMC", "SMC")
 """Host galaxies, in the order every table and report uses."""
 
 
 def feature_columns(columns: Iterable[str] | pd.DataFrame) -> list[str]:
-    """The feature columns of a model-input table (or of its column names), in table order."""
+    """The scalar feature columns of a model-input table (or of its column names), in table order."""
     names = columns.columns if isinstance(columns, pd.DataFrame) else columns
-    return [c for c in names if c not in NON_FEATURE_COLUMNS]
+    return [c for c in names if c not in NON_FEATURE_COLUMNS and not c.startswith(PERIODOGRAM_PREFIX)]

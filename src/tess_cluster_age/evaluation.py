@@ -1,0 +1,433 @@
+"""The evaluation protocol shared by every model and by the report (SPEC section 4).
+
+- :func:`cluster_mixture`: a cluster's prediction is the equal-weight mixture of its segments'
+  Gaussians, ``mu_c = mean(mu_i)``, ``sigma_c**2 = mean(sigma_i**2 + mu_i**2) - mu_c**2``.
+- :func:`cross_validate`: out-of-fold predictions for every seed and fold of ``folds.parquet``; a
+  model only ever sees the training clusters of a fold.
+- :func:`score`: every metric of SPEC 4 at segment and cluster level, for all / MW / LMC / SMC and by
+  log-age bin, per seed, in long format (``model, level, galaxy, age_bin, seed, metric, value``).
+- :func:`bootstrap_rmse_difference`: a paired cluster bootstrap of each model's cluster RMSE
+  against a reference model (``galaxy_mean``).
+
+All ages are log10(age / yr) ("dex"); ``mu`` and ``sigma`` are the predicted mean and standard
+deviation of that log age.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from tess_cluster_age.schema import GALAXIES
+
+logger = logging.getLogger(__name__)
+
+Z68 = 1.0
+"""Half-width of the 68.27 % Gaussian interval, in sigma."""
+Z95 = 1.959963984540054
+"""Half-width of the 95 % Gaussian interval, in sigma."""
+
+METRICS: tuple[str, ...] = (
+    "n", "rmse", "mae", "bias", "median_abs_error", "skill", "nll", "crps", "cov68", "cov95", "catastrophic",
+    "young_precision", "young_recall", "old_precision", "old_recall", "balanced_accuracy",
+)
+"""Metric names of the long metrics tables, in report order."""
+
+METRIC_COLUMNS = ["model", "level", "galaxy", "age_bin", "seed", "metric", "value"]
+
+
+# ------------------------------------------------------------------------------------ mixture
+def mixture_moments(mu: np.ndarray, sigma: np.ndarray, groups: np.ndarray) -> pd.DataFrame:
+    """Mean and standard deviation of the equal-weight Gaussian mixture of each group's rows.
+
+    ``mu_c = mean(mu_i)``, ``sigma_c**2 = mean(sigma_i**2 + mu_i**2) - mu_c**2`` (SPEC 4), i.e. the
+    mean within-segment variance plus the spread of the segment means.
+
+    Args:
+        mu, sigma: per-row mean and standard deviation (dex).
+        groups: per-row group key (cluster name).
+
+    Returns:
+        One row per group (index = group, in order of first appearance): ``mu``, ``sigma``, ``n``.
+    """
+    frame = pd.DataFrame({"g": groups, "mu": np.asarray(mu, float), "second": np.asarray(sigma, float) ** 2 + np.asarray(mu, float) ** 2})
+    grouped = frame.groupby("g", sort=False)
+    out = grouped[["mu", "second"]].mean()
+    variance = np.maximum(out["second"].to_numpy() - out["mu"].to_numpy() ** 2, 0.0)
+    return pd.DataFrame({"mu": out["mu"].to_numpy(), "sigma": np.sqrt(variance), "n": grouped.size().to_numpy()},
+                        index=out.index.rename("name"))
+
+
+def mixture_cdf(x: np.ndarray | float, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """CDF of the equal-weight mixture of Gaussians ``N(mu_i, sigma_i)`` at ``x`` (vectorised over x)."""
+    x = np.atleast_1d(np.asarray(x, float))
+    return special.ndtr((x[:, None] - np.asarray(mu, float)[None, :]) / np.asarray(sigma, float)[None, :]).mean(axis=1)
+
+
+def mixture_quantiles(mu: np.ndarray, sigma: np.ndarray, probabilities: Sequence[float], tol: float = 1e-6) -> np.ndarray:
+    """Quantiles of an equal-weight Gaussian mixture, by bisection on its CDF (dex, to ``tol``)."""
+    mu, sigma = np.asarray(mu, float), np.asarray(sigma, float)
+    lo = np.full(len(probabilities), (mu - 10 * sigma).min())
+    hi = np.full(len(probabilities), (mu + 10 * sigma).max())
+    p = np.asarray(probabilities, float)
+    while (hi - lo).max() > tol:
+        mid = 0.5 * (lo + hi)
+        below = mixture_cdf(mid, mu, sigma) < p
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    return 0.5 * (lo + hi)
+
+
+def cluster_predictions(segment_predictions: pd.DataFrame) -> pd.DataFrame:
+    """Cluster rows from segment rows of one model, seed and fold layout.
+
+    Args:
+        segment_predictions: ``name, galaxy, log_age, mu, sigma`` (+ ``seed``, ``fold`` when
+            present, constant per cluster and seed).
+
+    Returns:
+        ``[seed, fold,] name, galaxy, log_age, mu, sigma, n_segments`` per cluster (and seed).
+    """
+    keys = [k for k in ("seed",) if k in segment_predictions]
+    rows = []
+    for key, part in (segment_predictions.groupby(keys, sort=True) if keys else [((), segment_predictions)]):
+        moments = mixture_moments(part["mu"].to_numpy(), part["sigma"].to_numpy(), part["name"].to_numpy())
+        first = part.groupby("name", sort=False).first()
+        table = pd.DataFrame({"name": moments.index, "galaxy": first["galaxy"].to_numpy(), "log_age": first["log_age"].to_numpy(),
+                              "mu": moments["mu"].to_numpy(), "sigma": moments["sigma"].to_numpy(), "n_segments": moments["n"].to_numpy()})
+        if "fold" in part:
+            table.insert(0, "fold", first["fold"].to_numpy())
+        if keys:
+            table.insert(0, "seed", key[0] if isinstance(key, tuple) else key)
+        rows.append(table)
+    return pd.concat(rows, ignore_index=True)
+
+
+# ------------------------------------------------------------------------------------ metrics
+def gaussian_nll(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Negative log-likelihood of ``y`` under ``N(mu, sigma)``: ``0.5 log(2 pi sigma^2) + (y-mu)^2/(2 sigma^2)``."""
+    return 0.5 * np.log(2 * np.pi * sigma**2) + (y - mu) ** 2 / (2 * sigma**2)
+
+
+def gaussian_crps(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """CRPS of ``N(mu, sigma)`` at ``y`` (dex): ``sigma [z (2 Phi(z) - 1) + 2 phi(z) - 1/sqrt(pi)]``.
+
+    Gneiting & Raftery (2007, JASA 102, 359), eq. 21, with ``z = (y - mu) / sigma``.
+    """
+    z = (y - mu) / sigma
+    return sigma * (z * (2 * special.ndtr(z) - 1) + 2 * stats.norm.pdf(z) - 1 / math.sqrt(math.pi))
+
+
+def pit(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Probability integral transform ``Phi((y - mu) / sigma)``: uniform for a calibrated model."""
+    return special.ndtr((np.asarray(y, float) - mu) / sigma)
+
+
+def _safe_ratio(a: float, b: float) -> float:
+    return float(a / b) if b > 0 else float("nan")
+
+
+def point_metrics(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, young_old_log_age: float = 8.0,
+                  catastrophic_dex: float = 1.0) -> dict[str, float]:
+    """Every metric of SPEC 4 but ``skill`` (which needs the constant model) for one set of rows.
+
+    Args:
+        y: true log ages; mu, sigma: predicted mean and standard deviation (dex).
+        young_old_log_age: the fixed young/old threshold (log10 yr) of the classification view.
+        catastrophic_dex: an error larger than this is catastrophic.
+
+    Returns:
+        ``n, rmse, mae, bias, median_abs_error, nll, crps, cov68, cov95, catastrophic`` and the
+        young/old ``young_precision, young_recall, old_precision, old_recall, balanced_accuracy``
+        (NaN where a class is absent).
+    """
+    y, mu, sigma = (np.asarray(a, float) for a in (y, mu, sigma))
+    if len(y) == 0:
+        return {"n": 0.0}
+    error = mu - y
+    z = np.abs(error) / sigma
+    true_young, pred_young = y < young_old_log_age, mu < young_old_log_age
+    tp_young, tp_old = np.sum(true_young & pred_young), np.sum(~true_young & ~pred_young)
+    young_recall = _safe_ratio(tp_young, true_young.sum())
+    old_recall = _safe_ratio(tp_old, (~true_young).sum())
+    recalls = [r for r in (young_recall, old_recall) if not math.isnan(r)]
+    return {
+        "n": float(len(y)),
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "mae": float(np.mean(np.abs(error))),
+        "bias": float(np.mean(error)),
+        "median_abs_error": float(np.median(np.abs(error))),
+        "nll": float(np.mean(gaussian_nll(y, mu, sigma))),
+        "crps": float(np.mean(gaussian_crps(y, mu, sigma))),
+        "cov68": float(np.mean(z <= Z68)),
+        "cov95": float(np.mean(z <= Z95)),
+        "catastrophic": float(np.mean(np.abs(error) > catastrophic_dex)),
+        "young_precision": _safe_ratio(tp_young, pred_young.sum()),
+        "young_recall": young_recall,
+        "old_precision": _safe_ratio(tp_old, (~pred_young).sum()),
+        "old_recall": old_recall,
+        "balanced_accuracy": float(np.mean(recalls)) if len(recalls) == 2 else float("nan"),
+    }
+
+
+def age_bin_labels(edges: Sequence[float]) -> list[str]:
+    """Readable labels of the log-age bins cut at ``edges``: ``<7.5``, ``7.5-8``, ..., ``>=9``."""
+    text = [f"{e:g}" for e in edges]
+    return [f"<{text[0]}"] + [f"{a}-{b}" for a, b in zip(text[:-1], text[1:])] + [f">={text[-1]}"]
+
+
+def age_bins(log_age: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    """The age-bin label of each log age (bins closed on the left)."""
+    labels = np.asarray(age_bin_labels(edges), dtype=object)
+    return labels[np.digitize(np.asarray(log_age, float), np.asarray(edges, float))]
+
+
+def score(predictions: pd.DataFrame, age_bin_edges: Sequence[float] = (7.5, 8.0, 8.5, 9.0), young_old_log_age: float = 8.0,
+          catastrophic_dex: float = 1.0, reference_model: str = "constant") -> pd.DataFrame:
+    """Every metric for every model, level, galaxy (all/MW/LMC/SMC), age bin (all and each) and seed.
+
+    Args:
+        predictions: out-of-fold rows ``model, level, seed, name, galaxy, log_age, mu, sigma``
+            (``level`` is ``segment`` or ``cluster``).
+        age_bin_edges: log-age bin edges (SPEC 4: 7.5, 8.0, 8.5, 9.0).
+        young_old_log_age, catastrophic_dex: see :func:`point_metrics`.
+        reference_model: ``skill = 1 - MSE / MSE_reference`` in the same cell (SPEC 4: ``constant``).
+
+    Returns:
+        Long table ``model, level, galaxy, age_bin, seed, metric, value``.
+    """
+    frame = predictions.assign(age_bin=age_bins(predictions["log_age"].to_numpy(), age_bin_edges))
+    records = []
+    for (model, level, seed), part in frame.groupby(["model", "level", "seed"], sort=False):
+        for galaxy in ("all", *GALAXIES):
+            in_galaxy = part if galaxy == "all" else part[part["galaxy"] == galaxy]
+            if in_galaxy.empty:
+                continue
+            for age_bin in ("all", *age_bin_labels(age_bin_edges)):
+                cell = in_galaxy if age_bin == "all" else in_galaxy[in_galaxy["age_bin"] == age_bin]
+                if cell.empty:
+                    continue
+                values = point_metrics(cell["log_age"].to_numpy(), cell["mu"].to_numpy(), cell["sigma"].to_numpy(),
+                                       young_old_log_age, catastrophic_dex)
+                records += [(model, level, galaxy, age_bin, seed, metric, value) for metric, value in values.items()]
+    table = pd.DataFrame.from_records(records, columns=METRIC_COLUMNS)
+    return _add_skill(table, reference_model)
+
+
+def _add_skill(table: pd.DataFrame, reference_model: str) -> pd.DataFrame:
+    """``skill = 1 - MSE / MSE_reference`` for every cell where the reference model was scored."""
+    keys = ["level", "galaxy", "age_bin", "seed"]
+    rmse = table[table["metric"] == "rmse"]
+    reference = rmse[rmse["model"] == reference_model].set_index(keys)["value"].rename("reference")
+    if reference.empty:
+        return table
+    joined = rmse.join(reference, on=keys)
+    skill = joined.assign(metric="skill", value=1 - joined["value"] ** 2 / joined["reference"] ** 2).drop(columns="reference")
+    skill = skill[skill["value"].notna()]
+    order = {m: i for i, m in enumerate(METRICS)}
+    out = pd.concat([table, skill], ignore_index=True)
+    out["_order"] = out["metric"].map(order)
+    return out.sort_values(["model", "level", "galaxy", "age_bin", "seed", "_order"], kind="stable").drop(columns="_order").reset_index(drop=True)
+
+
+def summarise(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation over fold seeds of each metric (wide: ``mean``, ``sd``)."""
+    per_seed = metrics[metrics["seed"].notna()]
+    grouped = per_seed.groupby(["model", "level", "galaxy", "age_bin", "metric"], sort=False)["value"]
+    return pd.DataFrame({"mean": grouped.mean(), "sd": grouped.std(ddof=1)}).reset_index()
+
+
+def bootstrap_rmse_difference(predictions: pd.DataFrame, reference_model: str = "galaxy_mean", n_boot: int = 2000,
+                              seed: int = 0, level: str = "cluster") -> pd.DataFrame:
+    """Paired cluster bootstrap of each model's RMSE minus the reference model's (dex).
+
+    Clusters are resampled with replacement (the same draw for both models and for every fold seed,
+    so that the pairing is kept); in each replicate the difference of RMSEs is averaged over fold
+    seeds. A negative difference means the model beats the reference.
+
+    Args:
+        predictions: out-of-fold rows (``model, level, seed, name, galaxy, log_age, mu``).
+        reference_model: the model every other is compared with.
+        n_boot: bootstrap replicates; seed: their random seed.
+        level: rows to use (``cluster``; at segment level, clusters are still the resampled unit).
+
+    Returns:
+        Long rows (``seed`` NA = over all fold seeds) with metrics ``rmse_diff`` (the point
+        estimate), ``rmse_diff_lo95`` and ``rmse_diff_hi95`` (2.5 and 97.5 percentiles), per model
+        and galaxy.
+    """
+    rows = predictions[predictions["level"] == level]
+    if reference_model not in set(rows["model"]):
+        return pd.DataFrame(columns=METRIC_COLUMNS)
+    rng = np.random.default_rng(seed)
+    squared = rows.assign(se=(rows["mu"] - rows["log_age"]) ** 2)
+    # clusters x seeds matrices of summed squared error and counts, one per model
+    table = squared.pivot_table(index=["galaxy", "name"], columns=["model", "seed"], values="se", aggfunc="sum")
+    counts = squared.pivot_table(index=["galaxy", "name"], columns=["model", "seed"], values="se", aggfunc="count")
+    records = []
+    for galaxy in ("all", *GALAXIES):
+        index = table.index if galaxy == "all" else table.index[table.index.get_level_values("galaxy") == galaxy]
+        if len(index) == 0:
+            continue
+        draws = rng.integers(0, len(index), size=(n_boot, len(index)))
+        ref_se, ref_n = table.loc[index, reference_model].to_numpy(), counts.loc[index, reference_model].to_numpy()
+        for model in table.columns.get_level_values("model").unique():
+            if model == reference_model:
+                continue
+            se, n = table.loc[index, model].to_numpy(), counts.loc[index, model].to_numpy()
+            if np.isnan(se).all():
+                continue
+
+            def difference(sample: np.ndarray) -> np.ndarray:
+                rmse = np.sqrt(np.nansum(se[sample], axis=-2) / np.nansum(n[sample], axis=-2))
+                rmse_ref = np.sqrt(np.nansum(ref_se[sample], axis=-2) / np.nansum(ref_n[sample], axis=-2))
+                return np.nanmean(rmse - rmse_ref, axis=-1)
+
+            point = float(difference(np.arange(len(index))))
+            replicates = difference(draws)
+            lo, hi = np.percentile(replicates, [2.5, 97.5])
+            records += [(model, level, galaxy, "all", pd.NA, m, v)
+                        for m, v in (("rmse_diff", point), ("rmse_diff_lo95", lo), ("rmse_diff_hi95", hi))]
+    return pd.DataFrame.from_records(records, columns=METRIC_COLUMNS)
+
+
+# ------------------------------------------------------------------------------------ cross-validation
+def shuffled_labels(log_age: pd.Series, names: pd.Series, seed: int) -> pd.Series:
+    """The labels permuted across clusters (one age per cluster, seeded): the no-skill control.
+
+    Args:
+        log_age: label per row; names: cluster per row (all rows of a cluster share a label).
+        seed: permutation seed.
+
+    Returns:
+        Labels aligned to the rows, each cluster carrying another cluster's age.
+    """
+    per_cluster = log_age.groupby(names.to_numpy(), sort=True).first()
+    permuted = pd.Series(np.random.default_rng(seed).permutation(per_cluster.to_numpy()), index=per_cluster.index)
+    return pd.Series(names.map(permuted).to_numpy(float), index=log_age.index, name=log_age.name)
+
+
+def cluster_rmse(y: np.ndarray, mu: np.ndarray, groups: np.ndarray) -> float:
+    """RMSE (dex) of the cluster means of ``mu`` against each cluster's label."""
+    frame = pd.DataFrame({"g": groups, "y": y, "mu": mu}).groupby("g", sort=False).mean()
+    return float(np.sqrt(np.mean((frame["mu"] - frame["y"]) ** 2)))
+
+
+def permutation_importance(model: Any, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, columns: Sequence[str], n_repeats: int,
+                           seed: int) -> pd.DataFrame:
+    """Increase of held-out cluster RMSE (dex) when one feature is permuted across the rows of ``X``.
+
+    Breiman (2001) permutation importance, scored at cluster level (the unit of truth, SPEC 4), on
+    held-out clusters only. Returns ``feature, importance`` (mean over ``n_repeats``).
+    """
+    rng = np.random.default_rng(seed)
+    base = cluster_rmse(y, model.predict(X), groups)
+    out = []
+    for column in columns:
+        increases = []
+        for _ in range(n_repeats):
+            shuffled = X.copy()
+            shuffled[column] = rng.permutation(shuffled[column].to_numpy())
+            increases.append(cluster_rmse(y, model.predict(shuffled), groups) - base)
+        out.append((column, float(np.mean(increases))))
+    return pd.DataFrame(out, columns=["feature", "importance"])
+
+
+def cross_validate(make_model: Callable[[], Any], data: pd.DataFrame, folds: pd.DataFrame, model_name: str,
+                   label: str = "log_age", progress: Callable[[str], None] | None = None,
+                   importance: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Out-of-fold segment predictions of one model for every seed and fold of ``folds``.
+
+    For each (seed, fold) the model is built fresh by ``make_model()``, fitted on the segments of
+    the other folds' clusters only (``fit(X, y, sample_weight=weight, groups=name)``) and predicts
+    the held-out clusters' segments with ``predict_dist``. Clusters absent from ``folds`` (no
+    label) are never used.
+
+    Args:
+        make_model: returns an unfitted estimator.
+        data: model input (identity columns, ``weight``, label and features).
+        folds: ``name, seed, fold`` (SPEC 4).
+        model_name: written in the ``model`` column.
+        label: the label column (``log_age``; the shuffled control passes its own column).
+        progress: called with a line of text after each fold seed.
+        importance: ``seeds`` and ``n_repeats``: permutation importances of the scalar features on
+            the held-out folds of those seeds, returned in ``result.attrs["importance"]``
+            (``seed, fold, feature, importance``).
+
+    Returns:
+        ``model, level='segment', seed, fold, segment_id, name, galaxy, kind, log_age, mu, sigma``.
+    """
+    from tess_cluster_age.schema import feature_columns
+
+    importances = []
+    out = []
+    seeds = sorted(folds["seed"].unique())
+    start = time.perf_counter()
+    for seed in seeds:
+        fold_of = folds[folds["seed"] == seed].set_index("name")["fold"]
+        rows = data[data["name"].isin(fold_of.index)]
+        fold = rows["name"].map(fold_of).to_numpy()
+        for k in sorted(np.unique(fold)):
+            train, test = rows[fold != k], rows[fold == k]
+            model = make_model()
+            model.fit(train, train[label].to_numpy(float), sample_weight=train["weight"].to_numpy(float), groups=train["name"].to_numpy())
+            mu, sigma = model.predict_dist(test)
+            if importance and int(seed) in [int(x) for x in importance.get("seeds", [])]:
+                table = permutation_importance(model, test, test[label].to_numpy(float), test["name"].to_numpy(), feature_columns(test),
+                                               int(importance.get("n_repeats", 3)), int(seed) * 1000 + int(k))
+                importances.append(table.assign(seed=int(seed), fold=int(k)))
+            out.append(pd.DataFrame({
+                "model": model_name, "level": "segment", "seed": int(seed), "fold": int(k),
+                "segment_id": test["segment_id"].to_numpy(), "name": test["name"].to_numpy(), "galaxy": test["galaxy"].to_numpy(),
+                "kind": test["kind"].to_numpy(), "log_age": test[label].to_numpy(float), "mu": mu, "sigma": sigma,
+            }))
+        if progress:
+            progress(f"{model_name}: seed {seed} done ({seeds.index(seed) + 1}/{len(seeds)}), {time.perf_counter() - start:.0f} s")
+    result = pd.concat(out, ignore_index=True)
+    if importances:
+        result.attrs["importance"] = pd.concat(importances, ignore_index=True)[["seed", "fold", "feature", "importance"]]
+    return result
+
+
+def with_cluster_rows(segment_rows: pd.DataFrame) -> pd.DataFrame:
+    """Segment rows of one or more models plus their cluster mixtures (``level='cluster'``) and PIT."""
+    parts = [segment_rows]
+    for model, rows in segment_rows.groupby("model", sort=False):
+        clusters = cluster_predictions(rows.drop(columns=["segment_id", "kind"]))
+        parts.append(clusters.assign(model=model, level="cluster").rename(columns={"n_segments": "n_segments"}))
+    out = pd.concat(parts, ignore_index=True)
+    out["pit"] = pit(out["log_age"].to_numpy(), out["mu"].to_numpy(), out["sigma"].to_numpy())
+    return out
+
+
+SHUFFLED_SUFFIX = "_shuffled_labels"
+"""Model-name suffix of the shuffled-label control (models trained and scored on permuted labels)."""
+
+
+def controls_without_skill(metrics: pd.DataFrame, tolerance: float = 0.01, baselines: Sequence[str] = ("constant", "galaxy_mean")) -> bool:
+    """True when no shuffled-label model beats the best shuffled-label baseline by more than ``tolerance``.
+
+    On labels permuted across clusters there is nothing to learn, so any gain in cluster RMSE
+    (mean over fold seeds, all galaxies) over the best baseline on the same permuted labels means
+    that held-out labels reached the model. Each offending model is logged.
+    """
+    rows = metrics[(metrics["level"] == "cluster") & (metrics["galaxy"] == "all") & (metrics["age_bin"] == "all")
+                   & (metrics["metric"] == "rmse") & metrics["seed"].notna()]
+    rmse = rows.groupby("model")["value"].mean()
+    references = {b + SHUFFLED_SUFFIX: rmse[b + SHUFFLED_SUFFIX] for b in baselines if b + SHUFFLED_SUFFIX in rmse}
+    if not references:
+        return True
+    best, reference = min(references.items(), key=lambda item: item[1])
+    ok = True
+    for model, value in rmse.items():
+        if model.endswith(SHUFFLED_SUFFIX) and model not in references and value < reference - tolerance:
+            logger.error("%s shows skill on shuffled labels (cluster RMSE %.3f against %s %.3f): held-out labels leak into training",
+                         model, value, best, reference)
+            ok = False
+    return ok

@@ -1,0 +1,310 @@
+"""What every age model shares: the estimator interface, inner grouped folds and sigma calibration.
+
+Every model is a scikit-learn style estimator (``__init__`` stores parameters, fitted attributes end
+in ``_``) with
+
+- ``fit(X, y, sample_weight=None, groups=None)``: ``X`` is a model-input table (a DataFrame with a
+  ``galaxy`` column and the feature columns of :mod:`tess_cluster_age.schema`), ``y`` the log ages
+  (dex), ``sample_weight`` the segment weights (SPEC 2) and ``groups`` the cluster names;
+- ``predict_dist(X) -> (mu, sigma)``: the predicted mean and standard deviation of log age (dex)
+  per segment; ``predict(X)`` returns ``mu``.
+
+:class:`CalibratedAgeModel` is the template of the learned models. Its ``fit``
+
+1. splits the training clusters into ``inner_folds`` cluster-grouped folds (stratified by galaxy x
+   age bin, seeded by ``random_state``);
+2. fits one *member* per inner fold on the other inner folds (the subclass's ``_fit_member``; a
+   member may use its held-out inner fold for early stopping) and predicts the held-out clusters;
+3. fits a sigma scale per galaxy on those inner out-of-fold predictions at cluster level
+   (:func:`sigma_scales`, split-conformal);
+4. builds the final predictor (``_fit_final``): a refit on all training clusters, or the members as
+   an ensemble.
+
+Nothing in ``fit`` sees anything but the rows it is given, so inside :func:`evaluation.cross_validate`
+no scaler, early-stopping set or calibration set ever holds a test cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import StratifiedGroupKFold
+
+from tess_cluster_age.evaluation import Z68, Z95, mixture_moments
+from tess_cluster_age.schema import GALAXIES, feature_columns
+
+logger = logging.getLogger(__name__)
+
+
+def check_fitted(model: BaseEstimator, attribute: str) -> None:
+    """Raise ``NotFittedError`` naming the model when ``fit`` has not been called."""
+    if not hasattr(model, attribute):
+        raise NotFittedError(f"this {type(model).__name__} is not fitted yet: call fit(X, y, sample_weight, groups) before predicting")
+
+
+def as_arrays(X: pd.DataFrame, y, sample_weight, groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``y``, weights (ones when None) and groups (row index when None) as arrays, checked against X."""
+    n = len(X)
+    y = np.asarray(y, float)
+    weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
+    groups = np.arange(n).astype(str) if groups is None else np.asarray(groups)
+    if not (len(y) == len(weight) == len(groups) == n):
+        raise ValueError(f"X has {n} rows but y, sample_weight, groups have {len(y)}, {len(weight)}, {len(groups)}")
+    if not np.isfinite(y).all():
+        raise ValueError("y holds NaN or infinite log ages: train on labelled clusters only")
+    return y, weight, groups
+
+
+def galaxy_of(X: pd.DataFrame) -> np.ndarray:
+    """The host galaxy of each row (``X['galaxy']``)."""
+    if "galaxy" not in X:
+        raise ValueError("X needs a 'galaxy' column (model_input carries one)")
+    return X["galaxy"].astype(str).to_numpy()
+
+
+def inner_folds(y: np.ndarray, galaxy: np.ndarray, groups: np.ndarray, n_splits: int, seed: int,
+                age_bin_edges=(7.5, 8.0, 8.5, 9.0)) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Cluster-grouped folds of the training rows, stratified by galaxy x age bin (SPEC 4).
+
+    Falls back to galaxy strata, then to none, when a stratum has fewer clusters than folds.
+
+    Returns:
+        ``(train_rows, validation_rows)`` index pairs; a cluster's rows are always on one side.
+    """
+    clusters = pd.DataFrame({"group": groups, "galaxy": galaxy, "y": y}).groupby("group", sort=True).first()
+    n_splits = min(n_splits, len(clusters))
+    if n_splits < 2:
+        raise ValueError(f"{len(clusters)} training cluster(s): at least 2 are needed for inner folds")
+    age_bin = np.digitize(clusters["y"].to_numpy(), age_bin_edges).astype(str)
+    for strata in (clusters["galaxy"].to_numpy() + ":" + age_bin, clusters["galaxy"].to_numpy(), np.zeros(len(clusters), str)):
+        if pd.Series(strata).value_counts().max() >= n_splits:
+            break
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "The least populated class ..." for small strata
+        splits = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(clusters, strata, clusters.index)
+        fold_of_cluster = np.empty(len(clusters), int)
+        for k, (_, test) in enumerate(splits):
+            fold_of_cluster[test] = k
+    fold = pd.Series(fold_of_cluster, index=clusters.index).reindex(groups).to_numpy()
+    return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(n_splits)]
+
+
+def sigma_scales(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, galaxy: np.ndarray, groups: np.ndarray,
+                 levels=((Z68, 0.6827), (Z95, 0.95)), floor: float = 0.0) -> dict[str, float]:
+    """Per-galaxy factor ``k`` for segment sigmas, fitted by split conformal on held-out clusters.
+
+    A cluster's prediction is the mixture of its segments (SPEC 4): with segment sigmas scaled by
+    ``k`` its variance is ``k^2 mean(sigma_i^2) + var(mu_i)``. The smallest ``k`` that puts cluster
+    ``c`` inside the ``z``-sigma interval is ``k_c = sqrt(max((r_c/z)^2 - var_c, 0) / mean(sigma_i^2))``
+    with ``r_c = y_c - mu_c``. For each level ``(z, p)`` the conformal scale is the
+    ``ceil((n+1) p)``-th smallest ``k_c`` (Vovk et al. 2005; Lei et al. 2018, JASA 113, 1094); the
+    returned factor is the mean over levels, so neither the 68 % nor the 95 % interval is favoured.
+
+    Args:
+        y, mu, sigma, galaxy, groups: held-out segment rows (label, prediction, galaxy, cluster).
+        levels: ``(z, coverage)`` pairs.
+        floor: lower bound on the returned factors.
+
+    Returns:
+        ``{galaxy: k}`` for every galaxy present, plus ``"all"`` (all clusters pooled), used for a
+        galaxy never seen in training.
+    """
+    frame = pd.DataFrame({"g": groups, "galaxy": galaxy, "y": y, "mu": mu, "s2": np.asarray(sigma, float) ** 2})
+    moments = mixture_moments(frame["mu"].to_numpy(), np.zeros(len(frame)), frame["g"].to_numpy())
+    per_cluster = frame.groupby("g", sort=False).agg(galaxy=("galaxy", "first"), y=("y", "first"), s2=("s2", "mean"))
+    per_cluster["r"] = per_cluster["y"] - moments["mu"]
+    per_cluster["spread2"] = moments["sigma"] ** 2
+    scales = {}
+    for galaxy_name, part in [("all", per_cluster), *per_cluster.groupby("galaxy", sort=True)]:
+        estimates = []
+        n = len(part)
+        for z, p in levels:
+            needed = np.sqrt(np.maximum((part["r"] / z) ** 2 - part["spread2"], 0.0) / part["s2"]).sort_values().to_numpy()
+            rank = min(int(np.ceil((n + 1) * p)), n) - 1
+            estimates.append(needed[rank])
+        scales[str(galaxy_name)] = max(float(np.mean(estimates)), floor)
+    return scales
+
+
+class AgeModel(BaseEstimator):
+    """Common methods: ``predict`` from ``predict_dist`` and the fitted-check."""
+
+    _fitted_attribute = "n_features_in_"
+
+    def predict_dist(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Predicted mean log age (dex) per row."""
+        return self.predict_dist(X)[0]
+
+
+class ConstantModel(AgeModel):
+    """Baseline: the weighted mean and standard deviation of the training log ages, for every row."""
+
+    def fit(self, X: pd.DataFrame, y, sample_weight=None, groups=None) -> "ConstantModel":
+        y, weight, _ = as_arrays(X, y, sample_weight, groups)
+        self.mean_ = float(np.average(y, weights=weight))
+        self.std_ = float(np.sqrt(np.average((y - self.mean_) ** 2, weights=weight)))
+        self.n_features_in_ = 0
+        return self
+
+    def predict_dist(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        check_fitted(self, "mean_")
+        return np.full(len(X), self.mean_), np.full(len(X), max(self.std_, 1e-6))
+
+
+class GalaxyMeanModel(AgeModel):
+    """Baseline: the weighted mean and standard deviation of the training log ages of each galaxy.
+
+    A galaxy absent from training gets the pooled mean and standard deviation.
+    """
+
+    def fit(self, X: pd.DataFrame, y, sample_weight=None, groups=None) -> "GalaxyMeanModel":
+        y, weight, _ = as_arrays(X, y, sample_weight, groups)
+        galaxy = galaxy_of(X)
+        pooled = ConstantModel().fit(X, y, weight)
+        self.mean_, self.std_ = {"all": pooled.mean_}, {"all": pooled.std_}
+        for name in np.unique(galaxy):
+            rows = galaxy == name
+            self.mean_[name] = float(np.average(y[rows], weights=weight[rows]))
+            self.std_[name] = float(np.sqrt(np.average((y[rows] - self.mean_[name]) ** 2, weights=weight[rows])))
+        self.n_features_in_ = 0
+        return self
+
+    def predict_dist(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        check_fitted(self, "mean_")
+        galaxy = galaxy_of(X)
+        mu = np.array([self.mean_.get(g, self.mean_["all"]) for g in galaxy])
+        sigma = np.array([self.std_.get(g, self.std_["all"]) for g in galaxy])
+        return mu, np.maximum(sigma, 1e-6)
+
+
+class PerGalaxy(AgeModel):
+    """One clone of ``estimator`` per host galaxy, behind the same interface (``per_galaxy: true``).
+
+    Rows of a galaxy never seen in training raise a ``ValueError`` naming it.
+    """
+
+    def __init__(self, estimator: AgeModel):
+        self.estimator = estimator
+
+    def fit(self, X: pd.DataFrame, y, sample_weight=None, groups=None) -> "PerGalaxy":
+        y, weight, groups = as_arrays(X, y, sample_weight, groups)
+        galaxy = galaxy_of(X)
+        self.models_ = {}
+        for name in [g for g in GALAXIES if g in set(galaxy)] + sorted(set(galaxy) - set(GALAXIES)):
+            rows = galaxy == name
+            self.models_[name] = clone(self.estimator).fit(X[rows], y[rows], weight[rows], groups[rows])
+        self.n_features_in_ = next(iter(self.models_.values())).n_features_in_
+        return self
+
+    def predict_dist(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        check_fitted(self, "models_")
+        galaxy = galaxy_of(X)
+        unknown = sorted(set(galaxy) - set(self.models_))
+        if unknown:
+            raise ValueError(f"no per-galaxy model for {unknown}: trained on {sorted(self.models_)}")
+        mu, sigma = np.empty(len(X)), np.empty(len(X))
+        for name, model in self.models_.items():
+            rows = galaxy == name
+            if rows.any():
+                mu[rows], sigma[rows] = model.predict_dist(X[rows])
+        return mu, sigma
+
+
+class CalibratedAgeModel(AgeModel):
+    """Template of the learned models: inner grouped folds, per-galaxy sigma scale, final predictor.
+
+    Subclasses implement ``_fit_member(X, y, weight, X_val, y_val, weight_val, seed) -> member`` and
+    ``_member_dist(member, X) -> (mu, sigma_raw)``, and may override ``_fit_final``. Parameters of
+    this class shared by all: ``features`` (feature columns; None = every feature column of the
+    table), ``use_galaxy`` (galaxy one-hot as an input), ``inner_folds``, ``sigma_floor`` (dex) and
+    ``random_state``.
+    """
+
+    refit_final = True
+    """Refit on all training clusters (True) or use the inner members as the ensemble (False)."""
+
+    mix_members = True
+    """Members' predictions combine as a Gaussian mixture (their spread adds to sigma, in dex); False
+    for members whose sigma is a unit placeholder (forest, ridge): then mu and sigma are averaged."""
+
+    # ---- to implement
+    def _fit_member(self, X, y, weight, X_val, y_val, weight_val, seed):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _member_dist(self, member, X) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    # ---- shared
+    def _columns(self, X: pd.DataFrame) -> list[str]:
+        columns = list(self.features) if self.features else feature_columns(X)
+        missing = sorted(set(columns) - set(X.columns))
+        if missing:
+            raise ValueError(f"{type(self).__name__}: feature columns {missing} are not in the input table")
+        return columns
+
+    def _design(self, X: pd.DataFrame) -> np.ndarray:
+        """The raw input matrix: selected features, then the galaxy one-hot when ``use_galaxy``."""
+        values = X[self.feature_names_].to_numpy(float)
+        if self.use_galaxy:
+            galaxy = galaxy_of(X)
+            values = np.column_stack([values, *[(galaxy == g).astype(float) for g in GALAXIES]])
+        return values
+
+    def fit(self, X: pd.DataFrame, y, sample_weight=None, groups=None) -> "CalibratedAgeModel":
+        y, weight, groups = as_arrays(X, y, sample_weight, groups)
+        self.feature_names_ = self._columns(X)
+        galaxy = galaxy_of(X)
+        design = self._design(X)
+        members, inner_mu, inner_sigma = [], np.empty(len(y)), np.empty(len(y))
+        for k, (train, val) in enumerate(inner_folds(y, galaxy, groups, self.inner_folds, self.random_state)):
+            member = self._fit_member(design[train], y[train], weight[train], design[val], y[val], weight[val], self.random_state + 1 + k)
+            inner_mu[val], inner_sigma[val] = self._member_dist(member, design[val])
+            members.append(member)
+        self.inner_predictions_ = pd.DataFrame({"name": groups, "galaxy": galaxy, "log_age": y, "mu": inner_mu, "sigma": inner_sigma})
+        self.sigma_scale_ = sigma_scales(y, inner_mu, inner_sigma, galaxy, groups)
+        self.members_ = self._fit_final(design, y, weight, members)
+        self.n_features_in_ = design.shape[1]
+        return self
+
+    def _fit_final(self, design, y, weight, members) -> list:
+        if self.refit_final:
+            return [self._fit_member(design, y, weight, None, None, None, self.random_state)]
+        return members
+
+    def _raw_dist(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The members' equal-weight mixture before calibration (dex)."""
+        design = self._design(X)
+        predictions = [self._member_dist(m, design) for m in self.members_]
+        mu = np.mean([p[0] for p in predictions], axis=0)
+        if not self.mix_members:
+            return mu, np.mean([p[1] for p in predictions], axis=0)
+        second = np.mean([p[1] ** 2 + p[0] ** 2 for p in predictions], axis=0)
+        return mu, np.sqrt(np.maximum(second - mu**2, 0.0))
+
+    def predict_dist(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        check_fitted(self, "members_")
+        mu, sigma = self._raw_dist(X)
+        scale = np.array([self.sigma_scale_.get(g, self.sigma_scale_["all"]) for g in galaxy_of(X)])
+        return mu, np.maximum(sigma * scale, self.sigma_floor)
+
+    @property
+    def inner_cluster_rmse_(self) -> float:
+        """Cluster RMSE (dex) of the inner out-of-fold predictions: the tuning objective."""
+        check_fitted(self, "inner_predictions_")
+        p = self.inner_predictions_
+        per_cluster = p.groupby("name", sort=False).agg(y=("log_age", "first"), mu=("mu", "mean"))
+        return float(np.sqrt(np.mean((per_cluster["mu"] - per_cluster["y"]) ** 2)))
+
+
+def describe(model: Any) -> dict[str, Any]:
+    """The parameters of a model, for logs and model metadata."""
+    return {k: v for k, v in model.get_params(deep=False).items() if not isinstance(v, BaseEstimator)}

@@ -1,0 +1,63 @@
+"""Random-forest age model (SPEC 5): scikit-learn forest, split-conformal sigma per galaxy."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.ensemble import RandomForestRegressor
+
+from tess_cluster_age.models.base import CalibratedAgeModel
+
+
+class RandomForestAgeModel(CalibratedAgeModel):
+    """A random forest of log age on the segment features, with calibrated Gaussian intervals.
+
+    The mean is the forest's prediction. The forest gives no usable sigma of its own (a quantile
+    forest was miscalibrated by galaxy, SPEC 5), so every segment gets sigma 1 before calibration
+    and the per-galaxy split-conformal scale of :func:`base.sigma_scales`, fitted on inner
+    cluster-grouped folds of the training clusters, sets it. NaN features are handled natively by
+    the forest.
+
+    Args:
+        n_estimators, max_features, min_samples_leaf, max_depth, max_samples: of ``RandomForestRegressor``
+            (``n_estimators`` per inner-fold member).
+        refit: False (default): the final forest is the union of the inner-fold members (each grown
+            on all but one inner fold of clusters; ``inner_folds x n_estimators`` trees), so that
+            calibrating costs no extra fit. True: one more forest on all training clusters.
+        features: feature columns (None = all of model_input).
+        use_galaxy: add the galaxy one-hot (MW, LMC, SMC) to the inputs.
+        inner_folds: inner grouped folds for the sigma calibration.
+        sigma_floor: smallest sigma (dex).
+        n_jobs: threads of the forest.
+        random_state: seed of the inner folds and of the trees.
+    """
+
+    def __init__(self, n_estimators: int = 200, max_features: float = 0.33, min_samples_leaf: int = 1, max_depth: int | None = None,
+                 max_samples: float | None = None,
+                 refit: bool = False, features=None, use_galaxy: bool = True, inner_folds: int = 5, sigma_floor: float = 0.05,
+                 n_jobs: int = 2, random_state: int = 0):
+        self.n_estimators = n_estimators
+        self.max_features = max_features
+        self.min_samples_leaf = min_samples_leaf
+        self.max_depth = max_depth
+        self.max_samples = max_samples
+        self.refit = refit
+        self.features = features
+        self.use_galaxy = use_galaxy
+        self.inner_folds = inner_folds
+        self.sigma_floor = sigma_floor
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    @property
+    def refit_final(self) -> bool:
+        return self.refit
+
+    mix_members = False
+
+    def _fit_member(self, X, y, weight, X_val, y_val, weight_val, seed):
+        forest = RandomForestRegressor(n_estimators=self.n_estimators, max_features=self.max_features, min_samples_leaf=self.min_samples_leaf,
+                                       max_depth=self.max_depth, max_samples=self.max_samples, n_jobs=self.n_jobs, random_state=seed)
+        return forest.fit(X, y, sample_weight=weight)
+
+    def _member_dist(self, member, X):
+        return member.predict(X), np.ones(len(X))

@@ -1,0 +1,221 @@
+"""Gaussian (mean-variance) neural network of log age, in PyTorch (SPEC 5).
+
+A multilayer perceptron on the scalar features predicts a mean and a standard deviation,
+``sigma = softplus(s) + sigma_floor``, trained with the beta-NLL loss of Seitzer et al. (2022,
+ICLR, "On the pitfalls of heteroscedastic uncertainty estimation"):
+``loss_i = w_i stopgrad(sigma_i^2)^beta [log(sigma_i^2)/2 + (y_i - mu_i)^2 / (2 sigma_i^2)]``,
+which with ``beta = 0.5`` stops the variance from swallowing the fit of the mean. An optional
+branch reads a periodogram vector (SPEC 3c; columns ``periodogram_*`` of the input table) through a
+linear layer or a small 1-D CNN.
+
+The members of the deep ensemble (Lakshminarayanan et al. 2017) are the inner-fold networks of
+:class:`~tess_cluster_age.models.base.CalibratedAgeModel`: each is seeded, trained on all but one
+inner fold of training clusters and early-stopped on that held-out fold; their predictions are
+combined as an equal-weight mixture, and a sigma scale per galaxy is fitted on their held-out
+predictions. ``learn_sigma=False`` is the original's "standard" network (MSE loss, sigma = the
+member's RMSE on its early-stopping clusters): the ``nn_mse`` model.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+import numpy as np
+import torch
+from torch import nn
+
+from tess_cluster_age.models.base import CalibratedAgeModel
+from tess_cluster_age.models.preprocessing import Standardiser
+from tess_cluster_age.schema import PERIODOGRAM_PREFIX
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class MeanVarianceNet(nn.Module):
+    """MLP (+ optional periodogram branch) with two outputs: the mean and the pre-softplus sigma."""
+
+    def __init__(self, n_scalar: int, hidden: tuple[int, ...], dropout: float, n_bins: int = 0, branch: str | None = None,
+                 branch_width: int = 16):
+        super().__init__()
+        self.n_scalar = n_scalar
+        self.branch = None
+        width = n_scalar
+        if branch == "linear":
+            self.branch = nn.Sequential(nn.Linear(n_bins, branch_width), nn.SiLU())
+            width += branch_width
+        elif branch == "cnn":
+            self.branch = nn.Sequential(
+                nn.Unflatten(1, (1, n_bins)),
+                nn.Conv1d(1, 8, kernel_size=9, padding=4), nn.SiLU(), nn.MaxPool1d(4),
+                nn.Conv1d(8, 16, kernel_size=9, padding=4), nn.SiLU(), nn.AdaptiveAvgPool1d(8),
+                nn.Flatten(), nn.Linear(16 * 8, branch_width), nn.SiLU(),
+            )
+            width += branch_width
+        elif branch is not None:
+            raise ValueError(f"periodogram branch {branch!r}: use null, 'linear' or 'cnn'")
+        layers: list[nn.Module] = []
+        for size in hidden:
+            layers += [nn.Linear(width, size), nn.SiLU(), nn.Dropout(dropout)]
+            width = size
+        self.trunk = nn.Sequential(*layers)
+        self.head = nn.Linear(width, 2)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        inputs = x[:, : self.n_scalar]
+        if self.branch is not None:
+            inputs = torch.cat([inputs, self.branch(x[:, self.n_scalar:])], dim=1)
+        out = self.head(self.trunk(inputs))
+        return out[:, 0], out[:, 1]
+
+
+def beta_nll(mu: torch.Tensor, sigma: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, beta: float) -> torch.Tensor:
+    """Weighted beta-NLL (Seitzer et al. 2022): NLL terms scaled by ``stopgrad(sigma^2)^beta``."""
+    variance = sigma**2
+    nll = 0.5 * torch.log(variance) + (y - mu) ** 2 / (2 * variance)
+    if beta > 0:
+        nll = nll * variance.detach() ** beta
+    return (weight * nll).sum() / weight.sum()
+
+
+class _Member:
+    """One trained network with its input and target scaling (kept on the CPU for pickling)."""
+
+    def __init__(self, scaler: Standardiser, y_mean: float, y_std: float, net: MeanVarianceNet, sigma_dex: float | None,
+                 epochs: int):
+        self.scaler, self.y_mean, self.y_std, self.net, self.sigma_dex, self.epochs = scaler, y_mean, y_std, net, sigma_dex, epochs
+
+
+class GaussianNetworkAgeModel(CalibratedAgeModel):
+    """Deep ensemble of mean-variance MLPs of log age (see the module docstring).
+
+    Args:
+        hidden: widths of the hidden layers.
+        dropout: dropout rate after each hidden layer.
+        learn_sigma: True for the Gaussian network (beta-NLL); False for ``nn_mse``.
+        beta: the beta of beta-NLL (0 = plain NLL).
+        learning_rate, weight_decay: of the AdamW optimiser.
+        batch_size: segments per step.
+        max_epochs, patience: early stopping on the held-out inner fold's loss (weighted).
+        periodogram_branch: null, ``linear`` or ``cnn``: a branch on the ``periodogram_*`` columns
+            (the pipeline joins them when the model entry sets ``periodogram: classic|invariant``).
+        branch_width: outputs of the branch.
+        features, use_galaxy, inner_folds (= ensemble members), sigma_floor (dex), random_state: see
+            :class:`CalibratedAgeModel`.
+        device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+        threads: torch CPU threads during training.
+    """
+
+    refit_final = False
+
+    def __init__(self, hidden=(64, 64), dropout: float = 0.1, learn_sigma: bool = True, beta: float = 0.5, learning_rate: float = 1e-3,
+                 weight_decay: float = 1e-3, batch_size: int = 256, max_epochs: int = 300, patience: int = 25, periodogram_branch: str | None = None,
+                 branch_width: int = 16, features=None, use_galaxy: bool = True, inner_folds: int = 5, sigma_floor: float = 0.05,
+                 device: str = "auto", threads: int = 1, random_state: int = 0):
+        self.hidden = hidden
+        self.dropout = dropout
+        self.learn_sigma = learn_sigma
+        self.beta = beta
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.periodogram_branch = periodogram_branch
+        self.branch_width = branch_width
+        self.features = features
+        self.use_galaxy = use_galaxy
+        self.inner_folds = inner_folds
+        self.sigma_floor = sigma_floor
+        self.device = device
+        self.threads = threads
+        self.random_state = random_state
+
+    # the design matrix: scalar features (+ one-hot), then the periodogram bins
+    def _design(self, X):
+        scalar = super()._design(X)
+        if not self.periodogram_branch:
+            self.n_bins_ = 0
+            return scalar
+        columns = [c for c in X.columns if c.startswith(PERIODOGRAM_PREFIX)]
+        if not columns:
+            raise ValueError(f"periodogram branch {self.periodogram_branch!r} needs '{PERIODOGRAM_PREFIX}*' columns in the input "
+                             "(set periodogram: classic or invariant in the model entry of the pipeline parameters)")
+        self.n_bins_ = len(columns)
+        return np.column_stack([scalar, X[columns].to_numpy(float)])
+
+    def _fit_member(self, X, y, weight, X_val, y_val, weight_val, seed):
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        device = resolve_device(self.device)
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(max(1, int(self.threads)))
+        try:
+            scaler = Standardiser(log_transform=True).fit(X, weight)
+            y_mean = float(np.average(y, weights=weight))
+            y_std = float(np.sqrt(np.average((y - y_mean) ** 2, weights=weight))) or 1.0
+            floor = self.sigma_floor / y_std
+
+            def tensors(values, target, w):
+                return (torch.as_tensor(scaler.transform(values), dtype=torch.float32, device=device),
+                        torch.as_tensor((target - y_mean) / y_std, dtype=torch.float32, device=device),
+                        torch.as_tensor(w / w.mean(), dtype=torch.float32, device=device))
+
+            x_train, t_train, w_train = tensors(X, y, weight)
+            validation = tensors(X_val, y_val, weight_val) if X_val is not None and len(X_val) else None
+            n_scalar = X.shape[1] - (self.n_bins_ if self.periodogram_branch else 0)
+            net = MeanVarianceNet(n_scalar, tuple(self.hidden), self.dropout, self.n_bins_ if self.periodogram_branch else 0, self.periodogram_branch,
+                                  self.branch_width).to(device)
+            optimiser = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+
+            def loss_of(x, t, w):
+                mu, raw = net(x)
+                if not self.learn_sigma:
+                    return (w * (mu - t) ** 2).sum() / w.sum()
+                return beta_nll(mu, nn.functional.softplus(raw) + floor, t, w, self.beta)
+
+            best, best_state, best_epoch, epoch = np.inf, copy.deepcopy(net.state_dict()), 0, 0
+            for epoch in range(1, int(self.max_epochs) + 1):
+                net.train()
+                order = torch.randperm(len(t_train), generator=generator).to(device)
+                for start in range(0, len(order), int(self.batch_size)):
+                    batch = order[start:start + int(self.batch_size)]
+                    optimiser.zero_grad()
+                    loss_of(x_train[batch], t_train[batch], w_train[batch]).backward()
+                    optimiser.step()
+                if validation is None:
+                    continue
+                net.eval()
+                with torch.no_grad():
+                    current = float(loss_of(*validation))
+                if current < best - 1e-6:
+                    best, best_state, best_epoch = current, copy.deepcopy(net.state_dict()), epoch
+                elif epoch - best_epoch >= self.patience:
+                    break
+            if validation is not None:
+                net.load_state_dict(best_state)
+            net = net.to("cpu").eval()
+            member = _Member(scaler, y_mean, y_std, net, None, best_epoch if validation is not None else epoch)
+            if not self.learn_sigma:
+                reference = (X_val, y_val, weight_val) if validation is not None else (X, y, weight)
+                mu_ref, _ = self._member_dist(member, reference[0])
+                member.sigma_dex = float(np.sqrt(np.average((mu_ref - reference[1]) ** 2, weights=reference[2])))
+            return member
+        finally:
+            torch.set_num_threads(previous_threads)
+
+    def _member_dist(self, member: _Member, X):
+        with torch.no_grad():
+            mu, raw = member.net(torch.as_tensor(member.scaler.transform(X), dtype=torch.float32))
+        mu_dex = mu.numpy().astype(float) * member.y_std + member.y_mean
+        if member.sigma_dex is not None:
+            return mu_dex, np.full(len(mu_dex), max(member.sigma_dex, self.sigma_floor))
+        sigma = (nn.functional.softplus(raw).numpy().astype(float) * member.y_std) + self.sigma_floor
+        return mu_dex, sigma

@@ -1,0 +1,288 @@
+"""The one template of the model pipelines (``gaussian_nn``, ``random_forest``, ``regression``).
+
+Each model pipeline is :func:`model_pipeline` under its own Kedro namespace, so its parameters
+(``parameters_<name>.yml``, top-level key ``<name>``) and outputs (``<name>.oof``,
+``<name>.metrics``, ``<name>.importances``, ``<name>.trained_models``) are its own, while it reads
+the shared ``model_input`` and ``folds``. The nodes here are pure functions; the science lives in
+:mod:`tess_cluster_age.evaluation` and :mod:`tess_cluster_age.models`.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Mapping
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from kedro.pipeline import Pipeline, node, pipeline
+
+from tess_cluster_age import evaluation
+from tess_cluster_age.models import BASELINES, build_model
+from tess_cluster_age.schema import GALAXIES, ID_COLUMNS, PERIODOGRAM_PREFIX, feature_columns
+
+logger = logging.getLogger(__name__)
+
+SHUFFLED_SUFFIX = evaluation.SHUFFLED_SUFFIX
+
+PROVENANCE_PARAMETERS = ("ingestion", "augmentation", "classic_features", "invariant_features", "model_input", "seed")
+"""Parameter sections that produced a model's inputs; stored with the trained model for predict."""
+
+
+# ------------------------------------------------------------------------------------ inputs
+def labelled_table(model_input: pd.DataFrame, periodograms: Mapping[str, Any] | None, periodogram: str | None) -> pd.DataFrame:
+    """Labelled segments of ``model_input``, with a periodogram vector joined as ``periodogram_<i>``.
+
+    Args:
+        model_input: the model-input table (SPEC 4).
+        periodograms: ``{"classic": Periodograms, "invariant": Periodograms}`` (only read when
+            ``periodogram`` is set).
+        periodogram: null, ``classic`` or ``invariant``: which vector to join (SPEC 3c).
+    """
+    table = model_input[model_input["log_age"].notna()].reset_index(drop=True)
+    return join_periodogram(table, periodograms, periodogram)
+
+
+def join_periodogram(table: pd.DataFrame, periodograms: Mapping[str, Any] | None, periodogram: str | None) -> pd.DataFrame:
+    """``table`` with the chosen periodogram vector of each segment as columns ``periodogram_<i>``."""
+    if not periodogram:
+        return table
+    if not periodograms or periodogram not in periodograms:
+        raise ValueError(f"periodogram {periodogram!r}: use 'classic' or 'invariant'")
+    try:
+        values = periodograms[periodogram].rows(table["segment_id"])
+    except KeyError as exc:
+        raise ValueError(f"periodograms_{periodogram}: {exc.args[0]}; re-run the feature_engineering pipeline") from None
+    columns = pd.DataFrame(values, columns=[f"{PERIODOGRAM_PREFIX}{i}" for i in range(values.shape[1])], index=table.index)
+    return pd.concat([table, columns], axis=1)
+
+
+def _model_specs(params: Mapping[str, Any]) -> dict[str, dict]:
+    specs = {name: dict(spec) for name, spec in (params.get("models") or {}).items()}
+    if not specs:
+        raise ValueError("no models configured: set <pipeline>.models in parameters_<pipeline>.yml")
+    return specs
+
+
+def _tuning(params: Mapping[str, Any], spec: Mapping[str, Any]) -> dict:
+    tuning = dict(params.get("tuning") or {})
+    return {"n_trials": int(tuning.get("n_trials", 0) or 0), "space": (tuning.get("space") or {}).get(spec["estimator"])}
+
+
+# ------------------------------------------------------------------------------------ nodes
+def cross_validate_models(model_input: pd.DataFrame, folds: pd.DataFrame, periodograms_classic: Any, periodograms_invariant: Any,
+                          params: dict[str, Any], seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Out-of-fold predictions of every configured model and of the baselines, on every fold seed.
+
+    Args:
+        model_input: segments with labels and features.
+        folds: ``name, seed, fold`` (the same file for every model, SPEC 4).
+        periodograms_classic, periodograms_invariant: periodogram vectors (read when a model sets
+            ``periodogram``).
+        params: the pipeline's section: ``models`` (name -> ``estimator``, ``options``,
+            ``per_galaxy``, ``periodogram``), ``shuffle_labels`` (train and score every model on
+            labels permuted across clusters), ``controls`` (models that are also run on permuted
+            labels, named ``<model>_shuffled_labels``), ``shuffle_seed``, ``tuning``,
+            ``importance`` (``models``, ``seeds``, ``n_repeats``).
+        seed: the global seed (models' random states).
+
+    Returns:
+        Out-of-fold rows (segment and cluster level: ``model, level, seed, fold, segment_id, name,
+        galaxy, kind, log_age, mu, sigma, n_segments, pit``) and permutation importances
+        (``model, seed, fold, feature, importance`` = increase of held-out cluster RMSE, dex).
+    """
+    periodograms = {"classic": periodograms_classic, "invariant": periodograms_invariant}
+    specs = _model_specs(params)
+    labelled = model_input[model_input["log_age"].notna()].reset_index(drop=True)
+    shuffle_seed = int(params.get("shuffle_seed", 0))
+    shuffled = evaluation.shuffled_labels(labelled["log_age"], labelled["name"], shuffle_seed)
+    if params.get("shuffle_labels"):
+        logger.warning("shuffle_labels: every model is trained and scored on labels permuted across clusters (seed %d)", shuffle_seed)
+        runs = [(shuffled, SHUFFLED_SUFFIX, list(specs))]
+    else:
+        runs = [(labelled["log_age"], "", list(specs))]
+        controls = list(params.get("controls") or [])
+        unknown = sorted(set(controls) - set(specs))
+        if unknown:
+            raise ValueError(f"controls {unknown} are not configured models ({sorted(specs)})")
+        if controls:
+            runs.append((shuffled, SHUFFLED_SUFFIX, controls))
+    importance = dict(params.get("importance") or {})
+    rows, importances = [], []
+    for labels, suffix, names in runs:
+        data = labelled.assign(log_age=labels.to_numpy())   # the label column is never a feature
+        for baseline in BASELINES:
+            rows.append(evaluation.cross_validate(lambda b=baseline: build_model({"estimator": b}), data, folds, baseline + suffix))
+        for name in names:
+            spec = specs[name]
+            table = join_periodogram(data, periodograms, spec.get("periodogram"))
+            start = time.perf_counter()
+            logger.info("cross-validating %s on %d seeds x %d folds ...", name + suffix, folds["seed"].nunique(), folds["fold"].nunique())
+            wants_importance = name in importance.get("models", []) and not suffix
+            oof = evaluation.cross_validate(lambda s=spec: build_model(s, seed, _tuning(params, s)), table, folds, name + suffix,
+                                            progress=logger.info, importance=importance if wants_importance else None)
+            if "importance" in oof.attrs:
+                importances.append(oof.attrs.pop("importance").assign(model=name))
+            logger.info("%s: cross-validated in %.0f s", name + suffix, time.perf_counter() - start)
+            rows.append(oof)
+    oof = evaluation.with_cluster_rows(pd.concat(rows, ignore_index=True))
+    importance_table = (pd.concat(importances, ignore_index=True) if importances
+                        else pd.DataFrame(columns=["model", "seed", "fold", "feature", "importance"]))
+    return oof, importance_table
+
+
+def score_models(oof: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """Every metric of SPEC 4 for every model in ``oof``, plus the bootstrap CI against galaxy_mean.
+
+    Args:
+        oof: out-of-fold rows from :func:`cross_validate_models`.
+        params: the shared ``evaluation`` section: ``age_bin_edges``, ``young_old_log_age``,
+            ``catastrophic_dex``, ``bootstrap`` (``n``, ``seed``).
+
+    Returns:
+        Long table ``model, level, galaxy, age_bin, seed, metric, value`` (``seed`` empty for the
+        bootstrap rows, which pool the fold seeds).
+    """
+    edges = params["age_bin_edges"]
+    parts = []
+    for suffix in ("", SHUFFLED_SUFFIX):
+        rows = oof[oof["model"].str.endswith(SHUFFLED_SUFFIX) == bool(suffix)]
+        if rows.empty:
+            continue
+        parts.append(evaluation.score(rows, edges, params["young_old_log_age"], params["catastrophic_dex"], reference_model="constant" + suffix))
+        for level in ("cluster", "segment"):
+            parts.append(evaluation.bootstrap_rmse_difference(rows, "galaxy_mean" + suffix, int(params["bootstrap"]["n"]),
+                                                              int(params["bootstrap"]["seed"]), level))
+    metrics = pd.concat(parts, ignore_index=True)
+    metrics["seed"] = metrics["seed"].astype("Int64")
+    _log_summary(metrics)
+    if evaluation.controls_without_skill(metrics):
+        logger.info("shuffled-label controls: no skill, as expected")
+    return metrics
+
+
+def _log_summary(metrics: pd.DataFrame) -> None:
+    summary = evaluation.summarise(metrics[(metrics["level"] == "cluster") & (metrics["age_bin"] == "all")])
+    table = summary[summary["metric"].isin(["rmse", "cov68", "cov95"])].pivot_table(index="model", columns=["metric", "galaxy"], values="mean")
+    for model, row in table.iterrows():
+        logger.info("%-34s cluster RMSE all %.3f | MW %.3f LMC %.3f SMC %.3f | cov68 %.2f cov95 %.2f", model,
+                    *(row.get(("rmse", g), np.nan) for g in ("all", *GALAXIES)), row.get(("cov68", "all"), np.nan), row.get(("cov95", "all"), np.nan))
+
+
+def train_final_models(model_input: pd.DataFrame, periodograms_classic: Any, periodograms_invariant: Any, metrics: pd.DataFrame,
+                       params: dict[str, Any], seed: int, provenance: dict[str, Any]) -> dict[str, Any]:
+    """Every model with ``save: true``, fitted on all labelled clusters, with what predict needs.
+
+    Args:
+        model_input, periodograms_*: as for :func:`cross_validate_models`.
+        metrics: this pipeline's metrics (the cross-validated skill per galaxy goes with the model).
+        params: the pipeline's section.
+        seed: the global seed.
+        provenance: the parameters that produced ``model_input`` (segments and features), so
+            predict rebuilds exactly these features.
+
+    Returns:
+        ``{"models": {name: fitted estimator}, "metadata": {...}}``: metadata holds, per model, the
+        feature columns, the training feature ranges (1st/99th percentiles, min, max), tuned parameters and cross-validated cluster metrics per galaxy; and the
+        provenance parameters, package versions and training set size.
+    """
+    periodograms = {"classic": periodograms_classic, "invariant": periodograms_invariant}
+    specs = {n: s for n, s in _model_specs(params).items() if s.get("save", True)}
+    labelled = model_input[model_input["log_age"].notna()].reset_index(drop=True)
+    features = feature_columns(labelled)
+    models, per_model = {}, {}
+    for name, spec in specs.items():
+        start = time.perf_counter()
+        table = join_periodogram(labelled, periodograms, spec.get("periodogram"))
+        model = build_model(spec, seed, _tuning(params, spec))
+        model.fit(table, table["log_age"].to_numpy(float), sample_weight=table["weight"].to_numpy(float), groups=table["name"].to_numpy())
+        models[name] = model
+        per_model[name] = {
+            "spec": spec,
+            "tuned_parameters": _tuned_parameters(model),
+            "cross_validation": _cv_summary(metrics, name),
+        }
+        logger.info("%s: final model fitted on %d clusters (%d segments) in %.0f s", name, labelled["name"].nunique(), len(labelled),
+                    time.perf_counter() - start)
+    values = labelled[features].to_numpy(float)
+    with np.errstate(all="ignore"):
+        low, high = np.nanpercentile(values, [1, 99], axis=0)
+        minimum, maximum = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+    return {
+        "models": models,
+        "metadata": {
+            "feature_columns": features,
+            "identity_columns": list(ID_COLUMNS),
+            "feature_ranges": {f: {"p01": float(a), "p99": float(b), "min": float(c), "max": float(d)}
+                               for f, a, b, c, d in zip(features, low, high, minimum, maximum)},
+            "galaxies": sorted(labelled["galaxy"].unique().tolist()),
+            "n_clusters": int(labelled["name"].nunique()),
+            "n_segments": int(len(labelled)),
+            "models": per_model,
+            "provenance": provenance,
+            "versions": _versions(),
+        },
+    }
+
+
+def _tuned_parameters(model: Any) -> dict:
+    from tess_cluster_age.models import PerGalaxy, TunedAgeModel
+
+    if isinstance(model, TunedAgeModel):
+        return dict(model.best_params_)
+    if isinstance(model, PerGalaxy):
+        return {g: _tuned_parameters(m) for g, m in model.models_.items()}
+    return {}
+
+
+def _cv_summary(metrics: pd.DataFrame, model: str) -> dict:
+    """Cluster-level cross-validated metrics per galaxy (mean over seeds) and the CI against galaxy_mean."""
+    rows = metrics[(metrics["model"] == model) & (metrics["level"] == "cluster") & (metrics["age_bin"] == "all")]
+    out = {}
+    for galaxy, part in rows.groupby("galaxy"):
+        values = part.groupby("metric")["value"].mean()
+        out[galaxy] = {k: float(values[k]) for k in ("rmse", "skill", "cov68", "cov95", "rmse_diff", "rmse_diff_lo95", "rmse_diff_hi95") if k in values}
+    return out
+
+
+def _versions() -> dict[str, str]:
+    names = ["tess-cluster-age", "kedro", "numpy", "pandas", "scikit-learn", "torch", "astropy", "scipy", "optuna"]
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def collect_provenance(ingestion: dict, augmentation: dict, classic_features: dict, invariant_features: dict, model_input: dict,
+                       seed: int) -> dict[str, Any]:
+    """The parameter sections that produced ``model_input``, in one mapping (stored with models)."""
+    return dict(zip(PROVENANCE_PARAMETERS, (ingestion, augmentation, classic_features, invariant_features, model_input, seed)))
+
+
+# ------------------------------------------------------------------------------------ template
+def model_pipeline(name: str) -> Pipeline:
+    """The model pipeline template under namespace ``name`` (its parameters: ``params:<name>.*``)."""
+    template = pipeline([
+        node(cross_validate_models,
+             inputs=["model_input", "folds", "periodograms_classic", "periodograms_invariant", "params:models_section", "params:seed"],
+             outputs=["oof", "importances"], name="cross_validate_models_node"),
+        node(score_models, inputs=["oof", "params:evaluation"], outputs="metrics", name="score_models_node"),
+        node(collect_provenance,
+             inputs=[f"params:{p}" for p in PROVENANCE_PARAMETERS], outputs="provenance", name="collect_provenance_node"),
+        node(train_final_models,
+             inputs=["model_input", "periodograms_classic", "periodograms_invariant", "metrics", "params:models_section", "params:seed", "provenance"],
+             outputs="trained_models", name="train_final_models_node"),
+    ])
+    return pipeline(
+        template,
+        namespace=name,
+        inputs={"model_input", "folds", "periodograms_classic", "periodograms_invariant"},
+        parameters={"params:models_section": f"params:{name}", "params:seed": "params:seed", "params:evaluation": "params:evaluation",
+                    **{f"params:{p}": f"params:{p}" for p in PROVENANCE_PARAMETERS}},
+    )
