@@ -34,7 +34,7 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 run: setup
-	$(BIN)/kedro run $(if $(PIPELINE),--pipeline=$(PIPELINE)) --params="elk_dir=$$ELK_DIR,reference_dir=$$REFERENCE_DIR"
+	$(BIN)/kedro run $(if $(PIPELINE),--pipelines=$(PIPELINE)) --params="elk_dir=$$ELK_DIR,reference_dir=$$REFERENCE_DIR"
 
 test: setup browser
 	TESS_CLUSTER_AGE_ELK_DIR="$$(realpath -m -- "$$ELK_DIR")" TESS_CLUSTER_AGE_REFERENCE_DIR="$$(realpath -m -- "$$REFERENCE_DIR")" \

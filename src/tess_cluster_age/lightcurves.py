@@ -479,8 +479,9 @@ def validate_cluster(raw: RawELKFile, galaxy: str) -> tuple[ClusterLightCurve | 
         when the file has no name or no usable sector table.
     """
     name = raw.header.get("NAME")
-    if not name or not isinstance(name, str):
+    if name is None or name == "":
         return None, Issue("no_name", "no NAME in the primary header")
+    name = str(name)
     if not raw.tables:
         return None, Issue("no_sectors", "no sector tables")
     sectors, problems = [], []
