@@ -107,13 +107,14 @@ def read_clusters(
             problems.append(_problem(partition_id, None, "file", None, "skipped", "unknown_galaxy",
                                      f"unknown galaxy folder {galaxy!r} (known: {', '.join(sorted(galaxies))})"))
             continue
-        readable[_folder_of(partition_id)] += 0
+        folder = _folder_of(partition_id)
+        readable.setdefault(folder, 0)  # a folder of ELK files, none read yet
         try:
             raw = elk_files[partition_id]()
         except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the run
             problems.append(_problem(partition_id, None, "file", None, "skipped", "unreadable", f"unreadable: {exc}"))
             continue
-        readable[_folder_of(partition_id)] += 1
+        readable[folder] += 1
         cluster, issue = validate_cluster(raw, galaxy)
         if cluster is None:
             name = raw.header.get("NAME")
