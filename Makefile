@@ -11,6 +11,9 @@ PIPELINE ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export KEDRO_DISABLE_TELEMETRY := 1
+# Recipes read the data folders from the environment ("$$ELK_DIR"), so that a path with spaces or
+# other shell characters reaches kedro and pytest as one argument.
+export ELK_DIR REFERENCE_DIR
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -31,15 +34,15 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 run: setup
-	$(BIN)/kedro run $(if $(PIPELINE),--pipeline=$(PIPELINE)) --params=elk_dir=$(ELK_DIR),reference_dir=$(REFERENCE_DIR)
+	$(BIN)/kedro run $(if $(PIPELINE),--pipelines=$(PIPELINE)) --params="elk_dir=$$ELK_DIR,reference_dir=$$REFERENCE_DIR"
 
 test: setup browser
-	TESS_CLUSTER_AGE_ELK_DIR=$(abspath $(ELK_DIR)) TESS_CLUSTER_AGE_REFERENCE_DIR=$(abspath $(REFERENCE_DIR)) \
+	TESS_CLUSTER_AGE_ELK_DIR="$$(realpath -m -- "$$ELK_DIR")" TESS_CLUSTER_AGE_REFERENCE_DIR="$$(realpath -m -- "$$REFERENCE_DIR")" \
 		$(BIN)/python -m pytest
 
 benchmark: setup
-	$(BIN)/python benchmarks/features.py --elk-dir $(ELK_DIR)
-	$(BIN)/python benchmarks/pipeline_runs.py --elk-dir $(abspath $(ELK_DIR))
+	$(BIN)/python benchmarks/features.py --elk-dir "$$ELK_DIR"
+	$(BIN)/python benchmarks/pipeline_runs.py --elk-dir "$$(realpath -m -- "$$ELK_DIR")"
 
 viz: setup
 	$(BIN)/kedro viz build

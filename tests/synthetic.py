@@ -32,10 +32,24 @@ def synthetic_sector(sector: int, n: int = 300, cadence_s: float = 1800.0, flux_
 
 
 def elk_header(name: str, log_age: float | None = 8.0, n_good: int | None = None, ra: float = 80.0,
-               dec: float = -69.0) -> dict:
-    """A primary header in the ELK layout."""
+               dec: float = -69.0, **extra) -> dict:
+    """A primary header in the ELK layout; ``extra`` keywords are added or override."""
     header = {"NAME": name, "LOCATION": f"{ra},{dec}", "RADIUS": 0.01, "HAS_DATA": True,
               "N_OBS": n_good, "N_GOOD": n_good, "BUNIT": "e/s", "DOI": "10.17909/f4kb-vc30"}
     if log_age is not None:
         header["LOG_AGE"] = log_age
+    header.update(extra)
     return header
+
+
+def set_header_card(path: Path, card: str | bytes) -> None:
+    """Overwrite, in an uncompressed FITS file, the primary header card with the same keyword by
+    ``card`` as written (padded to 80 bytes): e.g. an unquoted ``LOG_AGE = NaN`` that astropy's
+    strict parser refuses, or bytes that are not ASCII. The card must fit in 80 bytes."""
+    card = card.encode("ascii") if isinstance(card, str) else card
+    assert len(card) <= 80, "a header card is 80 bytes"
+    content = bytearray(path.read_bytes())
+    end = content.index(b"END" + b" " * 77)
+    offset = next(i for i in range(0, end, 80) if content[i:i + 8] == card[:8].ljust(8))
+    content[offset:offset + 80] = card.ljust(80)
+    path.write_bytes(bytes(content))

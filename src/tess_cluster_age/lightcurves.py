@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import io
+import re
 import warnings
 import zlib
 from pathlib import Path
@@ -28,6 +30,23 @@ REQUIRED_COLUMNS = ("time", "flux", "flux_err")
 """Columns a sector table must have to be usable."""
 
 SECONDS_PER_DAY = 86400.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Issue:
+    """A problem met while validating a file, a sector or its samples.
+
+    Attributes:
+        code: stable reason code (``no_sectors``, ``missing_columns``, ``log_age_unparsable`` ...):
+            the key under which reports count the problem.
+        message: what was found, for a person (may name values; never a path).
+    """
+
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class ELKFileError(Exception):
@@ -56,11 +75,27 @@ class RawSectorTable:
 
 @dataclasses.dataclass(frozen=True)
 class RawELKFile:
-    """An ELK file as read from disk: primary header keywords and the sector tables."""
+    """An ELK file as read from disk: primary header keywords and the sector tables.
+
+    Attributes:
+        path: the file's path.
+        header: primary header keyword -> value (strings stripped, UTF-8 decoded; see
+            :func:`parse_primary_header`). A card astropy cannot parse holds its raw value text.
+        tables: the sector tables, in HDU order.
+        unparsable: keyword -> raw value text of every primary header card astropy's strict
+            parser refuses (e.g. an unquoted ``LOG_AGE = NaN``).
+        not_utf8: keywords whose value held bytes that are neither ASCII nor UTF-8; each such byte
+            was replaced by U+FFFD.
+        sha256: SHA-256 of the (decompressed) FITS bytes: two files with the same value hold the
+            same data. Empty when not known.
+    """
 
     path: str
     header: dict[str, Any]
     tables: list[RawSectorTable]
+    unparsable: dict[str, str] = dataclasses.field(default_factory=dict)
+    not_utf8: tuple[str, ...] = ()
+    sha256: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,9 +108,13 @@ class SectorLightCurve:
         flux_e_per_s: integrated flux, electrons per second, all finite.
         flux_err_e_per_s: 1-sigma flux uncertainty, electrons per second.
         cadence_s: median spacing of the samples, seconds.
-        n_dropped: samples dropped because time, flux or flux_err was not finite, or flux or
-            flux_err was not positive.
+        n_dropped: samples dropped, all reasons (``n_invalid + n_duplicates + n_conflicting``).
         hdu: HDU index of the table in its file (0 when not known).
+        n_invalid: samples dropped because time, flux or flux_err was not finite, or flux or
+            flux_err was not positive.
+        n_duplicates: exact repeats of an earlier sample (same time, flux and flux_err), dropped.
+        n_conflicting: samples sharing their time with a sample of different flux or flux_err;
+            all of them are dropped, as there is no telling which is right.
     """
 
     sector: int
@@ -85,6 +124,9 @@ class SectorLightCurve:
     cadence_s: float
     n_dropped: int = 0
     hdu: int = 0
+    n_invalid: int = 0
+    n_duplicates: int = 0
+    n_conflicting: int = 0
 
     @property
     def n_points(self) -> int:
@@ -105,7 +147,10 @@ class ClusterLightCurve:
         n_good: ``N_GOOD``, sectors the ELK authors kept (= tables in the file).
         sectors: usable sectors, in HDU order.
         file: path of the file read.
-        sector_problems: (hdu, sector, reason) for every sector table that was skipped.
+        sector_problems: (hdu, sector, issue) for every sector table that was skipped.
+        header_issues: header problems that keep the cluster (no or unparsable ``LOG_AGE``,
+            unparsable cards, a name that is not UTF-8).
+        sha256: SHA-256 of the file's (decompressed) FITS bytes.
     """
 
     name: str
@@ -118,18 +163,115 @@ class ClusterLightCurve:
     n_good: int | None
     sectors: list[SectorLightCurve]
     file: str
-    sector_problems: list[tuple[int, int | None, str]] = dataclasses.field(default_factory=list)
+    sector_problems: list[tuple[int, int | None, Issue]] = dataclasses.field(default_factory=list)
+    header_issues: list[Issue] = dataclasses.field(default_factory=list)
+    sha256: str = ""
 
     @property
     def n_points(self) -> int:
         return sum(s.n_points for s in self.sectors)
 
 
-def _header_value(header, key: str):
-    value = header.get(key)
-    if isinstance(value, str):
-        value = value.strip()
-    return value
+FITS_CARD_BYTES = 80
+"""Length of one FITS header card (keyword, value indicator, value and comment), bytes."""
+
+_STRING_VALUE = re.compile(rb"\s*'((?:[^']|'')*)'")
+
+
+def _header_cards(content: bytes) -> list[bytes]:
+    """The primary header's raw cards, up to (not including) ``END``."""
+    cards = []
+    for start in range(0, len(content) - FITS_CARD_BYTES + 1, FITS_CARD_BYTES):
+        card = content[start:start + FITS_CARD_BYTES]
+        if card[:8] == b"END     ":
+            break
+        cards.append(card)
+    return cards
+
+
+def _utf8_string_value(group: list[bytes]) -> bytes | None:
+    """The bytes of a string value spread over a keyword card and its ``CONTINUE`` cards, or None
+    when the value is not a quoted string."""
+    parts = []
+    for index, card in enumerate(group):
+        match = _STRING_VALUE.match(card, 10 if index == 0 else 8)
+        if match is None:
+            return None if index == 0 else b"".join(parts)
+        part = match.group(1).replace(b"''", b"'").rstrip(b" ")
+        if index < len(group) - 1 and part.endswith(b"&"):
+            part = part[:-1]
+        parts.append(part)
+    return b"".join(parts)
+
+
+def parse_primary_header(content: bytes) -> tuple[dict[str, Any], dict[str, str], tuple[str, ...]]:
+    """Keywords of a FITS file's primary header, read leniently, card by card.
+
+    astropy's strict parser refuses some cards that real files hold, and turns every non-ASCII
+    byte into ``?``. Here a card that cannot be parsed keeps its raw value text (and is listed),
+    and a quoted string value holding non-ASCII bytes is decoded as UTF-8, so that a name such as
+    ``Hodge 11 – Ω`` is kept as written. Long strings (``CONTINUE`` cards) are joined.
+
+    Args:
+        content: the (decompressed) FITS file's bytes.
+
+    Returns:
+        header: keyword -> value (strings stripped; an undefined value is None). ``COMMENT`` and
+            ``HISTORY`` cards are left out.
+        unparsable: keyword -> raw value text of every card astropy cannot parse.
+        not_utf8: keywords whose non-ASCII bytes are not UTF-8 (each such byte became U+FFFD).
+    """
+    from astropy.io import fits
+
+    cards = _header_cards(content)
+    header: dict[str, Any] = {}
+    unparsable: dict[str, str] = {}
+    not_utf8: list[str] = []
+    index = 0
+    while index < len(cards):
+        group = [cards[index]]
+        index += 1
+        while index < len(cards) and cards[index][:8] == b"CONTINUE":
+            group.append(cards[index])
+            index += 1
+        key = group[0][:8].decode("ascii", "replace").strip()
+        if not key or key in ("COMMENT", "HISTORY", "CONTINUE") or group[0][8:10] != b"= ":
+            continue
+        raw = b"".join(group)
+        value = None
+        if not raw.isascii():
+            utf8 = _utf8_string_value(group)
+            if utf8 is not None:
+                try:
+                    value = utf8.decode("utf-8")
+                except UnicodeDecodeError:
+                    value = utf8.decode("utf-8", errors="replace")
+                    not_utf8.append(key)
+                header[key] = value.strip()
+                continue
+            # a non-string value with non-ASCII bytes in its comment: parse the ASCII form
+            raw = bytes(b if b < 128 else ord("?") for b in raw)
+        try:
+            value = fits.Card.fromstring(raw.decode("ascii")).value
+        except (fits.VerifyError, ValueError):  # unparsable: keep the raw text
+            text = raw[10:FITS_CARD_BYTES].decode("ascii", "replace").split("/")[0].strip()
+            header[key] = text
+            unparsable[key] = text
+            continue
+        if isinstance(value, fits.card.Undefined):
+            value = None
+        header[key] = value.strip() if isinstance(value, str) else value
+    return header, unparsable, tuple(not_utf8)
+
+
+def _lenient_get(header, key: str):
+    """``header.get(key)``, or None when astropy cannot parse the card."""
+    from astropy.io import fits
+
+    try:
+        return header.get(key)
+    except (fits.VerifyError, ValueError):
+        return None
 
 
 def read_elk_file(path: str | Path, fileobj: IO[bytes] | None = None) -> RawELKFile:
@@ -139,11 +281,10 @@ def read_elk_file(path: str | Path, fileobj: IO[bytes] | None = None) -> RawELKF
         path: the file's path; it names the file in errors and in the result.
         fileobj: an open binary file to read instead of ``path`` (for remote storage).
 
-    No cuts are applied. Raises :class:`ELKFileError` when the file is missing, is not FITS,
-    is truncated, or has a primary HDU that is not an image/header HDU.
+    No cuts are applied. The primary header is read leniently (:func:`parse_primary_header`).
+    Raises :class:`ELKFileError` when the file is missing, is not FITS, is truncated, or has a
+    primary HDU that is not an image/header HDU.
     """
-    from astropy.io import fits  # imported here: astropy is slow to import
-
     path = Path(path)
     if fileobj is None and not path.is_file():
         raise ELKFileError(path, "file does not exist")
@@ -155,7 +296,9 @@ def read_elk_file(path: str | Path, fileobj: IO[bytes] | None = None) -> RawELKF
         with warnings.catch_warnings():
             # astropy only warns about a truncated file and then returns partial data
             warnings.filterwarnings("error", message=".*truncated.*")
-            return _read_hdul(path, io.BytesIO(content))
+            # non-ASCII header bytes are decoded by parse_primary_header, not replaced by "?"
+            warnings.filterwarnings("ignore", message=".*non-ASCII characters.*")
+            return _read_hdul(path, content)
     except ELKFileError:
         raise
     except Warning as exc:
@@ -164,19 +307,19 @@ def read_elk_file(path: str | Path, fileobj: IO[bytes] | None = None) -> RawELKF
         raise ELKFileError(path, f"not a readable FITS file ({type(exc).__name__}: {exc})") from exc
 
 
-def _read_hdul(path: Path, content: IO[bytes]) -> RawELKFile:
+def _read_hdul(path: Path, content: bytes) -> RawELKFile:
     """The body of :func:`read_elk_file`: primary header keywords and every table HDU."""
     from astropy.io import fits
 
     tables = []
-    with fits.open(content, memmap=False, lazy_load_hdus=False) as hdul:
+    with fits.open(io.BytesIO(content), memmap=False, lazy_load_hdus=False) as hdul:
         if not isinstance(hdul[0], fits.PrimaryHDU):
             raise ELKFileError(path, "first HDU is not a FITS primary HDU")
-        header = {k: _header_value(hdul[0].header, k) for k in hdul[0].header if k}
+        header, unparsable, not_utf8 = parse_primary_header(content)
         for index, hdu in enumerate(hdul[1:], start=1):
             if not isinstance(hdu, (fits.BinTableHDU, fits.TableHDU)):
                 continue
-            sector = hdu.header.get("SECTOR")
+            sector = _as_int(_lenient_get(hdu.header, "SECTOR"))
             columns = {}
             if hdu.data is not None:
                 for col in hdu.data.columns.names:
@@ -184,8 +327,9 @@ def _read_hdul(path: Path, content: IO[bytes]) -> RawELKFile:
                         columns[col.strip()] = np.asarray(hdu.data[col], dtype=np.float64)
                     except (TypeError, ValueError):
                         continue  # non-numeric column: not one we use
-            tables.append(RawSectorTable(index, int(sector) if sector is not None else None, columns))
-    return RawELKFile(str(path), header, tables)
+            tables.append(RawSectorTable(index, sector, columns))
+    return RawELKFile(str(path), header, tables, unparsable=unparsable, not_utf8=not_utf8,
+                      sha256=hashlib.sha256(content).hexdigest())
 
 
 def _parse_location(value) -> tuple[float, float]:
@@ -218,40 +362,68 @@ def median_cadence_s(time_btjd: np.ndarray) -> float:
     return float(np.median(np.diff(time_btjd)) * SECONDS_PER_DAY)
 
 
-def validate_sector(table: RawSectorTable) -> tuple[SectorLightCurve | None, str | None]:
+def _duplicate_times(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Which samples of a time-sorted sector to keep when some share a timestamp.
+
+    Exact repeats (same time, flux and flux_err) keep their first copy; samples that share a time
+    but differ in flux or flux_err are all dropped, as there is no telling which is right.
+
+    Returns:
+        (keep mask, number of exact repeats dropped, number of conflicting samples dropped).
+    """
+    repeat = np.concatenate([[False], np.diff(time) == 0])
+    if not repeat.any():
+        return np.ones(time.size, bool), 0, 0
+    group = np.cumsum(~repeat) - 1
+    first = np.flatnonzero(~repeat)[group]
+    differs = (flux != flux[first]) | (flux_err != flux_err[first])
+    conflicting = (np.bincount(group, weights=differs, minlength=group[-1] + 1) > 0)[group]
+    keep = ~repeat & ~conflicting
+    return keep, int((repeat & ~conflicting).sum()), int(conflicting.sum())
+
+
+def validate_sector(table: RawSectorTable) -> tuple[SectorLightCurve | None, Issue | None]:
     """Turn one raw sector table into a :class:`SectorLightCurve`, or give the reason it is unusable.
 
     Rules: ``time``, ``flux`` and ``flux_err`` must be present and ``SECTOR`` set. A sample is
     usable when all three are finite and ``flux`` and ``flux_err`` are positive (an integrated flux
     in e/s, and its uncertainty, cannot be ≤ 0); other samples are dropped and counted. Samples
-    are sorted by time. The sector is unusable when no usable sample is left.
+    are sorted by time; a sample repeating an earlier one exactly (time, flux and flux_err) is
+    dropped and counted, and samples that share a time with different values are all dropped and
+    counted (see :func:`_duplicate_times`). The sector is unusable when no usable sample is left.
 
     Returns:
-        (sector light curve, None) or (None, reason).
+        (sector light curve, None) or (None, issue).
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
-        return None, f"missing columns: {', '.join(missing)}"
+        return None, Issue("missing_columns", f"missing columns: {', '.join(missing)}")
     if table.sector is None:
-        return None, "no SECTOR keyword in the table header"
+        return None, Issue("no_sector_keyword", "no SECTOR keyword in the table header")
     time = table.columns["time"]
     flux = table.columns["flux"]
     flux_err = table.columns["flux_err"]
     if time.size == 0:
-        return None, "empty table"
+        return None, Issue("empty_table", "empty table")
     with np.errstate(invalid="ignore"):
         finite = np.isfinite(time) & np.isfinite(flux) & np.isfinite(flux_err)
         usable = finite & (flux > 0) & (flux_err > 0)
     if not usable.any():
         if not finite.any():
-            return None, "no finite flux"
+            return None, Issue("no_finite_flux", "no finite flux")
         if not (flux[finite] > 0).any():
-            return None, "no positive flux"
-        return None, "no sample with positive flux and flux_err"
+            return None, Issue("no_positive_flux", "no positive flux")
+        return None, Issue("no_positive_flux_err", "no sample with positive flux and flux_err")
     time, flux, flux_err = time[usable], flux[usable], flux_err[usable]
     if np.any(np.diff(time) < 0):
         order = np.argsort(time, kind="stable")
         time, flux, flux_err = time[order], flux[order], flux_err[order]
+    keep, n_duplicates, n_conflicting = _duplicate_times(time, flux, flux_err)
+    if n_duplicates or n_conflicting:
+        time, flux, flux_err = time[keep], flux[keep], flux_err[keep]
+        if time.size == 0:
+            return None, Issue("conflicting_samples", "every sample shares its time with a different sample")
+    n_invalid = int((~usable).sum())
     return (
         SectorLightCurve(
             hdu=table.hdu,
@@ -260,42 +432,77 @@ def validate_sector(table: RawSectorTable) -> tuple[SectorLightCurve | None, str
             flux_e_per_s=flux,
             flux_err_e_per_s=flux_err,
             cadence_s=median_cadence_s(time),
-            n_dropped=int((~usable).sum()),
+            n_dropped=n_invalid + n_duplicates + n_conflicting,
+            n_invalid=n_invalid,
+            n_duplicates=n_duplicates,
+            n_conflicting=n_conflicting,
         ),
         None,
     )
 
 
-def validate_cluster(raw: RawELKFile, galaxy: str) -> tuple[ClusterLightCurve | None, str | None]:
+NO_LOG_AGE = "unlabelled: can be dated, not trained on"
+
+
+def _log_age(raw: RawELKFile) -> tuple[float | None, Issue | None]:
+    """The header ``LOG_AGE`` (log10 yr), or None with the issue: absent, or not a finite number."""
+    value = raw.header.get("LOG_AGE")
+    if value is None or (isinstance(value, str) and not value):
+        return None, Issue("no_log_age", f"no LOG_AGE ({NO_LOG_AGE})")
+    number = None if isinstance(value, bool) else _as_float(value)
+    if number is None:
+        how = "an unparsable card" if "LOG_AGE" in raw.unparsable else f"a {type(value).__name__}"
+        return None, Issue("log_age_unparsable", f"log_age unparsable: LOG_AGE = {value!r} is {how}, "
+                                                  f"not a finite number ({NO_LOG_AGE})")
+    return number, None
+
+
+def _header_issues(raw: RawELKFile) -> list[Issue]:
+    """Header problems that keep the cluster: unparsable cards other than ``LOG_AGE``, and values
+    that were not UTF-8."""
+    issues = [Issue("header_card_unparsable", f"header card {key} = {text!r} is unparsable (value ignored)")
+              for key, text in raw.unparsable.items() if key != "LOG_AGE"]
+    issues += [Issue("header_not_utf8", f"header {key} holds bytes that are not UTF-8, read as "
+                                        f"{raw.header.get(key)!r} (U+FFFD replaces each)")
+               for key in raw.not_utf8]
+    return issues
+
+
+def validate_cluster(raw: RawELKFile, galaxy: str) -> tuple[ClusterLightCurve | None, Issue | None]:
     """Validate a raw ELK file: header facts plus every sector (see :func:`validate_sector`).
 
+    A missing or unparsable ``LOG_AGE`` keeps the cluster, unlabelled, with the issue in
+    ``header_issues``.
+
     Returns:
-        (cluster, None), with unusable sectors listed in ``sector_problems``; or (None, reason)
+        (cluster, None), with unusable sectors listed in ``sector_problems``; or (None, issue)
         when the file has no name or no usable sector table.
     """
     name = raw.header.get("NAME")
-    if not name:
-        return None, "no NAME in the primary header"
+    if name is None or name == "":
+        return None, Issue("no_name", "no NAME in the primary header")
+    name = str(name)
     if not raw.tables:
-        return None, "no sector tables"
+        return None, Issue("no_sectors", "no sector tables")
     sectors, problems = [], []
     for table in raw.tables:
-        sector, reason = validate_sector(table)
+        sector, issue = validate_sector(table)
         if sector is not None and any(s.sector == sector.sector for s in sectors):
-            sector, reason = None, f"duplicate sector {sector.sector} (first kept)"
+            sector, issue = None, Issue("duplicate_sector", f"duplicate sector {sector.sector} (first kept)")
         if sector is None:
-            problems.append((table.hdu, table.sector, reason))
+            problems.append((table.hdu, table.sector, issue))
         else:
             sectors.append(sector)
     if not sectors:
-        reasons = "; ".join(sorted({p[2] for p in problems}))
-        return None, f"no usable sector tables ({reasons})"
+        reasons = "; ".join(sorted({p[2].message for p in problems}))
+        return None, Issue("no_usable_sectors", f"no usable sector tables ({reasons})")
+    log_age, age_issue = _log_age(raw)
     ra, dec = _parse_location(raw.header.get("LOCATION"))
     return (
         ClusterLightCurve(
-            name=str(name),
+            name=name,
             galaxy=galaxy,
-            log_age=_as_float(raw.header.get("LOG_AGE")),
+            log_age=log_age,
             ra_deg=ra,
             dec_deg=dec,
             radius_deg=_as_float(raw.header.get("RADIUS")) or float("nan"),
@@ -304,19 +511,36 @@ def validate_cluster(raw: RawELKFile, galaxy: str) -> tuple[ClusterLightCurve | 
             sectors=sectors,
             file=raw.path,
             sector_problems=problems,
+            header_issues=([age_issue] if age_issue else []) + _header_issues(raw),
+            sha256=raw.sha256,
         ),
         None,
     )
 
 
 def elk_file_bytes(header: dict[str, Any], tables: list[RawSectorTable], compress: bool = False) -> bytes:
-    """An ELK-format file (primary header + one BINTABLE per sector) as bytes, gzip-compressed on request."""
+    """An ELK-format file (primary header + one BINTABLE per sector) as bytes, gzip-compressed on request.
+
+    FITS headers are ASCII. A string value with other characters (a cluster name such as
+    ``Hodge 11 – Ω``) is written as UTF-8 bytes in its one card, the form that
+    :func:`parse_primary_header` reads back as written (astropy would show each such byte as ``?``).
+    Raises ValueError when such a card would be longer than 80 bytes.
+    """
     from astropy.io import fits
 
     primary = fits.PrimaryHDU()
+    utf8_cards = {}
     for key, value in header.items():
-        if value is not None:
-            primary.header[key] = value
+        if value is None:
+            continue
+        if isinstance(value, str) and not value.isascii():
+            card = f"{key:<8}= '{value.replace(chr(39), chr(39) * 2)}'".encode("utf-8")
+            if len(card) > FITS_CARD_BYTES:
+                raise ValueError(f"header {key} = {value!r} is {len(card)} bytes in UTF-8, more than one "
+                                 f"{FITS_CARD_BYTES}-byte card")
+            utf8_cards[key] = card.ljust(FITS_CARD_BYTES)
+            value = "?"  # placeholder, replaced below
+        primary.header[key] = value
     hdus = [primary]
     for table in tables:
         cols = [fits.Column(name=k, format="D", array=np.asarray(v, dtype=np.float64)) for k, v in table.columns.items()]
@@ -326,7 +550,16 @@ def elk_file_bytes(header: dict[str, Any], tables: list[RawSectorTable], compres
         hdus.append(hdu)
     buffer = io.BytesIO()
     fits.HDUList(hdus).writeto(buffer)
-    return gzip.compress(buffer.getvalue(), mtime=0) if compress else buffer.getvalue()
+    content = buffer.getvalue()
+    if utf8_cards:
+        content = bytearray(content)
+        for key, card in utf8_cards.items():
+            offset = primary.header.index(key) * FITS_CARD_BYTES
+            if content[offset:offset + 8] != f"{key:<8}".encode():
+                raise RuntimeError(f"header card {key} not found where astropy was expected to write it")
+            content[offset:offset + FITS_CARD_BYTES] = card
+        content = bytes(content)
+    return gzip.compress(content, mtime=0) if compress else content
 
 
 def write_elk_file(path: str | Path, header: dict[str, Any], tables: list[RawSectorTable]) -> None:

@@ -1,9 +1,11 @@
+import logging
+
 import numpy as np
 import pytest
 from kedro.io import DatasetError
 
-from tess_cluster_age.datasets import ELKLightCurveDataset
-from tess_cluster_age.lightcurves import RawELKFile
+from tess_cluster_age.datasets import ELKFolderDataset, ELKLightCurveDataset
+from tess_cluster_age.lightcurves import Issue, RawELKFile
 
 from tests.synthetic import elk_header, synthetic_sector
 
@@ -53,6 +55,59 @@ def test_describe_names_file(tmp_path):
     assert "x.fits" in str(ELKLightCurveDataset(filepath=str(tmp_path / "x.fits")))
 
 
+def test_non_ascii_name_round_trip(tmp_path):
+    """FITS headers are ASCII: the name is written as UTF-8 bytes in its card and read back as written."""
+    path = tmp_path / "hodge.fits"
+    dataset = ELKLightCurveDataset(filepath=str(path))
+    dataset.save(RawELKFile(str(path), elk_header("Hodge 11 – Ω", 10.1), [synthetic_sector(3)]))
+    assert "Hodge 11 – Ω".encode() in path.read_bytes()[:2880]
+    raw = dataset.load()
+    assert raw.header["NAME"] == "Hodge 11 – Ω" and raw.not_utf8 == ()
+
+
+def test_name_too_long_for_one_card_is_refused(tmp_path):
+    with pytest.raises(DatasetError, match="more than one 80-byte card"):
+        ELKLightCurveDataset(filepath=str(tmp_path / "x.fits")).save(
+            RawELKFile("x", elk_header("Ω" * 40), [synthetic_sector(3)]))
+
+
+def test_folder_lists_files_through_symlinked_folders(tmp_path):
+    elsewhere = tmp_path / "disk" / "LMC"
+    ELKLightCurveDataset(filepath=str(elsewhere / "a.fits")).save(RawELKFile("a", elk_header("A"), [synthetic_sector(3)]))
+    elk = tmp_path / "elk"
+    elk.mkdir()
+    (elk / "LMC").symlink_to(elsewhere, target_is_directory=True)
+    (elk / "MW").mkdir()
+    (elk / "SMC").symlink_to(elk, target_is_directory=True)  # a loop
+    partitions = ELKFolderDataset(path=str(elk)).load()
+    assert sorted(partitions) == ["LMC/a.fits", "MW/", "SMC/"]
+    assert partitions["LMC/a.fits"]().header["NAME"] == "A"
+    assert partitions["MW/"]() == Issue("empty_folder", "folder holds no file")
+    assert partitions["SMC/"]().code == "symlink_loop"
+
+
+def test_missing_folder_says_it_does_not_exist(tmp_path, caplog):
+    with caplog.at_level(logging.ERROR), pytest.raises(DatasetError) as error:
+        ELKFolderDataset(path=str(tmp_path / "nowhere")).load()
+    message = str(error.value)
+    assert message.startswith(f"elk_dir '{tmp_path / 'nowhere'}' does not exist. ") and "\n" not in message
+    assert "ELK_DIR=" in message and "--params=elk_dir=" in message
+    assert caplog.records[-1].getMessage() == message
+
+
+def test_empty_folder_says_it_is_empty(tmp_path):
+    (tmp_path / "elk" / "LMC").mkdir(parents=True)  # only an empty galaxy folder: still no file
+    with pytest.raises(DatasetError, match=r"^elk_dir '.*elk' is empty: it holds no file\. [^\n]*$"):
+        ELKFolderDataset(path=str(tmp_path / "elk")).load()
+
+
+def test_folder_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "elk").write_text("x")
+    with pytest.raises(DatasetError, match=r"elk_dir '.*elk' is not a folder"):
+        ELKFolderDataset(path=str(tmp_path / "elk")).load()
+
+
+@pytest.mark.real_data
 def test_reads_real_file(elk_dir):
     path = sorted((elk_dir / "SMC").glob("*.fits*"))[0]
     raw = ELKLightCurveDataset(filepath=str(path)).load()

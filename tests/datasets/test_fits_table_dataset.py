@@ -36,6 +36,7 @@ def test_unknown_argument_is_refused(tmp_path):
         FitsTableDataset(filepath=str(tmp_path / "t.fits"), load_args={"hdus": 2})
 
 
+@pytest.mark.real_data
 def test_reads_reference_catalogue_with_vector_column(reference_dir):
     table = FitsTableDataset(filepath=str(reference_dir / "Stats_Table_For_all_Clusters_all_sectors_w_entropy.fits")).load()
     assert len(table) == 2204

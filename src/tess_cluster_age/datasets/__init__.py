@@ -1,7 +1,7 @@
 """Kedro datasets for astronomical file formats used by the project."""
 
-from .elk import ELKLightCurveDataset
+from .elk import ELKFolderDataset, ELKLightCurveDataset
 from .fits_table import FitsTableDataset
 from .periodograms import PeriodogramDataset
 
-__all__ = ["ELKLightCurveDataset", "FitsTableDataset", "PeriodogramDataset"]
+__all__ = ["ELKFolderDataset", "ELKLightCurveDataset", "FitsTableDataset", "PeriodogramDataset"]

@@ -1,13 +1,23 @@
-"""``ELKLightCurveDataset``: one ELK integrated light-curve file (primary header + one table per sector)."""
+"""``ELKLightCurveDataset``: one ELK integrated light-curve file (primary header + one table per sector);
+``ELKFolderDataset``: the folder of galaxy folders of such files."""
 
 from __future__ import annotations
 
+import functools
 import io
-from kedro.io.core import DatasetError
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
 
-from tess_cluster_age.lightcurves import ELKFileError, RawELKFile, elk_file_bytes, read_elk_file
+from kedro.io.core import DatasetError
+from kedro_datasets.partitions import PartitionedDataset
+
+from tess_cluster_age.lightcurves import ELKFileError, Issue, RawELKFile, elk_file_bytes, read_elk_file
 
 from ._file import SingleFileDataset
+
+logger = logging.getLogger(__name__)
 
 
 class ELKLightCurveDataset(SingleFileDataset[RawELKFile, RawELKFile]):
@@ -48,3 +58,133 @@ class ELKLightCurveDataset(SingleFileDataset[RawELKFile, RawELKFile]):
                 "build one with tess_cluster_age.lightcurves.RawELKFile(path, header, tables)"
             )
         self._write_bytes(elk_file_bytes(data.header, data.tables, compress=self._path.endswith(".gz")))
+
+
+def list_folder(root: str) -> tuple[list[str], dict[str, Issue]]:
+    """Every file under ``root``, following symlinked folders, each real folder read once.
+
+    A symlinked folder (``LMC -> /data/elk/LMC``) is read like a real one; a link that leads back
+    to a folder already read (a loop, or a second link to it) is not read again. A dangling link is
+    listed as a file (its read then fails and is counted).
+
+    Args:
+        root: a local folder.
+
+    Returns:
+        files: paths of the files, sorted, as reached through ``root`` (links not resolved).
+        folders: folder path relative to ``root`` (``/``-separated) -> :class:`Issue` for every
+            folder that holds no file: ``empty_folder``, ``symlink_loop`` or ``unlistable_folder``.
+    """
+    files: list[str] = []
+    notes: dict[str, Issue] = {}
+    seen: dict[str, str] = {}
+
+    def visit(folder: str, relative: str) -> int:
+        real = os.path.realpath(folder)
+        if real in seen:
+            notes[relative] = Issue("symlink_loop", f"links to {real}, already read as {seen[real] or '.'}: not read again")
+            return 0
+        seen[real] = relative
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as exc:
+            notes[relative] = Issue("unlistable_folder", f"cannot list the folder ({exc.strerror or exc})")
+            return 0
+        found = 0
+        for entry in entries:
+            child = f"{relative}/{entry.name}" if relative else entry.name
+            if entry.is_dir(follow_symlinks=True):
+                found += visit(entry.path, child)
+            else:
+                files.append(entry.path)
+                found += 1
+        if found == 0 and relative and relative not in notes:
+            notes[relative] = Issue("empty_folder", "folder holds no file")
+        return found
+
+    visit(root, "")
+    return sorted(files), notes
+
+
+class ELKFolderDataset(PartitionedDataset):
+    """The ELK light curves: a folder of galaxy folders (``MW/``, ``LMC/``, ``SMC/``) of ELK files.
+
+    A ``PartitionedDataset`` of :class:`ELKLightCurveDataset` that also, on a local disk:
+
+    - follows symlinked folders (``LMC -> /data/elk/LMC``, common when data lives on another
+      disk), with a guard against loops (:func:`list_folder`);
+    - reports each folder that holds no file as a partition whose id ends in ``/`` and whose
+      loader returns the :class:`~tess_cluster_age.lightcurves.Issue` (``empty_folder``,
+      ``symlink_loop``, ``unlistable_folder``), so that ingestion counts it;
+    - refuses a missing or empty folder with a one-line error that says which it is.
+
+    .. code-block:: yaml
+
+        elk_light_curves:
+          type: tess_cluster_age.datasets.ELKFolderDataset
+          path: ../shared/data/elk
+
+    Example:
+    ::
+
+        >>> partitions = ELKFolderDataset(path="../shared/data/elk").load()
+        >>> raw = partitions["LMC/hlsp_elk_tess_ffi_ngc-1818_tess_v1_llc.fits.gz"]()
+    """
+
+    def __init__(self, *, path: str, dataset: str | type | dict[str, Any] = "tess_cluster_age.datasets.ELKLightCurveDataset",
+                 **kwargs: Any) -> None:
+        """Create the dataset.
+
+        Args:
+            path: the folder (``elk_dir``), local or with an fsspec protocol prefix.
+            dataset: the dataset of one file (default :class:`ELKLightCurveDataset`).
+            **kwargs: further ``PartitionedDataset`` arguments.
+        """
+        super().__init__(path=path, dataset=dataset, **kwargs)
+        self._folder_notes: dict[str, Issue] = {}
+
+    @property
+    def _local_root(self) -> str | None:
+        if self._protocol not in ("file", "local", None):
+            return None
+        return self._filesystem._strip_protocol(self._normalized_path).rstrip("/") or "/"
+
+    def _list_partitions(self) -> list[str]:
+        root = self._local_root
+        if root is None:
+            return super()._list_partitions()
+        if self._cached_partitions is None:
+            files, self._folder_notes = list_folder(root)
+            self._cached_partitions = [f for f in files if f.endswith(self._filename_suffix)]
+        return self._cached_partitions
+
+    def _check_root(self) -> None:
+        """Raise a one-line DatasetError when the local folder is missing or empty."""
+        root = self._local_root
+        if root is None:
+            return
+        problem = None
+        if not os.path.exists(root):
+            link = " (a symlink to a missing target)" if os.path.islink(root) else ""
+            problem = f"elk_dir {root!r} does not exist{link}"
+        elif not os.path.isdir(root):
+            problem = f"elk_dir {root!r} is not a folder"
+        elif not self._list_partitions():
+            problem = f"elk_dir {root!r} is empty: it holds no file"
+        if problem:
+            message = (f"{problem}. It should hold one folder per galaxy (MW/, LMC/, SMC/) of ELK files; "
+                       "set it with ELK_DIR=... (make) or --params=elk_dir=... (kedro run).")
+            logger.error(message)
+            raise DatasetError(message)
+
+    def load(self) -> dict[str, Callable[[], Any]]:
+        self._invalidate_caches()
+        self._check_root()
+        partitions = super().load()
+        for folder, issue in self._folder_notes.items():
+            partitions[f"{folder}/"] = functools.partial(_folder_issue, issue)
+        return partitions
+
+
+def _folder_issue(issue: Issue) -> Issue:
+    return issue

@@ -1,9 +1,27 @@
-"""Nodes of the ingestion pipeline: read, validate and cross-check every ELK cluster file."""
+"""Nodes of the ingestion pipeline: read, validate and cross-check every ELK cluster file.
+
+Every problem is one row of the problem log (``ingestion_problems.csv``) with a stable reason
+``code``; the report (``ingestion_report.json``) counts them by code. The codes, by ``level``:
+
+- ``folder``: ``empty_folder`` (no file at all), ``symlink_loop`` (a link back to a folder
+  already read), ``unlistable_folder``, ``no_readable_file`` (ELK files, none readable).
+- ``file`` (the file is skipped): ``unreadable``, ``no_name``, ``no_sectors``,
+  ``no_usable_sectors``, ``unknown_galaxy``, ``duplicate_name`` (the name is in several files
+  with different content: none is kept), ``duplicate_identical`` (a byte-identical copy of a
+  file that is kept). ``not_elk_file`` (outcome ``ignored``): a stray file such as ``.DS_Store``.
+- ``sector`` (the sector is skipped): ``missing_columns``, ``no_sector_keyword``,
+  ``empty_table``, ``no_finite_flux``, ``no_positive_flux``, ``no_positive_flux_err``,
+  ``conflicting_samples``, ``duplicate_sector``.
+- ``points`` (samples dropped and counted): ``invalid_samples``, ``duplicate_samples``,
+  ``conflicting_samples``.
+- ``header`` (the cluster is kept): ``no_log_age``, ``log_age_unparsable``,
+  ``header_card_unparsable``, ``header_not_utf8``, ``n_good_mismatch``.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -11,17 +29,18 @@ import numpy as np
 import pandas as pd
 
 from tess_cluster_age.catalogues import catalogue_ages, published_ages
-from tess_cluster_age.lightcurves import ClusterLightCurve, RawELKFile, validate_cluster
+from tess_cluster_age.lightcurves import ClusterLightCurve, Issue, RawELKFile, validate_cluster
 
 logger = logging.getLogger(__name__)
 
-PROBLEM_COLUMNS = ["file", "name", "level", "sector", "outcome", "reason", "n_points"]
-"""Columns of the problem log: ``level`` is file / sector / points / header, ``outcome`` is
-skipped / dropped / kept."""
+PROBLEM_COLUMNS = ["file", "name", "level", "sector", "outcome", "code", "reason", "n_points"]
+"""Columns of the problem log: ``level`` is folder / file / sector / points / header, ``outcome``
+is skipped / dropped / kept / ignored / empty, ``code`` the stable reason code (module docstring),
+``reason`` the detail, ``n_points`` the samples concerned (``points`` level)."""
 
 
-def _problem(file, name, level, sector, outcome, reason, n_points=0) -> dict[str, Any]:
-    return dict(zip(PROBLEM_COLUMNS, [file, name, level, sector, outcome, reason, n_points]))
+def _problem(file, name, level, sector, outcome, code, reason, n_points=0) -> dict[str, Any]:
+    return dict(zip(PROBLEM_COLUMNS, [file, name, level, sector, outcome, code, reason, n_points]))
 
 
 def _galaxy_of(partition_id: str) -> str:
@@ -29,20 +48,29 @@ def _galaxy_of(partition_id: str) -> str:
     return parts[0] if len(parts) > 1 else ""
 
 
+def _folder_of(partition_id: str) -> str:
+    return partition_id.replace("\\", "/").rpartition("/")[0]
+
+
 def read_clusters(
-    elk_files: dict[str, Callable[[], RawELKFile]], params: dict[str, Any]
+    elk_files: dict[str, Callable[[], RawELKFile | Issue]], params: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Read and validate every ELK file of the partitioned folder (one sub-folder per galaxy).
 
-    Each problem gets a counted, logged outcome and never stops the run: a file that is not
-    FITS, is truncated, has no (usable) sector tables, sits outside a known galaxy folder, or
-    repeats a cluster name already read is skipped; a sector without ``time``/``flux``/``flux_err``
-    or with no usable sample is skipped; samples with a non-finite value or a non-positive flux or
-    flux_err are dropped and counted. A missing
-    ``LOG_AGE`` keeps the cluster (it can be dated, not trained on).
+    Each problem gets a counted, logged outcome with a reason code (module docstring) and never
+    stops the run: a file that is not FITS, is truncated, has no (usable) sector tables or sits
+    outside a known galaxy folder is skipped; a cluster name found in several files is kept from
+    none of them unless the files are byte-identical (then one is kept); a sector without
+    ``time``/``flux``/``flux_err`` or with no usable sample is skipped; samples with a non-finite
+    value or a non-positive flux or flux_err, and repeated timestamps, are dropped and counted. A
+    missing or unparsable ``LOG_AGE`` keeps the cluster, unlabelled (it can be dated, not trained
+    on). Files whose names are not ELK names (``.DS_Store``, a README) are listed as ignored, and a
+    galaxy folder with no readable file is reported.
 
     Args:
-        elk_files: partition id (``<galaxy>/<file name>``) -> loader of the raw file.
+        elk_files: partition id (``<galaxy>/<file name>``) -> loader of the raw file; an id ending
+            in ``/`` is a folder with no file, whose loader returns the :class:`Issue`
+            (see :class:`~tess_cluster_age.datasets.ELKFolderDataset`).
         params: ``galaxies`` (known folder names), ``file_suffixes`` (names accepted as ELK
             files), ``log_every`` (progress message interval, files).
 
@@ -59,52 +87,121 @@ def read_clusters(
     suffixes = tuple(params["file_suffixes"])
     log_every = int(params.get("log_every", 50))
     problems: list[dict[str, Any]] = []
-    clusters: list[ClusterLightCurve] = []
-    seen: dict[str, str] = {}
+    candidates: list[tuple[str, ClusterLightCurve]] = []
+    readable: Counter[str] = Counter()  # folder -> files that could be read
     partition_ids = sorted(elk_files)
     logger.info("Reading %d files", len(partition_ids))
     for count, partition_id in enumerate(partition_ids, start=1):
         if count % log_every == 0:
             logger.info("Read %d/%d files", count, len(partition_ids))
+        if partition_id.endswith("/"):
+            issue = elk_files[partition_id]()
+            problems.append(_problem(partition_id.rstrip("/"), None, "folder", None, "empty", issue.code, issue.message))
+            continue
         if not partition_id.endswith(suffixes):
-            problems.append(_problem(partition_id, None, "file", None, "skipped", "not an ELK file name (expected " + " or ".join(suffixes) + ")"))
+            problems.append(_problem(partition_id, None, "file", None, "ignored", "not_elk_file",
+                                     "not an ELK file name (expected " + " or ".join(suffixes) + ")"))
             continue
         galaxy = _galaxy_of(partition_id)
         if galaxy not in galaxies:
-            problems.append(_problem(partition_id, None, "file", None, "skipped", f"unknown galaxy folder {galaxy!r} (known: {', '.join(sorted(galaxies))})"))
+            problems.append(_problem(partition_id, None, "file", None, "skipped", "unknown_galaxy",
+                                     f"unknown galaxy folder {galaxy!r} (known: {', '.join(sorted(galaxies))})"))
             continue
+        folder = _folder_of(partition_id)
+        readable.setdefault(folder, 0)  # a folder of ELK files, none read yet
         try:
             raw = elk_files[partition_id]()
         except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the run
-            problems.append(_problem(partition_id, None, "file", None, "skipped", f"unreadable: {exc}"))
+            problems.append(_problem(partition_id, None, "file", None, "skipped", "unreadable", f"unreadable: {exc}"))
             continue
-        cluster, reason = validate_cluster(raw, galaxy)
-        name = cluster.name if cluster else raw.header.get("NAME")
+        readable[folder] += 1
+        cluster, issue = validate_cluster(raw, galaxy)
         if cluster is None:
-            problems.append(_problem(partition_id, name, "file", None, "skipped", reason))
+            name = raw.header.get("NAME")
+            problems.append(_problem(partition_id, name if isinstance(name, str) else None, "file", None, "skipped",
+                                     issue.code, issue.message))
             continue
-        if name in seen:
-            problems.append(_problem(partition_id, name, "file", None, "skipped", f"duplicate cluster name (already read from {seen[name]})"))
-            continue
-        seen[name] = partition_id
-        for hdu, sector, sector_reason in cluster.sector_problems:
-            problems.append(_problem(partition_id, name, "sector", sector, "skipped", f"HDU {hdu}: {sector_reason}"))
-        for sector in cluster.sectors:
-            if sector.n_dropped:
-                problems.append(_problem(partition_id, name, "points", sector.sector, "dropped", "non-finite time, flux or flux_err, or non-positive flux or flux_err", sector.n_dropped))
-        if cluster.log_age is None:
-            problems.append(_problem(partition_id, name, "header", None, "kept", "no LOG_AGE (unlabelled: can be dated, not trained on)"))
-        n_tables = len(cluster.sectors) + len(cluster.sector_problems)
-        if cluster.n_good is not None and cluster.n_good != n_tables:
-            problems.append(_problem(partition_id, name, "header", None, "kept", f"N_GOOD = {cluster.n_good} but the file has {n_tables} sector tables"))
+        candidates.append((partition_id, cluster))
+    kept, duplicate_problems = _resolve_duplicate_names(candidates)
+    problems += duplicate_problems
+    clusters = []
+    for partition_id, cluster in kept:
+        problems += _cluster_problems(partition_id, cluster)
         clusters.append(cluster)
+    for folder, n_readable in sorted(readable.items()):
+        if n_readable == 0:
+            problems.append(_problem(folder, None, "folder", None, "empty", "no_readable_file",
+                                     "folder holds ELK files but none could be read"))
     for problem in problems:
-        logger.warning("%s: %s %s%s", problem["file"], problem["outcome"], problem["reason"],
-                       f" (sector {problem['sector']})" if problem["sector"] is not None else "")
-    logger.info("Read %d clusters, skipped %d files", len(clusters),
-                sum(p["level"] == "file" for p in problems))
+        log = logger.info if problem["outcome"] == "ignored" else logger.warning
+        log("%s: %s, %s: %s%s", problem["file"], problem["outcome"], problem["code"], problem["reason"],
+            f" (sector {problem['sector']})" if problem["sector"] is not None else "")
+    logger.info("Read %d clusters, skipped %d files, ignored %d", len(clusters),
+                sum(p["level"] == "file" and p["outcome"] == "skipped" for p in problems),
+                sum(p["outcome"] == "ignored" for p in problems))
     return (_cluster_table(clusters), _sector_table(clusters), _sample_table(clusters),
             pd.DataFrame(problems, columns=PROBLEM_COLUMNS))
+
+
+def _resolve_duplicate_names(
+    candidates: list[tuple[str, ClusterLightCurve]],
+) -> tuple[list[tuple[str, ClusterLightCurve]], list[dict[str, Any]]]:
+    """Keep each cluster name once, without guessing which file is right.
+
+    A name found in several files is kept from none of them (``duplicate_name``, each row naming
+    the other files), unless every copy is byte-identical (same decompressed FITS bytes, same
+    galaxy folder): then the first in path order is kept and the others are skipped (all rows
+    ``duplicate_identical``, outcome kept or skipped).
+
+    Returns:
+        (kept (partition id, cluster) pairs in the input order, problem rows).
+    """
+    by_name: dict[str, list[tuple[str, ClusterLightCurve]]] = defaultdict(list)
+    for partition_id, cluster in candidates:
+        by_name[cluster.name].append((partition_id, cluster))
+    kept, problems = [], []
+    for partition_id, cluster in candidates:
+        copies = by_name[cluster.name]
+        if len(copies) == 1:
+            kept.append((partition_id, cluster))
+            continue
+        first_id, first = copies[0]
+        others = ", ".join(p for p, _ in copies if p != partition_id)
+        identical = all(c.sha256 and c.sha256 == first.sha256 and c.galaxy == first.galaxy for _, c in copies)
+        if identical and partition_id == first_id:
+            kept.append((partition_id, cluster))
+            problems.append(_problem(partition_id, cluster.name, "file", None, "kept", "duplicate_identical",
+                                     f"kept; byte-identical copies skipped: {others}"))
+        elif identical:
+            problems.append(_problem(partition_id, cluster.name, "file", None, "skipped", "duplicate_identical",
+                                     f"byte-identical copy of {first_id}, which is kept"))
+        else:
+            problems.append(_problem(partition_id, cluster.name, "file", None, "skipped", "duplicate_name",
+                                     f"cluster name {cluster.name!r} is also in {others} with different content: "
+                                     "no copy is kept"))
+    return kept, problems
+
+
+def _cluster_problems(partition_id: str, cluster: ClusterLightCurve) -> list[dict[str, Any]]:
+    """Problem rows of a kept cluster: skipped sectors, dropped samples, header notes."""
+    name = cluster.name
+    rows = [_problem(partition_id, name, "sector", sector, "skipped", issue.code, f"HDU {hdu}: {issue.message}")
+            for hdu, sector, issue in cluster.sector_problems]
+    for sector in cluster.sectors:
+        for code, count, reason in (
+            ("invalid_samples", sector.n_invalid, "non-finite time, flux or flux_err, or non-positive flux or flux_err"),
+            ("duplicate_samples", sector.n_duplicates, "exact repeat of an earlier sample (time, flux, flux_err)"),
+            ("conflicting_samples", sector.n_conflicting, "samples sharing a time with different flux or flux_err"),
+        ):
+            if count:
+                rows.append(_problem(partition_id, name, "points", sector.sector, "dropped", code, reason, count))
+    rows += [_problem(partition_id, name, "header", None, "kept", issue.code, issue.message)
+             for issue in cluster.header_issues]
+    n_tables = len(cluster.sectors) + len(cluster.sector_problems)
+    if cluster.n_good is not None and cluster.n_good != n_tables:
+        rows.append(_problem(partition_id, name, "header", None, "kept", "n_good_mismatch",
+                             f"N_GOOD = {cluster.n_good} but the file has {n_tables} sector tables"))
+    return rows
 
 
 def _cluster_table(clusters: list[ClusterLightCurve]) -> pd.DataFrame:
@@ -217,31 +314,48 @@ def build_ingestion_report(clusters: pd.DataFrame, sectors: pd.DataFrame, proble
         problems: problem log from :func:`read_clusters`.
 
     Returns:
-        Counts read and skipped (by reason), per-galaxy counts, cadence mix, and every cluster
-        whose header age disagrees with, or is missing from, the published tables and catalogues.
+        Counts read, skipped and dropped, by reason code (the per-file detail is in the problem
+        log); the files ignored, the folders without a readable file and the duplicate cluster
+        names with their files; per-galaxy counts; cadence mix; and every cluster whose header age
+        disagrees with, or is missing from, the published tables and catalogues.
     """
-    skipped_files = problems[problems["level"] == "file"]
+    files = problems[problems["level"] == "file"]
+    skipped_files = files[files["outcome"] == "skipped"]
+    ignored_files = files[files["outcome"] == "ignored"]
     skipped_sectors = problems[problems["level"] == "sector"]
     dropped = problems[problems["level"] == "points"]
+    header = problems[problems["level"] == "header"]
+    folders = problems[problems["level"] == "folder"].sort_values("file")
+    duplicates = files[files["code"].isin(["duplicate_name", "duplicate_identical"])]
     cadence = sectors["cadence_s"].round(-1)
     disagreements = clusters[clusters["age_agrees"].eq(False).fillna(False)]
     no_reference = clusters[clusters["age_agrees"].isna() & clusters["log_age"].notna()]
 
-    def reason_counts(frame: pd.DataFrame) -> dict[str, int]:
-        return {str(k): int(v) for k, v in Counter(frame["reason"].str.replace(r"^HDU \d+: ", "", regex=True)).most_common()}
+    def code_counts(frame: pd.DataFrame, weights: str | None = None) -> dict[str, int]:
+        counts = frame.groupby("code")[weights].sum() if weights else frame["code"].value_counts()
+        return {str(k): int(v) for k, v in counts.sort_values(ascending=False, kind="stable").items()}
 
     return {
         "files_found": int(len(clusters) + len(skipped_files)),
         "clusters_read": int(len(clusters)),
         "files_skipped": int(len(skipped_files)),
-        "files_skipped_by_reason": reason_counts(skipped_files),
-        "skipped_files": skipped_files[["file", "reason"]].to_dict("records"),
+        "files_skipped_by_reason": code_counts(skipped_files),
+        "skipped_files": skipped_files[["file", "code", "reason"]].to_dict("records"),
+        "files_ignored": ignored_files["file"].tolist(),
+        "folders_without_clusters": folders[["file", "code", "reason"]].rename(columns={"file": "folder"}).to_dict("records"),
+        "duplicate_names": {
+            str(name): {"outcome": "identical copies: one kept" if (rows["code"] == "duplicate_identical").all()
+                        else "different content: none kept", "files": sorted(rows["file"])}
+            for name, rows in duplicates.groupby("name", sort=True)
+        },
         "sectors_read": int(clusters["n_sectors"].sum()),
         "sectors_skipped": int(len(skipped_sectors)),
-        "sectors_skipped_by_reason": reason_counts(skipped_sectors),
+        "sectors_skipped_by_reason": code_counts(skipped_sectors),
         "points_read": int(sectors["n_points"].sum()),
         "points_dropped": int(dropped["n_points"].sum()),
+        "points_dropped_by_reason": code_counts(dropped, "n_points"),
         "clusters_without_log_age": clusters.loc[clusters["log_age"].isna(), "name"].tolist(),
+        "header_notes_by_reason": code_counts(header),
         "per_galaxy": {
             str(g): {"clusters": int(len(rows)), "sectors": int(rows["n_sectors"].sum()), "points": int(rows["n_points"].sum())}
             for g, rows in clusters.groupby("galaxy")
@@ -256,5 +370,5 @@ def build_ingestion_report(clusters: pd.DataFrame, sectors: pd.DataFrame, proble
             ].to_dict("records"),
             "without_reference": no_reference[["name", "galaxy", "log_age"]].to_dict("records"),
         },
-        "header_notes": problems[problems["level"] == "header"][["file", "reason"]].to_dict("records"),
+        "header_notes": header[["file", "code", "reason"]].to_dict("records"),
     }
