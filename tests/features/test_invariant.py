@@ -26,11 +26,11 @@ from tess_cluster_age.features.invariant import (
     invariant_vector_frequencies,
     log_binned_mean,
 )
+from tess_cluster_age.lightcurves import SECONDS_PER_DAY as DAY_S
 
 pytestmark = pytest.mark.filterwarnings("error")
 
 CONFIG = InvariantConfig()
-DAY_S = 86400.0
 SHAPE_FEATURES = [k for k in INVARIANT_FEATURES if k not in ("inv_std", "inv_sigmaG", "inv_excess_rms", "log_flux")]
 
 

@@ -12,6 +12,7 @@ from tess_cluster_age.features.periodogram import (
     lomb_scargle_power_copies,
     percentiles_of_sorted,
 )
+from tess_cluster_age.lightcurves import SECONDS_PER_DAY
 
 FREQ = classic_frequency_grid()
 POWER_TOL = 1e-9  # SPEC 7: exact to <= 1e-9 in power (absolute and relative)
@@ -21,7 +22,7 @@ def synthetic_sector(cadence_s: float, *, offset: float, seed: int = 0):
     """A TESS-like sector: 27 d starting at BTJD 2000 with a 1-d mid-sector gap, a 3.7-d sinusoid,
     a 0.31-d sinusoid and white noise. ``offset`` is the mean flux level."""
     rng = np.random.default_rng(seed)
-    step = cadence_s / 86400.0
+    step = cadence_s / SECONDS_PER_DAY
     t = np.arange(2000.0, 2027.0, step)
     t = t[(t < 2013.0) | (t > 2014.0)]
     err = 2.0 + rng.uniform(0.0, 1.0, t.size)

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import scipy.fft
 
 from tess_cluster_age.config import config_from_params
 
@@ -214,28 +215,6 @@ def _nan_features() -> dict[str, float]:
     return {name: float("nan") for name in CLASSIC_FEATURES}
 
 
-def _next_regular(target: int) -> int:
-    """Smallest 5-smooth number (2^a 3^b 5^c) >= target: statsmodels' FFT length for the ACF."""
-    if target <= 6:
-        return max(target, 1)
-    if not target & (target - 1):
-        return target
-    best = float("inf")
-    p5 = 1
-    while p5 < target:
-        p35 = p5
-        while p35 < target:
-            quotient = -(-target // p35)  # ceil
-            p2 = 2 ** ((quotient - 1).bit_length())
-            best = min(best, p2 * p35)
-            if best == target:
-                return best
-            p35 *= 3
-        best = min(best, p35)
-        p5 *= 5
-    return int(min(best, p5))
-
-
 def autocorrelation(x: np.ndarray) -> np.ndarray:
     """Autocorrelation function at every lag 0..n-1, as ``statsmodels.tsa.stattools.acf``.
 
@@ -251,7 +230,8 @@ def autocorrelation(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     n = x.size
     centred = x - x.mean()
-    spectrum = np.fft.fft(centred, n=_next_regular(2 * n + 1))
+    # statsmodels pads to the next 5-smooth length, which is scipy's next_fast_len for real input
+    spectrum = np.fft.fft(centred, n=scipy.fft.next_fast_len(2 * n + 1, real=True))
     acov = np.fft.ifft(spectrum * np.conjugate(spectrum))[:n].real / n
     with np.errstate(divide="ignore", invalid="ignore"):
         return acov / acov[0]

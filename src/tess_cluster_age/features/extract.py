@@ -15,7 +15,7 @@ from tess_cluster_age.features.classic import CLASSIC_FEATURES, ClassicConfig, c
 from tess_cluster_age.features.invariant import DESCRIPTORS, InvariantConfig, invariant_feature_names, invariant_features
 from tess_cluster_age.lightcurves import sectors_from_samples
 from tess_cluster_age.seeding import keyed_rng
-from tess_cluster_age.segments import NORMALISED_KINDS, segment_arrays
+from tess_cluster_age.segments import NORMALISED_KINDS, SectorArrays, sector_arrays, segment_arrays
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +29,7 @@ class ClusterTask:
     """
 
     name: str
-    sectors: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    sectors: SectorArrays
     segments: list[tuple[str, str, list[dict[str, int]]]]
 
 
@@ -50,8 +50,7 @@ def cluster_tasks(segments: pd.DataFrame, samples: pd.DataFrame) -> list[Cluster
     for name, rows in segments.groupby("name", sort=False):
         if name not in sectors:
             raise KeyError(f"segments reference cluster {name!r}, which has no samples in sector_light_curves")
-        arrays = {s.sector: (s.time_btjd, s.flux_e_per_s, s.flux_err_e_per_s) for s in sectors[name]}
-        tasks.append(ClusterTask(str(name), arrays, list(zip(rows["segment_id"], rows["kind"], rows["parts"]))))
+        tasks.append(ClusterTask(str(name), sector_arrays(sectors[name]), list(zip(rows["segment_id"], rows["kind"], rows["parts"]))))
     return tasks
 
 

@@ -82,6 +82,7 @@ import scipy.stats
 
 from tess_cluster_age.config import config_from_params
 from tess_cluster_age.features.classic import SIGMA_G_FACTOR  # σ_G = 0.7413 × IQR
+from tess_cluster_age.lightcurves import SECONDS_PER_DAY
 
 __all__ = [
     "DESCRIPTORS",
@@ -98,7 +99,7 @@ __all__ = [
     "log_binned_mean",
 ]
 
-MINUTES_PER_DAY = 1440.0
+MINUTES_PER_DAY = SECONDS_PER_DAY / 60.0  # 1440 exactly
 VECTOR_FLOOR = 1e-12
 """Added to the bin-mean A² before log10 in the ``invariant`` vector (SPEC 3c)."""
 CONSTANT_PTP = 1e-12
