@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from tess_cluster_age.features import classic as cl  # noqa: E402
-from tess_cluster_age.features.periodogram import classic_frequency_grid  # noqa: E402
+from tess_cluster_age.features.classic import classic_frequency_grid  # noqa: E402
 from tess_cluster_age.lightcurves import read_elk_file, validate_cluster  # noqa: E402
 
 CADENCES = (1800, 600, 200)

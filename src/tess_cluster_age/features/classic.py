@@ -24,7 +24,7 @@ dimensionless except ``skewness`` (flux cubed).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,15 +32,19 @@ import scipy.fft
 
 from tess_cluster_age.config import config_from_params
 
-from .periodogram import bootstrap_periodogram_percentiles, classic_frequency_grid
+from .lombscargle import lomb_scargle_power
 
 __all__ = [
     "CLASSIC_FEATURES",
+    "CLASSIC_PERCENTILES",
     "REASON_CODES",
     "ClassicConfig",
     "ClassicResult",
+    "bootstrap_periodogram_percentiles",
     "classic_features",
+    "classic_frequency_grid",
     "classic_frequency_vector_grid",
+    "percentiles_of_sorted",
 ]
 
 CLASSIC_FEATURES: tuple[str, ...] = (
@@ -89,6 +93,9 @@ REASON_CODES: tuple[str, ...] = (
 - ``periodogram_undefined``: the bootstrap median power is not finite everywhere: the
   periodogram features and vector NaN.
 """
+
+CLASSIC_PERCENTILES: tuple[float, ...] = (50, 2.27, 15.89, 84.1, 97.725)
+"""Percentiles of the bootstrap power used by the original code: median, -2, -1, +1, +2 sigma."""
 
 SIGMA_G_FACTOR = 0.74130110925280102
 """1 / (2 sqrt(2) erfinv(0.5)): turns an interquartile range into a Gaussian sigma."""
@@ -139,7 +146,7 @@ class ClassicConfig:
     f_max: float = 11.0
     f_step: float = 0.01
     n_bootstrap: int = 100
-    percentiles: tuple[float, ...] = (50, 2.27, 15.89, 84.1, 97.725)
+    percentiles: tuple[float, ...] = CLASSIC_PERCENTILES
     min_points: int = 100
     acf_max_gap_days: float = 0.25
     stetson_close_days: float = 0.021
@@ -195,6 +202,121 @@ class ClassicResult:
     features: dict[str, float]
     periodogram: np.ndarray
     reason: str
+
+
+def classic_frequency_grid(f_min: float = 0.04, f_max: float = 11.0, step: float = 0.01) -> np.ndarray:
+    """The original frequency grid ``np.arange(f_min, f_max, step)``.
+
+    Args:
+        f_min: first frequency, cycles per day (1/d).
+        f_max: end of the grid (exclusive), 1/d.
+        step: spacing, 1/d.
+
+    Returns:
+        float64 array of frequencies in 1/d (1,096 bins, 0.04-10.99, with the defaults).
+    """
+    return np.arange(f_min, f_max, step, dtype=np.float64)
+
+
+def percentiles_of_sorted(sorted_values: np.ndarray, percentiles: Sequence[float]) -> np.ndarray:
+    """Percentiles along axis 0 of an array already sorted along axis 0.
+
+    Reproduces ``np.percentile(values, percentiles, axis=0)`` with its default ``'linear'``
+    method (Hyndman & Fan type 7) bit for bit, including numpy's virtual-index arithmetic and its
+    two-sided linear interpolation. NaNs must already be sorted last (as ``np.sort`` does); a
+    column containing NaN gives NaN, as in ``np.percentile``.
+
+    Args:
+        sorted_values: array sorted along axis 0, shape (n, ...).
+        percentiles: percentiles in [0, 100].
+
+    Returns:
+        float64 array, shape (len(percentiles), ...).
+    """
+    values = np.asarray(sorted_values, dtype=np.float64)
+    n = values.shape[0]
+    if n == 0:
+        raise ValueError("cannot take percentiles of zero copies")
+    q = np.true_divide(np.asarray(percentiles, dtype=np.float64), 100)
+    if np.any((q < 0) | (q > 1)) or not np.all(np.isfinite(q)):
+        raise ValueError(f"percentiles must lie in [0, 100], got {list(percentiles)}")
+    virtual = (n - 1) * q  # numpy's 'linear' virtual index
+    lower = np.floor(virtual)
+    gamma = virtual - lower
+    lower = np.clip(lower.astype(np.intp), 0, n - 1)
+    upper = np.clip(lower + 1, 0, n - 1)
+    below = values[lower]
+    above = values[upper]
+    shape = (len(q),) + (1,) * (values.ndim - 1)
+    gamma = gamma.reshape(shape)
+    diff = above - below
+    result = below + diff * gamma
+    # numpy's _lerp: b - (b - a)(1 - t) where t >= 0.5, for monotonicity
+    upper_form = above - diff * (1 - gamma)
+    result = np.where(gamma >= 0.5, upper_form, result)
+    if values.ndim > 1:
+        nan_column = np.isnan(values[-1])
+        result = np.where(nan_column[np.newaxis], np.nan, result)
+    elif np.isnan(values[-1]):
+        result = np.full_like(result, np.nan)
+    return result
+
+
+def bootstrap_periodogram_percentiles(
+    time_d: np.ndarray,
+    flux: np.ndarray,
+    flux_err: np.ndarray,
+    frequency: np.ndarray,
+    *,
+    n_bootstrap: int = 100,
+    percentiles: Sequence[float] = CLASSIC_PERCENTILES,
+    rng: np.random.Generator,
+    chunk_size: int = 512,
+    method: str = "auto",
+) -> np.ndarray:
+    """Percentiles of the Lomb-Scargle power over noisy copies of a light curve (SPEC 3a).
+
+    The copies are ``flux + rng.standard_normal((n_bootstrap, n)) * flux_err`` (one draw, so the
+    result is fixed by the generator's state); each gets the standard-normalised floating-mean
+    Lomb-Scargle periodogram with ``dy = flux_err`` (:func:`~tess_cluster_age.features.lombscargle.lomb_scargle_power`), and the
+    percentiles are taken over copies at every frequency from one ``np.sort`` along the copy axis,
+    with ``np.percentile``'s default linear interpolation.
+
+    Parameters
+    ----------
+    time_d : ndarray, shape (n,)
+        Sample times, days.
+    flux, flux_err : ndarray, shape (n,)
+        Flux and its 1-sigma uncertainty, same unit (e/s, or normalised); ``flux_err`` > 0.
+    frequency : ndarray, shape (n_freq,)
+        Frequencies, 1/d (see :func:`classic_frequency_grid`).
+    n_bootstrap : int
+        Number of noisy copies (100 in the original; it defines the features: do not reduce it).
+    percentiles : sequence of float
+        Percentiles in [0, 100]; default (50, 2.27, 15.89, 84.1, 97.725).
+    rng : numpy.random.Generator
+        Source of the noise; the caller seeds it.
+    chunk_size : int
+        Time points per matrix product for ``method='matrix'``.
+    method : str
+        A Lomb-Scargle backend (:data:`~tess_cluster_age.features.lombscargle.BACKENDS`) or "auto".
+
+    Returns
+    -------
+    ndarray, shape (len(percentiles), n_freq), float64
+        Dimensionless power percentiles, in the order of ``percentiles``.
+    """
+    if n_bootstrap < 1:
+        raise ValueError(f"n_bootstrap must be >= 1, got {n_bootstrap}")
+    flux = np.asarray(flux, dtype=np.float64)
+    flux_err = np.asarray(flux_err, dtype=np.float64)
+    copies = rng.standard_normal((n_bootstrap, flux.size))  # the copies, built in place:
+    copies *= flux_err  # noise * flux_err
+    copies += flux  # flux + noise * flux_err, as the original
+    power = lomb_scargle_power(
+        time_d, copies, frequency, dy=flux_err, method=method, chunk_size=chunk_size, overwrite=True
+    )
+    return percentiles_of_sorted(np.sort(power, axis=0), percentiles)
 
 
 def classic_frequency_vector_grid(config: ClassicConfig) -> np.ndarray:

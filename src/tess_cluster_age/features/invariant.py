@@ -82,6 +82,7 @@ import scipy.stats
 
 from tess_cluster_age.config import config_from_params
 from tess_cluster_age.features.classic import SIGMA_G_FACTOR  # σ_G = 0.7413 × IQR
+from tess_cluster_age.features.lombscargle import lomb_scargle_power
 from tess_cluster_age.lightcurves import SECONDS_PER_DAY
 
 __all__ = [
@@ -104,11 +105,8 @@ VECTOR_FLOOR = 1e-12
 """Added to the bin-mean A² before log10 in the ``invariant`` vector (SPEC 3c)."""
 CONSTANT_PTP = 1e-12
 """Peak-to-peak of the binned normalised flux at or below which the curve counts as constant."""
-NUFFT_EPS = 1e-9
-"""finufft tolerance (nifty-ls' double-precision default; finer tolerances make finufft warn that they
-cannot be reached for the 2ωt transform). Measured error: 1.8e-10 of the peak power."""
-NUFFT_THREADS = 1
-"""One thread: nifty-ls' default oversubscribes inside process pools (SPEC 7)."""
+SPECTRUM_METHOD = "nifty-ls"
+"""Lomb-Scargle backend of the amplitude spectrum (:data:`~.lombscargle.BACKENDS`, tolerance 1e-9)."""
 
 REASON_MIN_POINTS = "min_points"
 REASON_CONSTANT = "constant_flux"
@@ -392,8 +390,6 @@ def fine_amplitude_spectrum(
     amp2 : numpy.ndarray
         ``A²``, fractional flux squared (a sinusoid of semi-amplitude ``a`` peaks at ``a²``).
     """
-    import nifty_ls  # imported here: it loads finufft
-
     config = config or InvariantConfig()
     t_bin = np.asarray(t_bin, dtype=np.float64)
     y_bin = np.asarray(y_bin, dtype=np.float64)
@@ -403,19 +399,9 @@ def fine_amplitude_spectrum(
     if n_freq < 2 or n < 3:  # nifty-ls needs two frequencies to define its spacing
         return np.empty(0), np.empty(0)
     freq = f_min + df * np.arange(n_freq)
-    result = nifty_ls.lombscargle(
-        t_bin - t_bin[0],
-        y_bin,
-        fmin=f_min,
-        fmax=f_min + df * (n_freq - 1),
-        Nf=n_freq,
-        normalization="psd",
-        backend="finufft",
-        nthreads=NUFFT_THREADS,
-        finufft_kwargs={"eps": NUFFT_EPS},
-    )
+    power = lomb_scargle_power(t_bin, y_bin, freq, normalization="psd", method=SPECTRUM_METHOD)
     # the transform's ~1e-10 relative error can leave a power a hair below 0: clip to 0
-    power = np.maximum(np.asarray(result.power, dtype=np.float64), 0.0)
+    power = np.maximum(power, 0.0)
     return freq, 4.0 * power / n
 
 
