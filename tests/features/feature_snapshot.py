@@ -27,7 +27,7 @@ from tess_cluster_age.features import extract
 from tess_cluster_age.features.classic import CLASSIC_FEATURES, ClassicConfig
 from tess_cluster_age.features.invariant import InvariantConfig
 from tess_cluster_age.lightcurves import read_elk_file, validate_cluster
-from tess_cluster_age.segments import KINDS, SegmentConfig, cluster_segments
+from tess_cluster_age.segments import KINDS, SegmentConfig, cluster_segments, sector_arrays
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def snapshot(elk_dir: Path) -> pd.DataFrame:
         rows = cluster_segments(cluster.name, cluster.galaxy, cluster.sectors, config, seed=SEED)
         task = extract.ClusterTask(
             cluster.name,
-            {s.sector: (s.time_btjd, s.flux_e_per_s, s.flux_err_e_per_s) for s in cluster.sectors},
+            sector_arrays(cluster.sectors),
             [(r["segment_id"], r["kind"], r["parts"]) for r in rows],
         )
         invariant_config = InvariantConfig()

@@ -15,7 +15,7 @@ from tess_cluster_age.features.classic import (
     ClassicResult,
     autocorrelation,
     classic_features,
-    classic_frequency_vector_grid,
+    classic_periodogram_frequencies,
     longest_contiguous_chunk,
 )
 from tess_cluster_age.lightcurves import SECONDS_PER_DAY
@@ -62,8 +62,8 @@ def test_result_has_every_feature_as_float_and_a_float32_vector():
     assert np.all(np.isfinite(res.periodogram))
 
 
-def test_vector_grid_is_periods_below_ten_days():
-    grid = classic_frequency_vector_grid(CONFIG)
+def test_periodogram_grid_is_periods_below_ten_days():
+    grid = classic_periodogram_frequencies(CONFIG)
     assert grid.size == 1089
     assert grid[0] == pytest.approx(0.11) and grid[-1] == pytest.approx(10.99)
     assert np.all(1 / grid < 10)
@@ -189,7 +189,7 @@ def test_sinusoid_period_is_recovered(cadence_s):
     assert res.features["n_peaks"] >= 1
     assert res.features["FAP"] < 1e-30
     assert res.features["SumLSP_4_1_Day_Power"] > res.features["SumLSP_7_4_Day_Power"]
-    assert np.argmax(res.periodogram) == np.argmin(np.abs(classic_frequency_vector_grid(CONFIG) - 0.4))
+    assert np.argmax(res.periodogram) == np.argmin(np.abs(classic_periodogram_frequencies(CONFIG) - 0.4))
 
 
 def test_white_noise_has_flat_spectrum_and_insignificant_peak():

@@ -43,7 +43,7 @@ __all__ = [
     "bootstrap_periodogram_percentiles",
     "classic_features",
     "classic_frequency_grid",
-    "classic_frequency_vector_grid",
+    "classic_periodogram_frequencies",
     "percentiles_of_sorted",
 ]
 
@@ -91,7 +91,7 @@ REASON_CODES: tuple[str, ...] = (
 - ``no_acf_minimum``: the ACF has no strict local minimum (or nothing after it):
   ``max_autocorrelation``, ``time_of_max_autocorrelation`` NaN.
 - ``periodogram_undefined``: the bootstrap median power is not finite everywhere: the
-  periodogram features and vector NaN.
+  periodogram features and periodogram NaN.
 """
 
 CLASSIC_PERCENTILES: tuple[float, ...] = (50, 2.27, 15.89, 84.1, 97.725)
@@ -137,7 +137,7 @@ class ClassicConfig:
         min_points: fewer samples than this gives all-NaN features (reason ``min_points``); >= 3.
         acf_max_gap_days: largest gap (d) inside the contiguous chunk used for the ACF.
         stetson_close_days: time step (d) below which J_Stetson treats a point as paired.
-        vector_max_period_days: the periodogram vector keeps periods shorter than this (d).
+        vector_max_period_days: the periodogram periodogram keeps periods shorter than this (d).
         chunk_size: time points per matrix product when the periodogram uses the matrix method
             (irregular frequency grids); the default regular grid uses the NUFFT path.
     """
@@ -194,7 +194,7 @@ class ClassicResult:
 
     Attributes:
         features: every name in :data:`CLASSIC_FEATURES` -> float (NaN where not computable).
-        periodogram: bootstrap median power on :func:`classic_frequency_vector_grid`, float32,
+        periodogram: bootstrap median power on :func:`classic_periodogram_frequencies`, float32,
             shape (1089,) by default; all-NaN when not computable.
         reason: ``""`` when everything was computed, else ';'-joined codes from :data:`REASON_CODES`.
     """
@@ -319,16 +319,16 @@ def bootstrap_periodogram_percentiles(
     return percentiles_of_sorted(np.sort(power, axis=0), percentiles)
 
 
-def classic_frequency_vector_grid(config: ClassicConfig) -> np.ndarray:
-    """Frequencies (1/d) of the periodogram vector: the grid bins with period < ``vector_max_period_days``.
+def classic_periodogram_frequencies(config: ClassicConfig) -> np.ndarray:
+    """Frequencies (1/d) of the periodogram periodogram: the grid bins with period < ``vector_max_period_days``.
 
     With the defaults: 1,089 bins, 0.11-10.99 1/d (the original network input; SPEC 3c).
     """
     frequency = classic_frequency_grid(config.f_min, config.f_max, config.f_step)
-    return frequency[_vector_mask(frequency, config)]
+    return frequency[_periodogram_mask(frequency, config)]
 
 
-def _vector_mask(frequency: np.ndarray, config: ClassicConfig) -> np.ndarray:
+def _periodogram_mask(frequency: np.ndarray, config: ClassicConfig) -> np.ndarray:
     # The original computed periods as 1 / frequency and kept period < 10 d.
     return (1.0 / frequency) < config.vector_max_period_days
 
@@ -448,7 +448,7 @@ def _periodogram_features(
     from scipy.signal import find_peaks
 
     frequency = classic_frequency_grid(config.f_min, config.f_max, config.f_step)
-    vector_mask = _vector_mask(frequency, config)
+    in_periodogram = _periodogram_mask(frequency, config)
     pct = bootstrap_periodogram_percentiles(
         time_d,
         flux,
@@ -463,7 +463,7 @@ def _periodogram_features(
     one_below = pct[config.percentiles.index(15.89)]
     out = {name: float("nan") for name in PERIODOGRAM_FEATURES}
     if not np.all(np.isfinite(pct)):
-        return out, np.full(int(vector_mask.sum()), np.nan, dtype=np.float32), ["periodogram_undefined"]
+        return out, np.full(int(in_periodogram.sum()), np.nan, dtype=np.float32), ["periodogram_undefined"]
 
     max_power = np.max(med)
     out["max_power"] = float(max_power)
@@ -475,11 +475,11 @@ def _periodogram_features(
         out["ratio_of_power_at_high_v_low_freq"] = float(np.mean(med[~high]) / np.mean(med[high]))
     out["FAP"] = _false_alarm_probability(time_d, flux, flux_err, float(max_power))
 
-    vector = med[vector_mask]
-    period = 1.0 / frequency[vector_mask]
+    periodogram = med[in_periodogram]
+    period = 1.0 / frequency[in_periodogram]
     for name, (p_lo, p_hi) in PERIOD_BANDS.items():
-        out[name] = float(np.sum(vector[(period < p_hi) & (period > p_lo)]))
-    return out, vector.astype(np.float32), []
+        out[name] = float(np.sum(periodogram[(period < p_hi) & (period > p_lo)]))
+    return out, periodogram.astype(np.float32), []
 
 
 def _invalid_reason(time_d: np.ndarray, flux: np.ndarray, flux_err: np.ndarray) -> bool:
@@ -512,7 +512,7 @@ def classic_features(
     Returns:
         :class:`ClassicResult` with every feature of :data:`CLASSIC_FEATURES` as a float (NaN
         where not computable), the bootstrap median periodogram on
-        :func:`classic_frequency_vector_grid` (float32), and the reason codes.
+        :func:`classic_periodogram_frequencies` (float32), and the reason codes.
 
     Raises:
         ValueError: when the three arrays are not 1-D arrays of the same length (a caller bug,
@@ -525,14 +525,14 @@ def classic_features(
         raise ValueError(
             f"time_d, flux and flux_err must be 1-D arrays of one length; got shapes {t.shape}, {f.shape}, {e.shape}"
         )
-    n_vector = int(_vector_mask(classic_frequency_grid(config.f_min, config.f_max, config.f_step), config).sum())
-    empty_vector = np.full(n_vector, np.nan, dtype=np.float32)
+    n_periodogram = int(_periodogram_mask(classic_frequency_grid(config.f_min, config.f_max, config.f_step), config).sum())
+    empty_periodogram = np.full(n_periodogram, np.nan, dtype=np.float32)
     if t.size < config.min_points:
-        return ClassicResult(_nan_features(), empty_vector, "min_points")
+        return ClassicResult(_nan_features(), empty_periodogram, "min_points")
     with np.errstate(all="ignore"):
         invalid = _invalid_reason(t, f, e)
     if invalid:
-        return ClassicResult(_nan_features(), empty_vector, "invalid_input")
+        return ClassicResult(_nan_features(), empty_periodogram, "invalid_input")
 
     reasons: list[str] = []
     constant = bool(np.ptp(f) == 0)
@@ -543,8 +543,8 @@ def classic_features(
     acf_values, acf_reasons = _acf_features(t, f, config)
     features.update(acf_values)
     reasons.extend(acf_reasons)
-    lsp_values, vector, lsp_reasons = _periodogram_features(t, f, e, config, rng)
+    lsp_values, periodogram, lsp_reasons = _periodogram_features(t, f, e, config, rng)
     features.update(lsp_values)
     reasons.extend(lsp_reasons)
     ordered = [code for code in REASON_CODES if code in reasons]
-    return ClassicResult(features, vector, ";".join(ordered))
+    return ClassicResult(features, periodogram, ";".join(ordered))

@@ -35,11 +35,11 @@ class ClusterTask:
 
 @dataclasses.dataclass(frozen=True)
 class SegmentResult:
-    """Features of one segment: scalar features, a periodogram vector and the reason codes."""
+    """Features of one segment: scalar features, its periodogram (SPEC 3c) and the reason codes."""
 
     segment_id: str
     features: dict[str, float]
-    vector: np.ndarray
+    periodogram: np.ndarray
     reason: str
 
 
@@ -78,7 +78,7 @@ def invariant_cluster(task: ClusterTask, config: InvariantConfig) -> list[Segmen
         features = dict(result.features)
         if median_flux is not None:
             features["log_flux"] = float(np.log10(median_flux)) if median_flux > 0 else float("nan")
-        results.append(SegmentResult(segment_id, features, result.spectrum, result.reason))
+        results.append(SegmentResult(segment_id, features, result.periodogram, result.reason))
     return results
 
 
@@ -94,9 +94,9 @@ def results_table(segments: pd.DataFrame, results: list[SegmentResult], columns:
     return table
 
 
-def vectors(segments: pd.DataFrame, results: list[SegmentResult], n_frequencies: int) -> np.ndarray:
-    """Periodogram vectors as a float32 matrix (n_segments, n_frequencies) in ``segments`` order."""
-    by_id = {r.segment_id: r.vector for r in results}
+def periodogram_matrix(segments: pd.DataFrame, results: list[SegmentResult], n_frequencies: int) -> np.ndarray:
+    """The segments' periodograms as a float32 matrix (n_segments, n_frequencies) in ``segments`` order."""
+    by_id = {r.segment_id: r.periodogram for r in results}
     if not len(segments):
         return np.empty((0, n_frequencies), np.float32)
     return np.vstack([np.asarray(by_id[s], dtype=np.float32) for s in segments["segment_id"]])

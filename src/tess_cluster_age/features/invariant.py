@@ -1,4 +1,4 @@
-"""Invariant light-curve features and the ``invariant`` periodogram vector (SPEC 3b, 3c, 3d).
+"""Invariant light-curve features and the ``invariant`` periodogram (SPEC 3b, 3c, 3d).
 
 The features here are built to be independent of a cluster's brightness, of the TESS cadence
 (1800 s, 600 s, 200 s) and, as far as the estimator allows, of the segment length:
@@ -32,10 +32,10 @@ Reason codes (``InvariantResult.reason``, ``;``-joined, in order of occurrence)
 ---------------------------------------------------------------------------------
 ``min_points``
     fewer than ``min_points`` usable raw samples, or fewer than ``min_bins`` bins: every feature is
-    NaN except ``log_flux`` (when the median flux is positive) and the descriptors; spectrum all NaN.
+    NaN except ``log_flux`` (when the median flux is positive) and the descriptors; periodogram all NaN.
 ``constant_flux``
     the binned series has zero variance (peak-to-peak ≤ 1e-12 in normalised flux): the shape
-    features and the spectrum are NaN; ``inv_std``, ``inv_sigmaG`` and ``inv_excess_rms`` are 0.
+    features and the periodogram are NaN; ``inv_std``, ``inv_sigmaG`` and ``inv_excess_rms`` are 0.
 ``acf_tau_not_reached``
     the ACF never drops below 1/e within half the span: ``inv_acf_tau`` is NaN.
 
@@ -53,7 +53,7 @@ Codes beyond SPEC 3d's list, for cases it does not name (each one never silent):
     no pair of bins is within ``eta_max_gap_bins``: ``inv_eta`` and ``inv_stetson_j`` are NaN.
 ``spectrum_too_short``
     fewer than 3 fine-grid frequencies (span shorter than ``(1 + 2 / oversample) /
-    max_frequency_per_day``, 2.8 h by default): spectral features and the spectrum are NaN.
+    max_frequency_per_day``, 2.8 h by default): spectral features and the periodogram are NaN.
 ``band_not_covered``
     a period band holds no fine-grid frequency (span too short): that ``inv_band_amp_*`` is NaN.
 ``psd_slope_too_few_bins``
@@ -94,14 +94,14 @@ __all__ = [
     "fine_amplitude_spectrum_exact",
     "invariant_feature_names",
     "invariant_features",
-    "invariant_vector_edges",
-    "invariant_vector_frequencies",
+    "invariant_periodogram_edges",
+    "invariant_periodogram_frequencies",
     "log_binned_mean",
 ]
 
 MINUTES_PER_DAY = SECONDS_PER_DAY / 60.0  # 1440 exactly
 VECTOR_FLOOR = 1e-12
-"""Added to the bin-mean A² before log10 in the ``invariant`` vector (SPEC 3c)."""
+"""Added to the bin-mean A² before log10 in the ``invariant`` periodogram (SPEC 3c)."""
 CONSTANT_PTP = 1e-12
 """Peak-to-peak of the binned normalised flux at or below which the curve counts as constant."""
 SPECTRUM_METHOD = "nifty-ls"
@@ -143,7 +143,7 @@ class InvariantConfig:
     oversample : int
         Fine-grid oversampling: spacing ``1 / (oversample T)``.
     vector_n_bins, vector_f_min, vector_f_max : int, float, float
-        The ``invariant`` vector: number of log-spaced bins and its edges, d⁻¹.
+        The ``invariant`` periodogram: number of log-spaced bins and its edges, d⁻¹.
     slope_f_min, slope_f_max : float
         Frequency range (bin centres, d⁻¹) of the ``inv_psd_slope`` fit.
     eta_max_gap_bins : float
@@ -263,7 +263,7 @@ class InvariantResult:
     ----------
     features : dict of str to float
         Every :func:`invariant_feature_names` key and every :data:`DESCRIPTORS` key.
-    spectrum : numpy.ndarray
+    periodogram : numpy.ndarray
         float32, length ``vector_n_bins``: ``log10(mean A² in bin + 1e-12)``; NaN for bins holding no
         fine-grid frequency.
     reason : str
@@ -271,19 +271,19 @@ class InvariantResult:
     """
 
     features: dict[str, float]
-    spectrum: np.ndarray
+    periodogram: np.ndarray
     reason: str
 
 
-def invariant_vector_edges(config: InvariantConfig | None = None) -> np.ndarray:
+def invariant_periodogram_edges(config: InvariantConfig | None = None) -> np.ndarray:
     """Edges of the ``invariant`` vector bins: ``vector_n_bins + 1`` log-spaced frequencies, d⁻¹."""
     config = config or InvariantConfig()
     return np.geomspace(config.vector_f_min, config.vector_f_max, config.vector_n_bins + 1)
 
 
-def invariant_vector_frequencies(config: InvariantConfig | None = None) -> np.ndarray:
-    """Geometric centres ``sqrt(e_j e_{j+1})`` of the ``invariant`` vector bins, d⁻¹."""
-    edges = invariant_vector_edges(config)
+def invariant_periodogram_frequencies(config: InvariantConfig | None = None) -> np.ndarray:
+    """Geometric centres ``sqrt(e_j e_{j+1})`` of the ``invariant`` periodogram bins, d⁻¹."""
+    edges = invariant_periodogram_edges(config)
     return np.sqrt(edges[:-1] * edges[1:])
 
 
@@ -371,7 +371,8 @@ def fine_amplitude_spectrum(
 
     ``P`` is the floating-mean Lomb-Scargle periodogram of ``y_bin`` without uncertainties in the
     ``psd`` normalisation (Lomb 1976; Scargle 1982; VanderPlas 2018), computed by the
-    :data:`SPECTRUM_METHOD` backend of :func:`~tess_cluster_age.features.lombscargle.lomb_scargle_power`. The grid is ``f_k = 1/T + k / (oversample T)`` up to ``max_frequency_per_day``,
+    :data:`SPECTRUM_METHOD` backend of :func:`~tess_cluster_age.features.lombscargle.lomb_scargle_power`.
+    The grid is ``f_k = 1/T + k / (oversample T)`` up to ``max_frequency_per_day``,
     ``T = t_bin[-1] − t_bin[0]``.
 
     Parameters
@@ -605,9 +606,9 @@ def _psd_slope(freq: np.ndarray, amp2: np.ndarray, config: InvariantConfig) -> t
     the offset cancels in the slope, whereas ``log10(mean A²)`` is biased by up to 0.25 dex in bins
     holding one independent frequency and not in wide ones (on seeded white noise it gave +0.15).
     """
-    centres = invariant_vector_frequencies(config)
+    centres = invariant_periodogram_frequencies(config)
     positive = amp2 > 0  # exact zeros (never seen on real data) have no logarithm
-    log_binned = log_binned_mean(freq[positive], np.log10(amp2[positive]), invariant_vector_edges(config))
+    log_binned = log_binned_mean(freq[positive], np.log10(amp2[positive]), invariant_periodogram_edges(config))
     use = (centres >= config.slope_f_min) & (centres <= config.slope_f_max) & np.isfinite(log_binned)
     if np.count_nonzero(use) < 3:
         return {}, [REASON_SLOPE]
@@ -617,7 +618,7 @@ def _psd_slope(freq: np.ndarray, amp2: np.ndarray, config: InvariantConfig) -> t
 
 def _invariant_periodogram(freq: np.ndarray, amp2: np.ndarray, config: InvariantConfig) -> np.ndarray:
     """The ``invariant`` periodogram (SPEC 3c): ``log10(mean A² in bin + 1e-12)``, float32; NaN bins stay NaN."""
-    binned = log_binned_mean(freq, amp2, invariant_vector_edges(config))
+    binned = log_binned_mean(freq, amp2, invariant_periodogram_edges(config))
     with np.errstate(invalid="ignore"):
         return np.log10(binned + VECTOR_FLOOR).astype(np.float32)
 
@@ -647,14 +648,14 @@ def invariant_features(
     -------
     InvariantResult
         ``features`` (every :func:`invariant_feature_names` and :data:`DESCRIPTORS` key),
-        ``spectrum`` (float32) and ``reason``.
+        ``periodogram`` (float32) and ``reason``.
     """
     time_d, flux, flux_err, reasons = _usable_samples(time_d, flux, flux_err)
     features = _nan_features(config)
-    spectrum = np.full(config.vector_n_bins, np.nan, dtype=np.float32)
+    periodogram = np.full(config.vector_n_bins, np.nan, dtype=np.float32)
 
     def result() -> InvariantResult:
-        return InvariantResult(features, spectrum, ";".join(dict.fromkeys(reasons)))
+        return InvariantResult(features, periodogram, ";".join(dict.fromkeys(reasons)))
 
     def add(step: tuple[dict[str, float], list[str]]) -> list[str]:
         features.update(step[0])
@@ -684,7 +685,7 @@ def invariant_features(
     if freq.size < 3:
         reasons.append(REASON_SHORT_SPECTRUM)
         return result()
-    spectrum = _invariant_periodogram(freq, amp2, config)
+    periodogram = _invariant_periodogram(freq, amp2, config)
     add(_amplitude_features(freq, amp2, 4.0 * mean_s2 / t_bin.size if mean_s2 > 0 else None, config))
     add(_psd_slope(freq, amp2, config))
     return result()

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from tess_cluster_age.features.classic import CLASSIC_FEATURES
-from tess_cluster_age.features.vectors import Periodograms
+from tess_cluster_age.features.periodograms import Periodograms
 from tess_cluster_age.lightcurves import SECONDS_PER_DAY
 from tess_cluster_age.pipelines.augmentation.nodes import build_segments
 from tess_cluster_age.pipelines.feature_engineering.nodes import (
