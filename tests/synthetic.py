@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tess_cluster_age.lightcurves import RawSectorTable
+from tess_cluster_age.lightcurves import SECONDS_PER_DAY, RawSectorTable
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -23,7 +23,7 @@ def synthetic_sector(sector: int, n: int = 300, cadence_s: float = 1800.0, flux_
                      seed: int = 0, t0: float = 1400.0) -> RawSectorTable:
     """A sector table with a 2-day sinusoid plus white noise (flux in e/s, time in BTJD days)."""
     rng = np.random.default_rng(seed)
-    time = t0 + np.arange(n) * cadence_s / 86400.0
+    time = t0 + np.arange(n) * cadence_s / SECONDS_PER_DAY
     flux = flux_level * (1 + 0.01 * np.sin(2 * np.pi * time / 2.0)) + rng.normal(0, 2.0, n)
     flux_err = np.full(n, 2.0)
     mag = 2.5 * np.log10(15000 / flux) + 10

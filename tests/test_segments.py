@@ -18,7 +18,7 @@ import yaml
 
 import tess_cluster_age.segments as segments_module
 from tests.synthetic import REPO
-from tess_cluster_age.lightcurves import SectorLightCurve, read_elk_file, sectors_from_samples, validate_cluster
+from tess_cluster_age.lightcurves import SECONDS_PER_DAY as DAY_S, SectorLightCurve, read_elk_file, sectors_from_samples, validate_cluster
 from tess_cluster_age.segments import (
     KINDS,
     SEGMENT_COLUMNS,
@@ -26,11 +26,11 @@ from tess_cluster_age.segments import (
     add_weights,
     cluster_segments,
     combo_subsets,
+    sector_arrays,
     segment_arrays,
     window_ranges,
 )
 
-DAY_S = 86400.0
 T0 = 1325.29  # BTJD of a sector start, d
 NAME = "NGC 1818"
 ALL_KINDS = SegmentConfig(kinds=KINDS)
@@ -600,7 +600,7 @@ def test_segments_of_two_real_lmc_clusters(elk_dir):
         for s in cluster.sectors:
             halves = [r["parts"][0] for r in of_kind(rows, "half") if r["parts"][0]["sector"] == s.sector]
             assert [(h["i0"], h["i1"]) for h in halves] == [(0, s.n_points // 2), (s.n_points // 2, s.n_points)]
-        arrays = {s.sector: (s.time_btjd, s.flux_e_per_s, s.flux_err_e_per_s) for s in cluster.sectors}
+        arrays = sector_arrays(cluster.sectors)
         _, flux, _ = segment_arrays("stitched", stitched["parts"], arrays)
         assert flux.size == stitched["n_points"]
         bounds = np.cumsum([0] + [s.n_points for s in cluster.sectors])

@@ -192,7 +192,16 @@ def add_weights(segments: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def segment_arrays(kind: str, parts: list[dict[str, int]], sectors: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
+SectorArrays = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
+"""Sector number -> (time BTJD d, flux e/s, flux_err e/s) of one cluster: what segment parts index."""
+
+
+def sector_arrays(sectors: Iterable[SectorLightCurve]) -> SectorArrays:
+    """The mapping :func:`segment_arrays` reads, from a cluster's sectors (views, not copies)."""
+    return {s.sector: (s.time_btjd, s.flux_e_per_s, s.flux_err_e_per_s) for s in sectors}
+
+
+def segment_arrays(kind: str, parts: list[dict[str, int]], sectors: SectorArrays,
                    normalise: bool | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The samples of one segment: ``(time_d, flux, flux_err)``.
 

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.fft
 from astropy.timeseries import LombScargle
 
 from tess_cluster_age.features.classic import (
@@ -12,12 +13,12 @@ from tess_cluster_age.features.classic import (
     REASON_CODES,
     ClassicConfig,
     ClassicResult,
-    _next_regular,
     autocorrelation,
     classic_features,
-    classic_frequency_vector_grid,
+    classic_periodogram_frequencies,
     longest_contiguous_chunk,
 )
+from tess_cluster_age.lightcurves import SECONDS_PER_DAY
 
 CONFIG = ClassicConfig()
 REFERENCE_ORDER = (
@@ -30,7 +31,7 @@ REFERENCE_ORDER = (
 def sector(cadence_s=1800.0, *, period_d=None, amplitude=0.0, level=10000.0, noise=3.0, seed=0, gap=True):
     """27-d sector at BTJD 2000 (optionally with a 1-d mid-sector gap), flux in e/s."""
     rng = np.random.default_rng(seed)
-    t = np.arange(2000.0, 2027.0, cadence_s / 86400.0)
+    t = np.arange(2000.0, 2027.0, cadence_s / SECONDS_PER_DAY)
     if gap:
         t = t[(t < 2013.0) | (t > 2014.0)]
     err = np.full(t.size, noise)
@@ -61,8 +62,8 @@ def test_result_has_every_feature_as_float_and_a_float32_vector():
     assert np.all(np.isfinite(res.periodogram))
 
 
-def test_vector_grid_is_periods_below_ten_days():
-    grid = classic_frequency_vector_grid(CONFIG)
+def test_periodogram_grid_is_periods_below_ten_days():
+    grid = classic_periodogram_frequencies(CONFIG)
     assert grid.size == 1089
     assert grid[0] == pytest.approx(0.11) and grid[-1] == pytest.approx(10.99)
     assert np.all(1 / grid < 10)
@@ -147,6 +148,8 @@ def test_autocorrelation_matches_the_direct_sum():
 
 
 def test_fft_length_is_the_next_5_smooth_number():
+    """statsmodels pads the ACF's FFT to the next 5-smooth length: scipy's next_fast_len for real input."""
+
     def smooth(m):
         for p in (2, 3, 5):
             while m % p == 0:
@@ -155,7 +158,7 @@ def test_fft_length_is_the_next_5_smooth_number():
 
     for target in range(7, 3000):
         expected = next(m for m in range(target, 2 * target + 1) if smooth(m))
-        assert _next_regular(target) == expected, target
+        assert scipy.fft.next_fast_len(target, real=True) == expected, target
 
 
 def test_longest_chunk_is_the_first_longest_run():
@@ -164,7 +167,7 @@ def test_longest_chunk_is_the_first_longest_run():
 
 
 def test_acf_of_a_sinusoid_peaks_at_its_period():
-    t = np.arange(0.0, 20.0, 1800 / 86400)  # contiguous: the ACF chunk is everything
+    t = np.arange(0.0, 20.0, 1800 / SECONDS_PER_DAY)  # contiguous: the ACF chunk is everything
     f = 1000.0 + 10.0 * np.sin(2 * np.pi * t / 3.0)
     res = run(t, f, np.ones(t.size))
     assert res.reason == ""
@@ -186,7 +189,7 @@ def test_sinusoid_period_is_recovered(cadence_s):
     assert res.features["n_peaks"] >= 1
     assert res.features["FAP"] < 1e-30
     assert res.features["SumLSP_4_1_Day_Power"] > res.features["SumLSP_7_4_Day_Power"]
-    assert np.argmax(res.periodogram) == np.argmin(np.abs(classic_frequency_vector_grid(CONFIG) - 0.4))
+    assert np.argmax(res.periodogram) == np.argmin(np.abs(classic_periodogram_frequencies(CONFIG) - 0.4))
 
 
 def test_white_noise_has_flat_spectrum_and_insignificant_peak():

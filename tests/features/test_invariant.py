@@ -22,15 +22,15 @@ from tess_cluster_age.features.invariant import (
     fine_amplitude_spectrum_exact,
     invariant_feature_names,
     invariant_features,
-    invariant_vector_edges,
-    invariant_vector_frequencies,
+    invariant_periodogram_edges,
+    invariant_periodogram_frequencies,
     log_binned_mean,
 )
+from tess_cluster_age.lightcurves import SECONDS_PER_DAY as DAY_S
 
 pytestmark = pytest.mark.filterwarnings("error")
 
 CONFIG = InvariantConfig()
-DAY_S = 86400.0
 SHAPE_FEATURES = [k for k in INVARIANT_FEATURES if k not in ("inv_std", "inv_sigmaG", "inv_excess_rms", "log_flux")]
 
 
@@ -61,7 +61,7 @@ def test_feature_names_and_descriptors():
     result = run(t, 100 * (1 + rng.normal(0, 1e-3, t.size)), np.full(t.size, 0.1))
     assert set(result.features) == set(INVARIANT_FEATURES) | set(DESCRIPTORS)
     assert all(isinstance(v, float) for v in result.features.values())
-    assert result.spectrum.dtype == np.float32 and result.spectrum.shape == (128,)
+    assert result.periodogram.dtype == np.float32 and result.periodogram.shape == (128,)
 
 
 def test_config_from_params_and_validation():
@@ -84,8 +84,8 @@ def test_config_from_params_and_validation():
 
 
 def test_vector_edges_and_centres():
-    edges = invariant_vector_edges(CONFIG)
-    centres = invariant_vector_frequencies(CONFIG)
+    edges = invariant_periodogram_edges(CONFIG)
+    centres = invariant_periodogram_frequencies(CONFIG)
     assert edges.shape == (129,) and centres.shape == (128,)
     assert edges[0] == pytest.approx(0.1, rel=1e-12) and edges[-1] == pytest.approx(12.0, rel=1e-12)
     ratios = edges[1:] / edges[:-1]
@@ -310,14 +310,14 @@ def test_same_signal_at_200_600_1800_s_gives_same_features():
         for name, (rtol, atol) in CADENCE_TOLERANCE.items():
             got, ref = results[cadence].features[name], results[1800].features[name]
             assert got == pytest.approx(ref, rel=rtol, abs=atol), (cadence, name)
-        finite = np.isfinite(results[1800].spectrum)
-        np.testing.assert_array_equal(np.isfinite(results[cadence].spectrum), finite)
+        finite = np.isfinite(results[1800].periodogram)
+        np.testing.assert_array_equal(np.isfinite(results[cadence].periodogram), finite)
         # Vector bins differ by the signal x noise cross term, 2|N|/|S| relative: ≤ 0.2 dex where
         # A² > 100x the noise floor 4σ²/n, and a median |difference| of ~0.06 dex over all bins.
         floor = np.log10(4 * sigma_bin**2 / results[1800].features["n_bins"])
-        strong = finite & (results[1800].spectrum > floor + 2)
+        strong = finite & (results[1800].periodogram > floor + 2)
         assert strong.sum() > 30
-        diff = np.abs(results[cadence].spectrum - results[1800].spectrum)
+        diff = np.abs(results[cadence].periodogram - results[1800].periodogram)
         assert np.max(diff[strong]) < 0.2
         assert np.median(diff[finite]) < 0.1
 
@@ -332,7 +332,7 @@ def test_flux_scaled_by_1e4_gives_identical_features_and_log_flux_plus_4():
     assert scaled.features["log_flux"] - base.features["log_flux"] == pytest.approx(4.0, abs=1e-12)
     for name in INVARIANT_FEATURES[:-1] + DESCRIPTORS:  # tolerance: 1e-9 relative (float rounding only)
         assert scaled.features[name] == pytest.approx(base.features[name], rel=1e-9, abs=1e-15), name
-    np.testing.assert_allclose(scaled.spectrum, base.spectrum, rtol=1e-6)
+    np.testing.assert_allclose(scaled.periodogram, base.periodogram, rtol=1e-6)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -354,7 +354,7 @@ def test_fine_spectrum_matches_exact_lomb_scargle():
 
 def test_spectrum_bins_are_means_of_the_fine_grid_not_point_samples():
     rng = np.random.default_rng(41)
-    edges = invariant_vector_edges(CONFIG)
+    edges = invariant_periodogram_edges(CONFIG)
     j = int(np.searchsorted(edges, 5.0)) - 1
     f0 = edges[j] + 0.1 * (edges[j + 1] - edges[j])  # near the bin's low edge, far from its centre
     t = sector_times(1800, start=1600.0)
@@ -370,11 +370,11 @@ def test_spectrum_bins_are_means_of_the_fine_grid_not_point_samples():
         inside = (which == k) | ((k == 127) & (fine == edges[-1]))
         if inside.any():
             expected[k] = np.log10(amp2[inside].mean() + 1e-12)
-    np.testing.assert_allclose(result.spectrum, expected, rtol=0, atol=1e-5)  # NaN where NaN
-    assert np.isnan(result.spectrum[:5]).any()  # bins narrower than the grid step are empty: NaN
-    centre = invariant_vector_frequencies(CONFIG)[j]
+    np.testing.assert_allclose(result.periodogram, expected, rtol=0, atol=1e-5)  # NaN where NaN
+    assert np.isnan(result.periodogram[:5]).any()  # bins narrower than the grid step are empty: NaN
+    centre = invariant_periodogram_frequencies(CONFIG)[j]
     point = np.log10(fine_amplitude_spectrum_exact(t_bin, y_bin, np.array([centre]))[0] + 1e-12)
-    assert result.spectrum[j] - point > 0.5  # a point sample at the centre misses the peak
+    assert result.periodogram[j] - point > 0.5  # a point sample at the centre misses the peak
 
 
 def test_log_binned_mean_handles_edges_and_empty_bins():
@@ -391,8 +391,8 @@ def test_log_binned_mean_handles_edges_and_empty_bins():
 def assert_only_log_flux_and_descriptors(result):
     for name in INVARIANT_FEATURES[:-1]:
         assert math.isnan(result.features[name]), name
-    assert np.isnan(result.spectrum).all() and result.spectrum.dtype == np.float32
-    assert result.spectrum.shape == (CONFIG.vector_n_bins,)
+    assert np.isnan(result.periodogram).all() and result.periodogram.dtype == np.float32
+    assert result.periodogram.shape == (CONFIG.vector_n_bins,)
 
 
 def test_reason_min_points_too_few_samples():
@@ -428,7 +428,7 @@ def test_reason_constant_flux():
     for name in SHAPE_FEATURES:
         assert math.isnan(result.features[name]), name
     assert result.features["log_flux"] == pytest.approx(math.log10(1234.0))
-    assert np.isnan(result.spectrum).all()
+    assert np.isnan(result.periodogram).all()
 
 
 def test_reason_acf_tau_not_reached():
@@ -491,7 +491,7 @@ def test_short_span_reasons():
     t = 900 + np.arange(100) / 1440.0  # 100 one-minute samples: span 0.07 d, 1/T = 14.5 > 12 d⁻¹
     tiny = run(t, 1 + rng.normal(0, 1e-3, t.size), np.full(t.size, 1e-3), config)
     assert tiny.reason == "spectrum_too_short"
-    assert np.isnan(tiny.spectrum).all() and math.isnan(tiny.features["inv_peak_freq"])
+    assert np.isnan(tiny.periodogram).all() and math.isnan(tiny.features["inv_peak_freq"])
     assert math.isfinite(tiny.features["inv_eta"]) and math.isfinite(tiny.features["inv_kurt"])
     t = 900 + np.arange(288) / 1440.0  # 0.2 d: grid 5–12 d⁻¹, no slope bin ≤ 5, three bands empty
     short = run(t, 1 + rng.normal(0, 1e-3, t.size), np.full(t.size, 1e-3), config)
@@ -555,10 +555,10 @@ def test_stitched_three_sectors_runs_and_is_order_independent():
     assert result.features["span_days"] == pytest.approx(2800 + 27 - 1400, abs=0.01)
     assert result.features["inv_peak_period"] == pytest.approx(2.3, rel=0.01)
     assert abs(result.features["log_flux"]) < 1e-3  # already normalised: log_flux says nothing here
-    assert np.isfinite(result.spectrum).sum() > 120  # a 1,400-d span fills almost every log bin
+    assert np.isfinite(result.periodogram).sum() > 120  # a 1,400-d span fills almost every log bin
     shuffled = run(*hdu_order)
     assert shuffled.features == result.features
-    np.testing.assert_array_equal(shuffled.spectrum, result.spectrum)
+    np.testing.assert_array_equal(shuffled.periodogram, result.periodogram)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -7,13 +7,13 @@ import io
 import numpy as np
 from kedro.io.core import DatasetError
 
-from tess_cluster_age.features.vectors import Periodograms
+from tess_cluster_age.features.periodograms import Periodograms
 
 from ._file import SingleFileDataset
 
 
 class PeriodogramDataset(SingleFileDataset[Periodograms, Periodograms]):
-    """Saves and loads :class:`~tess_cluster_age.features.vectors.Periodograms` as FITS.
+    """Saves and loads :class:`~tess_cluster_age.features.periodograms.Periodograms` as FITS.
 
     Layout: primary HDU (keyword ``QUANTITY``), image HDU ``POWER`` (float32, one row per segment,
     one column per frequency), table HDU ``FREQUENCY`` (``frequency``, 1/d) and table HDU

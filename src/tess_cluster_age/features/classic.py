@@ -24,22 +24,27 @@ dimensionless except ``skewness`` (flux cubed).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import scipy.fft
 
 from tess_cluster_age.config import config_from_params
 
-from .periodogram import bootstrap_periodogram_percentiles, classic_frequency_grid
+from .lombscargle import lomb_scargle_power
 
 __all__ = [
     "CLASSIC_FEATURES",
+    "CLASSIC_PERCENTILES",
     "REASON_CODES",
     "ClassicConfig",
     "ClassicResult",
+    "bootstrap_periodogram_percentiles",
     "classic_features",
-    "classic_frequency_vector_grid",
+    "classic_frequency_grid",
+    "classic_periodogram_frequencies",
+    "percentiles_of_sorted",
 ]
 
 CLASSIC_FEATURES: tuple[str, ...] = (
@@ -86,8 +91,11 @@ REASON_CODES: tuple[str, ...] = (
 - ``no_acf_minimum``: the ACF has no strict local minimum (or nothing after it):
   ``max_autocorrelation``, ``time_of_max_autocorrelation`` NaN.
 - ``periodogram_undefined``: the bootstrap median power is not finite everywhere: the
-  periodogram features and vector NaN.
+  periodogram features and periodogram NaN.
 """
+
+CLASSIC_PERCENTILES: tuple[float, ...] = (50, 2.27, 15.89, 84.1, 97.725)
+"""Percentiles of the bootstrap power used by the original code: median, -2, -1, +1, +2 sigma."""
 
 SIGMA_G_FACTOR = 0.74130110925280102
 """1 / (2 sqrt(2) erfinv(0.5)): turns an interquartile range into a Gaussian sigma."""
@@ -129,7 +137,7 @@ class ClassicConfig:
         min_points: fewer samples than this gives all-NaN features (reason ``min_points``); >= 3.
         acf_max_gap_days: largest gap (d) inside the contiguous chunk used for the ACF.
         stetson_close_days: time step (d) below which J_Stetson treats a point as paired.
-        vector_max_period_days: the periodogram vector keeps periods shorter than this (d).
+        vector_max_period_days: the periodogram periodogram keeps periods shorter than this (d).
         chunk_size: time points per matrix product when the periodogram uses the matrix method
             (irregular frequency grids); the default regular grid uses the NUFFT path.
     """
@@ -138,7 +146,7 @@ class ClassicConfig:
     f_max: float = 11.0
     f_step: float = 0.01
     n_bootstrap: int = 100
-    percentiles: tuple[float, ...] = (50, 2.27, 15.89, 84.1, 97.725)
+    percentiles: tuple[float, ...] = CLASSIC_PERCENTILES
     min_points: int = 100
     acf_max_gap_days: float = 0.25
     stetson_close_days: float = 0.021
@@ -186,7 +194,7 @@ class ClassicResult:
 
     Attributes:
         features: every name in :data:`CLASSIC_FEATURES` -> float (NaN where not computable).
-        periodogram: bootstrap median power on :func:`classic_frequency_vector_grid`, float32,
+        periodogram: bootstrap median power on :func:`classic_periodogram_frequencies`, float32,
             shape (1089,) by default; all-NaN when not computable.
         reason: ``""`` when everything was computed, else ';'-joined codes from :data:`REASON_CODES`.
     """
@@ -196,44 +204,137 @@ class ClassicResult:
     reason: str
 
 
-def classic_frequency_vector_grid(config: ClassicConfig) -> np.ndarray:
-    """Frequencies (1/d) of the periodogram vector: the grid bins with period < ``vector_max_period_days``.
+def classic_frequency_grid(f_min: float = 0.04, f_max: float = 11.0, step: float = 0.01) -> np.ndarray:
+    """The original frequency grid ``np.arange(f_min, f_max, step)``.
+
+    Args:
+        f_min: first frequency, cycles per day (1/d).
+        f_max: end of the grid (exclusive), 1/d.
+        step: spacing, 1/d.
+
+    Returns:
+        float64 array of frequencies in 1/d (1,096 bins, 0.04-10.99, with the defaults).
+    """
+    return np.arange(f_min, f_max, step, dtype=np.float64)
+
+
+def percentiles_of_sorted(sorted_values: np.ndarray, percentiles: Sequence[float]) -> np.ndarray:
+    """Percentiles along axis 0 of an array already sorted along axis 0.
+
+    Reproduces ``np.percentile(values, percentiles, axis=0)`` with its default ``'linear'``
+    method (Hyndman & Fan type 7) bit for bit, including numpy's virtual-index arithmetic and its
+    two-sided linear interpolation. NaNs must already be sorted last (as ``np.sort`` does); a
+    column containing NaN gives NaN, as in ``np.percentile``.
+
+    Args:
+        sorted_values: array sorted along axis 0, shape (n, ...).
+        percentiles: percentiles in [0, 100].
+
+    Returns:
+        float64 array, shape (len(percentiles), ...).
+    """
+    values = np.asarray(sorted_values, dtype=np.float64)
+    n = values.shape[0]
+    if n == 0:
+        raise ValueError("cannot take percentiles of zero copies")
+    q = np.true_divide(np.asarray(percentiles, dtype=np.float64), 100)
+    if np.any((q < 0) | (q > 1)) or not np.all(np.isfinite(q)):
+        raise ValueError(f"percentiles must lie in [0, 100], got {list(percentiles)}")
+    virtual = (n - 1) * q  # numpy's 'linear' virtual index
+    lower = np.floor(virtual)
+    gamma = virtual - lower
+    lower = np.clip(lower.astype(np.intp), 0, n - 1)
+    upper = np.clip(lower + 1, 0, n - 1)
+    below = values[lower]
+    above = values[upper]
+    shape = (len(q),) + (1,) * (values.ndim - 1)
+    gamma = gamma.reshape(shape)
+    diff = above - below
+    result = below + diff * gamma
+    # numpy's _lerp: b - (b - a)(1 - t) where t >= 0.5, for monotonicity
+    upper_form = above - diff * (1 - gamma)
+    result = np.where(gamma >= 0.5, upper_form, result)
+    if values.ndim > 1:
+        nan_column = np.isnan(values[-1])
+        result = np.where(nan_column[np.newaxis], np.nan, result)
+    elif np.isnan(values[-1]):
+        result = np.full_like(result, np.nan)
+    return result
+
+
+def bootstrap_periodogram_percentiles(
+    time_d: np.ndarray,
+    flux: np.ndarray,
+    flux_err: np.ndarray,
+    frequency: np.ndarray,
+    *,
+    n_bootstrap: int = 100,
+    percentiles: Sequence[float] = CLASSIC_PERCENTILES,
+    rng: np.random.Generator,
+    chunk_size: int = 512,
+    method: str = "auto",
+) -> np.ndarray:
+    """Percentiles of the Lomb-Scargle power over noisy copies of a light curve (SPEC 3a).
+
+    The copies are ``flux + rng.standard_normal((n_bootstrap, n)) * flux_err`` (one draw, so the
+    result is fixed by the generator's state); each gets the standard-normalised floating-mean
+    Lomb-Scargle periodogram with ``dy = flux_err`` (:func:`~tess_cluster_age.features.lombscargle.lomb_scargle_power`), and the
+    percentiles are taken over copies at every frequency from one ``np.sort`` along the copy axis,
+    with ``np.percentile``'s default linear interpolation.
+
+    Parameters
+    ----------
+    time_d : ndarray, shape (n,)
+        Sample times, days.
+    flux, flux_err : ndarray, shape (n,)
+        Flux and its 1-sigma uncertainty, same unit (e/s, or normalised); ``flux_err`` > 0.
+    frequency : ndarray, shape (n_freq,)
+        Frequencies, 1/d (see :func:`classic_frequency_grid`).
+    n_bootstrap : int
+        Number of noisy copies (100 in the original; it defines the features: do not reduce it).
+    percentiles : sequence of float
+        Percentiles in [0, 100]; default (50, 2.27, 15.89, 84.1, 97.725).
+    rng : numpy.random.Generator
+        Source of the noise; the caller seeds it.
+    chunk_size : int
+        Time points per matrix product for ``method='matrix'``.
+    method : str
+        A Lomb-Scargle backend (:data:`~tess_cluster_age.features.lombscargle.BACKENDS`) or "auto".
+
+    Returns
+    -------
+    ndarray, shape (len(percentiles), n_freq), float64
+        Dimensionless power percentiles, in the order of ``percentiles``.
+    """
+    if n_bootstrap < 1:
+        raise ValueError(f"n_bootstrap must be >= 1, got {n_bootstrap}")
+    flux = np.asarray(flux, dtype=np.float64)
+    flux_err = np.asarray(flux_err, dtype=np.float64)
+    copies = rng.standard_normal((n_bootstrap, flux.size))  # the copies, built in place:
+    copies *= flux_err  # noise * flux_err
+    copies += flux  # flux + noise * flux_err, as the original
+    power = lomb_scargle_power(
+        time_d, copies, frequency, dy=flux_err, method=method, chunk_size=chunk_size, overwrite=True
+    )
+    return percentiles_of_sorted(np.sort(power, axis=0), percentiles)
+
+
+def classic_periodogram_frequencies(config: ClassicConfig) -> np.ndarray:
+    """Frequencies (1/d) of the periodogram periodogram: the grid bins with period < ``vector_max_period_days``.
 
     With the defaults: 1,089 bins, 0.11-10.99 1/d (the original network input; SPEC 3c).
     """
     frequency = classic_frequency_grid(config.f_min, config.f_max, config.f_step)
-    return frequency[_vector_mask(frequency, config)]
+    return frequency[_periodogram_mask(frequency, config)]
 
 
-def _vector_mask(frequency: np.ndarray, config: ClassicConfig) -> np.ndarray:
+def _periodogram_mask(frequency: np.ndarray, config: ClassicConfig) -> np.ndarray:
     # The original computed periods as 1 / frequency and kept period < 10 d.
     return (1.0 / frequency) < config.vector_max_period_days
 
 
 def _nan_features() -> dict[str, float]:
     return {name: float("nan") for name in CLASSIC_FEATURES}
-
-
-def _next_regular(target: int) -> int:
-    """Smallest 5-smooth number (2^a 3^b 5^c) >= target: statsmodels' FFT length for the ACF."""
-    if target <= 6:
-        return max(target, 1)
-    if not target & (target - 1):
-        return target
-    best = float("inf")
-    p5 = 1
-    while p5 < target:
-        p35 = p5
-        while p35 < target:
-            quotient = -(-target // p35)  # ceil
-            p2 = 2 ** ((quotient - 1).bit_length())
-            best = min(best, p2 * p35)
-            if best == target:
-                return best
-            p35 *= 3
-        best = min(best, p35)
-        p5 *= 5
-    return int(min(best, p5))
 
 
 def autocorrelation(x: np.ndarray) -> np.ndarray:
@@ -251,7 +352,8 @@ def autocorrelation(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     n = x.size
     centred = x - x.mean()
-    spectrum = np.fft.fft(centred, n=_next_regular(2 * n + 1))
+    # statsmodels pads to the next 5-smooth length, which is scipy's next_fast_len for real input
+    spectrum = np.fft.fft(centred, n=scipy.fft.next_fast_len(2 * n + 1, real=True))
     acov = np.fft.ifft(spectrum * np.conjugate(spectrum))[:n].real / n
     with np.errstate(divide="ignore", invalid="ignore"):
         return acov / acov[0]
@@ -346,7 +448,7 @@ def _periodogram_features(
     from scipy.signal import find_peaks
 
     frequency = classic_frequency_grid(config.f_min, config.f_max, config.f_step)
-    vector_mask = _vector_mask(frequency, config)
+    in_periodogram = _periodogram_mask(frequency, config)
     pct = bootstrap_periodogram_percentiles(
         time_d,
         flux,
@@ -361,7 +463,7 @@ def _periodogram_features(
     one_below = pct[config.percentiles.index(15.89)]
     out = {name: float("nan") for name in PERIODOGRAM_FEATURES}
     if not np.all(np.isfinite(pct)):
-        return out, np.full(int(vector_mask.sum()), np.nan, dtype=np.float32), ["periodogram_undefined"]
+        return out, np.full(int(in_periodogram.sum()), np.nan, dtype=np.float32), ["periodogram_undefined"]
 
     max_power = np.max(med)
     out["max_power"] = float(max_power)
@@ -373,11 +475,11 @@ def _periodogram_features(
         out["ratio_of_power_at_high_v_low_freq"] = float(np.mean(med[~high]) / np.mean(med[high]))
     out["FAP"] = _false_alarm_probability(time_d, flux, flux_err, float(max_power))
 
-    vector = med[vector_mask]
-    period = 1.0 / frequency[vector_mask]
+    periodogram = med[in_periodogram]
+    period = 1.0 / frequency[in_periodogram]
     for name, (p_lo, p_hi) in PERIOD_BANDS.items():
-        out[name] = float(np.sum(vector[(period < p_hi) & (period > p_lo)]))
-    return out, vector.astype(np.float32), []
+        out[name] = float(np.sum(periodogram[(period < p_hi) & (period > p_lo)]))
+    return out, periodogram.astype(np.float32), []
 
 
 def _invalid_reason(time_d: np.ndarray, flux: np.ndarray, flux_err: np.ndarray) -> bool:
@@ -410,7 +512,7 @@ def classic_features(
     Returns:
         :class:`ClassicResult` with every feature of :data:`CLASSIC_FEATURES` as a float (NaN
         where not computable), the bootstrap median periodogram on
-        :func:`classic_frequency_vector_grid` (float32), and the reason codes.
+        :func:`classic_periodogram_frequencies` (float32), and the reason codes.
 
     Raises:
         ValueError: when the three arrays are not 1-D arrays of the same length (a caller bug,
@@ -423,14 +525,14 @@ def classic_features(
         raise ValueError(
             f"time_d, flux and flux_err must be 1-D arrays of one length; got shapes {t.shape}, {f.shape}, {e.shape}"
         )
-    n_vector = int(_vector_mask(classic_frequency_grid(config.f_min, config.f_max, config.f_step), config).sum())
-    empty_vector = np.full(n_vector, np.nan, dtype=np.float32)
+    n_periodogram = int(_periodogram_mask(classic_frequency_grid(config.f_min, config.f_max, config.f_step), config).sum())
+    empty_periodogram = np.full(n_periodogram, np.nan, dtype=np.float32)
     if t.size < config.min_points:
-        return ClassicResult(_nan_features(), empty_vector, "min_points")
+        return ClassicResult(_nan_features(), empty_periodogram, "min_points")
     with np.errstate(all="ignore"):
         invalid = _invalid_reason(t, f, e)
     if invalid:
-        return ClassicResult(_nan_features(), empty_vector, "invalid_input")
+        return ClassicResult(_nan_features(), empty_periodogram, "invalid_input")
 
     reasons: list[str] = []
     constant = bool(np.ptp(f) == 0)
@@ -441,8 +543,8 @@ def classic_features(
     acf_values, acf_reasons = _acf_features(t, f, config)
     features.update(acf_values)
     reasons.extend(acf_reasons)
-    lsp_values, vector, lsp_reasons = _periodogram_features(t, f, e, config, rng)
+    lsp_values, periodogram, lsp_reasons = _periodogram_features(t, f, e, config, rng)
     features.update(lsp_values)
     reasons.extend(lsp_reasons)
     ordered = [code for code in REASON_CODES if code in reasons]
-    return ClassicResult(features, vector, ";".join(ordered))
+    return ClassicResult(features, periodogram, ";".join(ordered))

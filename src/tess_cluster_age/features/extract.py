@@ -15,7 +15,7 @@ from tess_cluster_age.features.classic import CLASSIC_FEATURES, ClassicConfig, c
 from tess_cluster_age.features.invariant import DESCRIPTORS, InvariantConfig, invariant_feature_names, invariant_features
 from tess_cluster_age.lightcurves import sectors_from_samples
 from tess_cluster_age.seeding import keyed_rng
-from tess_cluster_age.segments import NORMALISED_KINDS, segment_arrays
+from tess_cluster_age.segments import NORMALISED_KINDS, SectorArrays, sector_arrays, segment_arrays
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,17 +29,17 @@ class ClusterTask:
     """
 
     name: str
-    sectors: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    sectors: SectorArrays
     segments: list[tuple[str, str, list[dict[str, int]]]]
 
 
 @dataclasses.dataclass(frozen=True)
 class SegmentResult:
-    """Features of one segment: scalar features, a periodogram vector and the reason codes."""
+    """Features of one segment: scalar features, its periodogram (SPEC 3c) and the reason codes."""
 
     segment_id: str
     features: dict[str, float]
-    vector: np.ndarray
+    periodogram: np.ndarray
     reason: str
 
 
@@ -50,8 +50,7 @@ def cluster_tasks(segments: pd.DataFrame, samples: pd.DataFrame) -> list[Cluster
     for name, rows in segments.groupby("name", sort=False):
         if name not in sectors:
             raise KeyError(f"segments reference cluster {name!r}, which has no samples in sector_light_curves")
-        arrays = {s.sector: (s.time_btjd, s.flux_e_per_s, s.flux_err_e_per_s) for s in sectors[name]}
-        tasks.append(ClusterTask(str(name), arrays, list(zip(rows["segment_id"], rows["kind"], rows["parts"]))))
+        tasks.append(ClusterTask(str(name), sector_arrays(sectors[name]), list(zip(rows["segment_id"], rows["kind"], rows["parts"]))))
     return tasks
 
 
@@ -79,7 +78,7 @@ def invariant_cluster(task: ClusterTask, config: InvariantConfig) -> list[Segmen
         features = dict(result.features)
         if median_flux is not None:
             features["log_flux"] = float(np.log10(median_flux)) if median_flux > 0 else float("nan")
-        results.append(SegmentResult(segment_id, features, result.spectrum, result.reason))
+        results.append(SegmentResult(segment_id, features, result.periodogram, result.reason))
     return results
 
 
@@ -95,9 +94,9 @@ def results_table(segments: pd.DataFrame, results: list[SegmentResult], columns:
     return table
 
 
-def vectors(segments: pd.DataFrame, results: list[SegmentResult], n_frequencies: int) -> np.ndarray:
-    """Periodogram vectors as a float32 matrix (n_segments, n_frequencies) in ``segments`` order."""
-    by_id = {r.segment_id: r.vector for r in results}
+def periodogram_matrix(segments: pd.DataFrame, results: list[SegmentResult], n_frequencies: int) -> np.ndarray:
+    """The segments' periodograms as a float32 matrix (n_segments, n_frequencies) in ``segments`` order."""
+    by_id = {r.segment_id: r.periodogram for r in results}
     if not len(segments):
         return np.empty((0, n_frequencies), np.float32)
     return np.vstack([np.asarray(by_id[s], dtype=np.float32) for s in segments["segment_id"]])

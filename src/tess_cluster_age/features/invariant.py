@@ -1,4 +1,4 @@
-"""Invariant light-curve features and the ``invariant`` periodogram vector (SPEC 3b, 3c, 3d).
+"""Invariant light-curve features and the ``invariant`` periodogram (SPEC 3b, 3c, 3d).
 
 The features here are built to be independent of a cluster's brightness, of the TESS cadence
 (1800 s, 600 s, 200 s) and, as far as the estimator allows, of the segment length:
@@ -23,20 +23,19 @@ sinusoid's frequency, and ``E[A²] = 4 s² / n`` for white noise, hence the nois
 ``A_c² = max(A² − 4 mean(σ²) / n, 0)``.
 
 It is evaluated on the fine grid ``f_k = 1/T + k / (oversample T)`` up to ``max_frequency_per_day``
-(``T`` = time span of the bins, d), with the non-uniform FFT of nifty-ls (finufft backend, one thread,
-tolerance 1e-9; measured 1.8e-10 of the peak power against astropy's exact ``cython`` method on a
-20,000-bin, 1,000-day curve; about 15 ms for its 60,000 frequencies). Whole-segment cost, one
-thread: ~3 ms for a real 200-s sector (10,800 samples); ~45 ms for a 50,000-sample, 1,000-day
-stitched curve (31,000 bins, 60,000 frequencies: transform ~18 ms, gap-aware ACF ~8 ms).
+(``T`` = time span of the bins, d) by :func:`~tess_cluster_age.features.lombscargle.lomb_scargle_power`
+with its ``nifty-ls`` backend. Whole-segment cost, one thread: ~3 ms for a real 200-s sector
+(10,800 samples); ~45 ms for a 50,000-sample, 1,000-day stitched curve (31,000 bins, 60,000
+frequencies).
 
 Reason codes (``InvariantResult.reason``, ``;``-joined, in order of occurrence)
 ---------------------------------------------------------------------------------
 ``min_points``
     fewer than ``min_points`` usable raw samples, or fewer than ``min_bins`` bins: every feature is
-    NaN except ``log_flux`` (when the median flux is positive) and the descriptors; spectrum all NaN.
+    NaN except ``log_flux`` (when the median flux is positive) and the descriptors; periodogram all NaN.
 ``constant_flux``
     the binned series has zero variance (peak-to-peak ≤ 1e-12 in normalised flux): the shape
-    features and the spectrum are NaN; ``inv_std``, ``inv_sigmaG`` and ``inv_excess_rms`` are 0.
+    features and the periodogram are NaN; ``inv_std``, ``inv_sigmaG`` and ``inv_excess_rms`` are 0.
 ``acf_tau_not_reached``
     the ACF never drops below 1/e within half the span: ``inv_acf_tau`` is NaN.
 
@@ -54,7 +53,7 @@ Codes beyond SPEC 3d's list, for cases it does not name (each one never silent):
     no pair of bins is within ``eta_max_gap_bins``: ``inv_eta`` and ``inv_stetson_j`` are NaN.
 ``spectrum_too_short``
     fewer than 3 fine-grid frequencies (span shorter than ``(1 + 2 / oversample) /
-    max_frequency_per_day``, 2.8 h by default): spectral features and the spectrum are NaN.
+    max_frequency_per_day``, 2.8 h by default): spectral features and the periodogram are NaN.
 ``band_not_covered``
     a period band holds no fine-grid frequency (span too short): that ``inv_band_amp_*`` is NaN.
 ``psd_slope_too_few_bins``
@@ -82,6 +81,8 @@ import scipy.stats
 
 from tess_cluster_age.config import config_from_params
 from tess_cluster_age.features.classic import SIGMA_G_FACTOR  # σ_G = 0.7413 × IQR
+from tess_cluster_age.features.lombscargle import lomb_scargle_power
+from tess_cluster_age.lightcurves import SECONDS_PER_DAY
 
 __all__ = [
     "DESCRIPTORS",
@@ -93,21 +94,18 @@ __all__ = [
     "fine_amplitude_spectrum_exact",
     "invariant_feature_names",
     "invariant_features",
-    "invariant_vector_edges",
-    "invariant_vector_frequencies",
+    "invariant_periodogram_edges",
+    "invariant_periodogram_frequencies",
     "log_binned_mean",
 ]
 
-MINUTES_PER_DAY = 1440.0
+MINUTES_PER_DAY = SECONDS_PER_DAY / 60.0  # 1440 exactly
 VECTOR_FLOOR = 1e-12
-"""Added to the bin-mean A² before log10 in the ``invariant`` vector (SPEC 3c)."""
+"""Added to the bin-mean A² before log10 in the ``invariant`` periodogram (SPEC 3c)."""
 CONSTANT_PTP = 1e-12
 """Peak-to-peak of the binned normalised flux at or below which the curve counts as constant."""
-NUFFT_EPS = 1e-9
-"""finufft tolerance (nifty-ls' double-precision default; finer tolerances make finufft warn that they
-cannot be reached for the 2ωt transform). Measured error: 1.8e-10 of the peak power."""
-NUFFT_THREADS = 1
-"""One thread: nifty-ls' default oversubscribes inside process pools (SPEC 7)."""
+SPECTRUM_METHOD = "nifty-ls"
+"""Lomb-Scargle backend of the amplitude spectrum (:data:`~.lombscargle.BACKENDS`, tolerance 1e-9)."""
 
 REASON_MIN_POINTS = "min_points"
 REASON_CONSTANT = "constant_flux"
@@ -145,7 +143,7 @@ class InvariantConfig:
     oversample : int
         Fine-grid oversampling: spacing ``1 / (oversample T)``.
     vector_n_bins, vector_f_min, vector_f_max : int, float, float
-        The ``invariant`` vector: number of log-spaced bins and its edges, d⁻¹.
+        The ``invariant`` periodogram: number of log-spaced bins and its edges, d⁻¹.
     slope_f_min, slope_f_max : float
         Frequency range (bin centres, d⁻¹) of the ``inv_psd_slope`` fit.
     eta_max_gap_bins : float
@@ -265,7 +263,7 @@ class InvariantResult:
     ----------
     features : dict of str to float
         Every :func:`invariant_feature_names` key and every :data:`DESCRIPTORS` key.
-    spectrum : numpy.ndarray
+    periodogram : numpy.ndarray
         float32, length ``vector_n_bins``: ``log10(mean A² in bin + 1e-12)``; NaN for bins holding no
         fine-grid frequency.
     reason : str
@@ -273,19 +271,19 @@ class InvariantResult:
     """
 
     features: dict[str, float]
-    spectrum: np.ndarray
+    periodogram: np.ndarray
     reason: str
 
 
-def invariant_vector_edges(config: InvariantConfig | None = None) -> np.ndarray:
+def invariant_periodogram_edges(config: InvariantConfig | None = None) -> np.ndarray:
     """Edges of the ``invariant`` vector bins: ``vector_n_bins + 1`` log-spaced frequencies, d⁻¹."""
     config = config or InvariantConfig()
     return np.geomspace(config.vector_f_min, config.vector_f_max, config.vector_n_bins + 1)
 
 
-def invariant_vector_frequencies(config: InvariantConfig | None = None) -> np.ndarray:
-    """Geometric centres ``sqrt(e_j e_{j+1})`` of the ``invariant`` vector bins, d⁻¹."""
-    edges = invariant_vector_edges(config)
+def invariant_periodogram_frequencies(config: InvariantConfig | None = None) -> np.ndarray:
+    """Geometric centres ``sqrt(e_j e_{j+1})`` of the ``invariant`` periodogram bins, d⁻¹."""
+    edges = invariant_periodogram_edges(config)
     return np.sqrt(edges[:-1] * edges[1:])
 
 
@@ -372,8 +370,9 @@ def fine_amplitude_spectrum(
     """Squared amplitude spectrum ``A²(f) = 4 P(f) / n`` on the fine grid (uncorrected for noise).
 
     ``P`` is the floating-mean Lomb-Scargle periodogram of ``y_bin`` without uncertainties in the
-    ``psd`` normalisation (Lomb 1976; Scargle 1982; VanderPlas 2018), computed with nifty-ls'
-    finufft backend. The grid is ``f_k = 1/T + k / (oversample T)`` up to ``max_frequency_per_day``,
+    ``psd`` normalisation (Lomb 1976; Scargle 1982; VanderPlas 2018), computed by the
+    :data:`SPECTRUM_METHOD` backend of :func:`~tess_cluster_age.features.lombscargle.lomb_scargle_power`.
+    The grid is ``f_k = 1/T + k / (oversample T)`` up to ``max_frequency_per_day``,
     ``T = t_bin[-1] − t_bin[0]``.
 
     Parameters
@@ -391,8 +390,6 @@ def fine_amplitude_spectrum(
     amp2 : numpy.ndarray
         ``A²``, fractional flux squared (a sinusoid of semi-amplitude ``a`` peaks at ``a²``).
     """
-    import nifty_ls  # imported here: it loads finufft
-
     config = config or InvariantConfig()
     t_bin = np.asarray(t_bin, dtype=np.float64)
     y_bin = np.asarray(y_bin, dtype=np.float64)
@@ -402,19 +399,9 @@ def fine_amplitude_spectrum(
     if n_freq < 2 or n < 3:  # nifty-ls needs two frequencies to define its spacing
         return np.empty(0), np.empty(0)
     freq = f_min + df * np.arange(n_freq)
-    result = nifty_ls.lombscargle(
-        t_bin - t_bin[0],
-        y_bin,
-        fmin=f_min,
-        fmax=f_min + df * (n_freq - 1),
-        Nf=n_freq,
-        normalization="psd",
-        backend="finufft",
-        nthreads=NUFFT_THREADS,
-        finufft_kwargs={"eps": NUFFT_EPS},
-    )
+    power = lomb_scargle_power(t_bin, y_bin, freq, normalization="psd", method=SPECTRUM_METHOD)
     # the transform's ~1e-10 relative error can leave a power a hair below 0: clip to 0
-    power = np.maximum(np.asarray(result.power, dtype=np.float64), 0.0)
+    power = np.maximum(power, 0.0)
     return freq, 4.0 * power / n
 
 
@@ -502,10 +489,150 @@ def _nan_features(config: InvariantConfig) -> dict[str, float]:
     return features
 
 
+def _usable_samples(time_d, flux, flux_err) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Finite samples with ``flux_err ≥ 0``, sorted by time (stable); reason ``invalid_samples_dropped``."""
+    time_d = np.asarray(time_d, dtype=np.float64).ravel()
+    flux = np.asarray(flux, dtype=np.float64).ravel()
+    flux_err = np.asarray(flux_err, dtype=np.float64).ravel()
+    if not time_d.size == flux.size == flux_err.size:
+        raise ValueError(
+            f"time_d, flux and flux_err must have one length (got {time_d.size}, {flux.size}, {flux_err.size})"
+        )
+    reasons = []
+    valid = np.isfinite(time_d) & np.isfinite(flux) & np.isfinite(flux_err) & (flux_err >= 0)
+    if not valid.all():
+        reasons.append(REASON_DROPPED)
+        time_d, flux, flux_err = time_d[valid], flux[valid], flux_err[valid]
+    if time_d.size > 1 and np.any(np.diff(time_d) < 0):
+        order = np.argsort(time_d, kind="stable")
+        time_d, flux, flux_err = time_d[order], flux[order], flux_err[order]
+    return time_d, flux, flux_err, reasons
+
+
+def _descriptors(time_d: np.ndarray, flux: np.ndarray, bin_days: float) -> tuple[dict[str, float], float]:
+    """``span_days`` (d), ``n_bins`` (non-empty bins), ``log_flux`` (dex of e/s) and the median flux."""
+    out = {"span_days": float(time_d[-1] - time_d[0]) if time_d.size else float("nan")}
+    if time_d.size:
+        grid_index = np.floor((time_d - time_d[0]) / bin_days + 0.5)
+        out["n_bins"] = float(np.count_nonzero(np.diff(grid_index)) + 1)
+    else:
+        out["n_bins"] = 0.0
+    median = float(np.median(flux)) if flux.size else float("nan")
+    if median > 0:
+        out["log_flux"] = math.log10(median)
+    return out, median
+
+
+def _moment_features(y_bin: np.ndarray, var_y: float, mean_s2: float) -> tuple[dict[str, float], list[str]]:
+    """Moments of the bins and the noise-corrected amplitude.
+
+    ``inv_std = sqrt(var(y))`` (ddof 1); ``inv_sigmaG = 0.7413 (P75 − P25)`` (Ivezić et al. 2014);
+    ``inv_skew``, ``inv_kurt``: unbiased standardised skewness and excess kurtosis;
+    ``inv_excess_rms = sqrt(max(var(y) − mean(σ²), 0))``; ``inv_log_snr = log10(var(y) / mean(σ²))``.
+    A constant series (reason ``constant_flux``) has zero spread and no shape.
+    """
+    q25, q75 = np.percentile(y_bin, [25.0, 75.0])
+    out = {"inv_std": math.sqrt(var_y), "inv_sigmaG": float(SIGMA_G_FACTOR * (q75 - q25))}
+    if float(np.ptp(y_bin)) <= CONSTANT_PTP:
+        return {"inv_std": 0.0, "inv_sigmaG": 0.0, "inv_excess_rms": 0.0}, [REASON_CONSTANT]
+    out["inv_skew"] = float(scipy.stats.skew(y_bin, bias=False))
+    out["inv_kurt"] = float(scipy.stats.kurtosis(y_bin, fisher=True, bias=False))
+    if not mean_s2 > 0:
+        return out, [REASON_ZERO_ERR]
+    out["inv_excess_rms"] = math.sqrt(max(var_y - mean_s2, 0.0))
+    out["inv_log_snr"] = math.log10(var_y / mean_s2)
+    return out, []
+
+
+def _successive_difference_features(
+    t_bin: np.ndarray, y_bin: np.ndarray, s_bin: np.ndarray, var_y: float, config: InvariantConfig
+) -> tuple[dict[str, float], list[str]]:
+    """von Neumann ``inv_eta`` and Stetson ``inv_stetson_j`` over pairs of consecutive bins.
+
+    Pairs: bins ``(i, i+1)`` with ``t_{i+1} − t_i ≤ eta_max_gap_bins × w``, ``m`` of them.
+    ``inv_eta = Σ_pairs (y_{i+1} − y_i)² / (m var(y))`` (von Neumann 1941; 2 for white noise, → 0
+    for slow variations; SPEC's ``n − 1`` is ``m``: differences across gaps are not successive).
+    ``inv_stetson_j = mean_pairs sign(P_i) sqrt|P_i|``, ``P_i = δ_i δ_{i+1}``,
+    ``δ_i = sqrt(n/(n−1)) (y_i − mean(y)) / σ_i`` (Stetson 1996, eqs. 1–2 with unit weights).
+    """
+    pair = np.flatnonzero(np.diff(t_bin) <= config.eta_max_gap_bins * config.bin_days)
+    if pair.size == 0:
+        return {}, [REASON_NO_PAIRS]
+    diff = y_bin[pair + 1] - y_bin[pair]
+    out = {"inv_eta": float(np.sum(diff * diff) / (pair.size * var_y))}
+    if not np.all(s_bin > 0):
+        return out, [REASON_ZERO_ERR]
+    n = y_bin.size
+    delta = math.sqrt(n / (n - 1.0)) * (y_bin - y_bin.mean()) / s_bin
+    product = delta[pair] * delta[pair + 1]
+    out["inv_stetson_j"] = float(np.mean(np.sign(product) * np.sqrt(np.abs(product))))
+    return out, []
+
+
+def _amplitude_features(
+    freq: np.ndarray, amp2: np.ndarray, noise_amp2: float | None, config: InvariantConfig
+) -> tuple[dict[str, float], list[str]]:
+    """Peak and band amplitudes from the fine-grid ``A²`` and the noise level ``4 mean(σ²) / n``.
+
+    ``inv_peak_freq`` (d⁻¹), ``inv_peak_period`` (d) and ``inv_peak_amp`` (``A_c`` there) at the
+    highest ``A²`` (:func:`_peak`); ``inv_band_amp_*`` = ``sqrt(mean A_c²)`` over the fine-grid
+    frequencies ``1/longest ≤ f < 1/shortest``, ``A_c² = max(A² − noise, 0)``. Clipping bin by bin
+    leaves white noise a band amplitude of ``e^(−1/2) sqrt(noise)``, not 0; a sinusoid's share of its
+    band falls as ``T^(−1/2)`` with segment length. Without a noise level (``noise_amp2`` None)
+    only the peak's frequency and period are defined.
+    """
+    peak_f, peak_amp2 = _peak(freq, amp2)
+    out = {"inv_peak_freq": peak_f, "inv_peak_period": 1.0 / peak_f}
+    if noise_amp2 is None:
+        return out, []
+    reasons = []
+    out["inv_peak_amp"] = math.sqrt(max(peak_amp2 - noise_amp2, 0.0))
+    amp2_c = np.maximum(amp2 - noise_amp2, 0.0)
+    for name, (longest, shortest) in zip(config.band_feature_names(), config.band_periods_days):
+        in_band = (freq >= 1.0 / longest) & (freq < 1.0 / shortest)
+        if in_band.any():
+            out[name] = math.sqrt(float(np.mean(amp2_c[in_band])))
+        else:
+            reasons.append(REASON_BAND)
+    return out, reasons
+
+
+def _psd_slope(freq: np.ndarray, amp2: np.ndarray, config: InvariantConfig) -> tuple[dict[str, float], list[str]]:
+    """``inv_psd_slope``: least-squares slope of ``mean(log10 A²)`` in the periodogram's log bins against
+    ``log10`` of the bin centres, over non-empty bins centred in ``[slope_f_min, slope_f_max]``.
+
+    The *logarithm* is averaged (``A²`` uncorrected, no floor): a periodogram value is exponentially
+    distributed about the true spectrum, so ``E[log10 A²] = log10 S − 0.25`` at every frequency and
+    the offset cancels in the slope, whereas ``log10(mean A²)`` is biased by up to 0.25 dex in bins
+    holding one independent frequency and not in wide ones (on seeded white noise it gave +0.15).
+    """
+    centres = invariant_periodogram_frequencies(config)
+    positive = amp2 > 0  # exact zeros (never seen on real data) have no logarithm
+    log_binned = log_binned_mean(freq[positive], np.log10(amp2[positive]), invariant_periodogram_edges(config))
+    use = (centres >= config.slope_f_min) & (centres <= config.slope_f_max) & np.isfinite(log_binned)
+    if np.count_nonzero(use) < 3:
+        return {}, [REASON_SLOPE]
+    slope, _ = np.polyfit(np.log10(centres[use]), log_binned[use], 1)
+    return {"inv_psd_slope": float(slope)}, []
+
+
+def _invariant_periodogram(freq: np.ndarray, amp2: np.ndarray, config: InvariantConfig) -> np.ndarray:
+    """The ``invariant`` periodogram (SPEC 3c): ``log10(mean A² in bin + 1e-12)``, float32; NaN bins stay NaN."""
+    binned = log_binned_mean(freq, amp2, invariant_periodogram_edges(config))
+    with np.errstate(invalid="ignore"):
+        return np.log10(binned + VECTOR_FLOOR).astype(np.float32)
+
+
 def invariant_features(
     time_d: np.ndarray, flux: np.ndarray, flux_err: np.ndarray, *, config: InvariantConfig
 ) -> InvariantResult:
-    """Invariant features and ``invariant`` spectrum of one segment (SPEC 3b, 3c, 3d).
+    """Invariant features and ``invariant`` periodogram of one segment (SPEC 3b, 3c, 3d).
+
+    The steps: usable samples, descriptors and ``log_flux = log10(median flux)``; ``y = flux /
+    median``, ``σ = flux_err / median`` binned by :func:`bin_light_curve`; then, on the ``n`` bins,
+    :func:`_moment_features`, :func:`_successive_difference_features`, :func:`_acf_tau`, the
+    amplitude spectrum (:func:`fine_amplitude_spectrum`), :func:`_amplitude_features`,
+    :func:`_psd_slope` and :func:`_invariant_periodogram`. Each step's docstring gives its formulas.
 
     Parameters
     ----------
@@ -521,79 +648,23 @@ def invariant_features(
     -------
     InvariantResult
         ``features`` (every :func:`invariant_feature_names` and :data:`DESCRIPTORS` key),
-        ``spectrum`` (float32) and ``reason``.
-
-    Notes
-    -----
-    With ``y = flux / median(flux)`` and ``σ = flux_err / median(flux)`` binned by
-    :func:`bin_light_curve` into ``n`` bins (``y_i``, ``σ_i``, times ``t_i``), ``var`` = sample
-    variance (ddof 1):
-
-    - ``inv_std = sqrt(var(y))``; ``inv_sigmaG = 0.7413 (P75 − P25)``; ``inv_skew``, ``inv_kurt``:
-      unbiased standardised skewness and excess kurtosis (``scipy.stats`` with ``bias=False``).
-    - ``inv_excess_rms = sqrt(max(var(y) − mean(σ²), 0))``; ``inv_log_snr = log10(var(y) / mean(σ²))``.
-    - Pairs: consecutive bins ``(i, i+1)`` with ``t_{i+1} − t_i ≤ eta_max_gap_bins × w``; ``m`` their
-      number (``m = n − 1`` without gaps).
-    - ``inv_eta = Σ_pairs (y_{i+1} − y_i)² / (m var(y))`` (von Neumann 1941: mean square successive
-      difference over variance; 2 for white noise, → 0 for slow variations). SPEC's ``n − 1`` is
-      the number of pairs ``m``: differences across gaps are not successive differences.
-    - ``inv_stetson_j = mean_pairs sign(P_i) sqrt|P_i|``, ``P_i = δ_i δ_{i+1}``,
-      ``δ_i = sqrt(n/(n−1)) (y_i − mean(y)) / σ_i`` (Stetson 1996, eq. 1–2 with unit weights).
-    - Spectrum: see the module docstring; ``A_c² = max(A² − 4 mean(σ²) / n, 0)``.
-      ``inv_peak_freq`` (d⁻¹), ``inv_peak_period = 1 / inv_peak_freq`` (d) and ``inv_peak_amp``
-      (``A_c`` there) at the highest fine-grid ``A²`` (the same point as the highest ``A_c``),
-      refined by a 3-point parabola; ``inv_band_amp_*`` = ``sqrt(mean A_c²)`` over fine-grid
-      frequencies ``1/longest ≤ f < 1/shortest``. Because ``A_c²`` is clipped at 0 frequency by
-      frequency, pure white noise leaves ``E[A_c²] = c / e`` (``c = 4 mean(σ²)/n``), i.e. a band
-      amplitude of ``e^(−1/2) sqrt(c) ≈ 0.61 sqrt(c)``, not 0; a coherent sinusoid contributes
-      ``a² / (T_covered Δf_band)`` to its band's mean, so for periodic signals the band amplitudes
-      fall as ``T^(−1/2)`` with segment length (stochastic signals do not).
-    - ``inv_psd_slope``: least-squares slope (equal weight per bin) of ``mean(log10 A²)`` in the
-      vector bins (``A²`` uncorrected, no 1e-12 floor) against ``log10`` of the bin centres, over
-      non-empty bins with centres in ``[slope_f_min, slope_f_max]``. The *logarithm is averaged*:
-      a periodogram value is exponentially distributed about the true spectrum, so
-      ``E[log10 A²] = log10 S − 0.25`` at every frequency and the offset cancels in the slope,
-      whereas ``log10(mean A²)`` is biased down by up to 0.25 dex in bins holding one independent
-      frequency (low f) and hardly at all in wide bins (high f): measured on 30 seeded 27-d sectors,
-      white noise gave +0.150 ± 0.151 with the log of the mean and −0.001 ± 0.148 with the mean of
-      the log; a random walk −1.82 ± 0.13 against −1.97 ± 0.13.
-    - ``inv_acf_tau``: gap-aware ACF on the regular bin grid, first 1/e crossing, d.
-    - ``log_flux = log10(median(flux))``; ``n_bins``; ``span_days`` = ``max(t) − min(t)`` of the
-      usable raw samples, d.
+        ``periodogram`` (float32) and ``reason``.
     """
-    time_d = np.asarray(time_d, dtype=np.float64).ravel()
-    flux = np.asarray(flux, dtype=np.float64).ravel()
-    flux_err = np.asarray(flux_err, dtype=np.float64).ravel()
-    if not time_d.size == flux.size == flux_err.size:
-        raise ValueError(
-            f"time_d, flux and flux_err must have one length (got {time_d.size}, {flux.size}, {flux_err.size})"
-        )
-    reasons: list[str] = []
+    time_d, flux, flux_err, reasons = _usable_samples(time_d, flux, flux_err)
     features = _nan_features(config)
-    spectrum = np.full(config.vector_n_bins, np.nan, dtype=np.float32)
+    periodogram = np.full(config.vector_n_bins, np.nan, dtype=np.float32)
 
     def result() -> InvariantResult:
-        return InvariantResult(features, spectrum, ";".join(dict.fromkeys(reasons)))
+        return InvariantResult(features, periodogram, ";".join(dict.fromkeys(reasons)))
 
-    valid = np.isfinite(time_d) & np.isfinite(flux) & np.isfinite(flux_err) & (flux_err >= 0)
-    if not valid.all():
-        reasons.append(REASON_DROPPED)
-        time_d, flux, flux_err = time_d[valid], flux[valid], flux_err[valid]
-    if time_d.size > 1 and np.any(np.diff(time_d) < 0):
-        order = np.argsort(time_d, kind="stable")
-        time_d, flux, flux_err = time_d[order], flux[order], flux_err[order]
-    features["span_days"] = float(time_d[-1] - time_d[0]) if time_d.size else float("nan")
+    def add(step: tuple[dict[str, float], list[str]]) -> list[str]:
+        features.update(step[0])
+        reasons.extend(step[1])
+        return step[1]
 
-    bin_days = config.bin_days
-    if time_d.size:
-        grid_index = np.floor((time_d - time_d[0]) / bin_days + 0.5)
-        features["n_bins"] = float(np.count_nonzero(np.diff(grid_index)) + 1)
-    else:
-        features["n_bins"] = 0.0
-    median = float(np.median(flux)) if flux.size else float("nan")
-    if median > 0:
-        features["log_flux"] = math.log10(median)
-    elif flux.size:
+    descriptors, median = _descriptors(time_d, flux, config.bin_days)
+    features.update(descriptors)
+    if not median > 0 and flux.size:
         reasons.append(REASON_MEDIAN)
     if time_d.size < config.min_points or features["n_bins"] < config.min_bins:
         reasons.append(REASON_MIN_POINTS)
@@ -601,83 +672,20 @@ def invariant_features(
     if not median > 0:
         return result()
 
-    y = flux / median
-    sigma = flux_err / median
-    t_bin, y_bin, s_bin, index = _bin_sorted(time_d, y, sigma, bin_days)
-    n = t_bin.size
-
-    # --- moments -------------------------------------------------------------------------------
+    t_bin, y_bin, s_bin, index = _bin_sorted(time_d, flux / median, flux_err / median, config.bin_days)
     var_y = float(np.var(y_bin, ddof=1))
     mean_s2 = float(np.mean(s_bin * s_bin))
-    q25, q75 = np.percentile(y_bin, [25.0, 75.0])
-    features["inv_std"] = math.sqrt(var_y)
-    features["inv_sigmaG"] = float(SIGMA_G_FACTOR * (q75 - q25))
-    if float(np.ptp(y_bin)) <= CONSTANT_PTP:
-        reasons.append(REASON_CONSTANT)
-        features["inv_std"] = 0.0
-        features["inv_sigmaG"] = 0.0
-        features["inv_excess_rms"] = 0.0
+    if REASON_CONSTANT in add(_moment_features(y_bin, var_y, mean_s2)):
         return result()
-    features["inv_skew"] = float(scipy.stats.skew(y_bin, bias=False))
-    features["inv_kurt"] = float(scipy.stats.kurtosis(y_bin, fisher=True, bias=False))
-    noise_ok = mean_s2 > 0
-    if noise_ok:
-        features["inv_excess_rms"] = math.sqrt(max(var_y - mean_s2, 0.0))
-        features["inv_log_snr"] = math.log10(var_y / mean_s2)
-    else:
-        reasons.append(REASON_ZERO_ERR)
+    add(_successive_difference_features(t_bin, y_bin, s_bin, var_y, config))
+    tau = _acf_tau(index, y_bin, config.bin_days)
+    add(({"inv_acf_tau": tau}, [REASON_ACF] if math.isnan(tau) else []))
 
-    # --- successive differences: von Neumann eta and Stetson J ---------------------------------
-    pair = np.flatnonzero(np.diff(t_bin) <= config.eta_max_gap_bins * bin_days)
-    if pair.size == 0:
-        reasons.append(REASON_NO_PAIRS)
-    else:
-        diff = y_bin[pair + 1] - y_bin[pair]
-        features["inv_eta"] = float(np.sum(diff * diff) / (pair.size * var_y))
-        if np.all(s_bin > 0):
-            delta = math.sqrt(n / (n - 1.0)) * (y_bin - y_bin.mean()) / s_bin
-            product = delta[pair] * delta[pair + 1]
-            features["inv_stetson_j"] = float(np.mean(np.sign(product) * np.sqrt(np.abs(product))))
-        else:
-            reasons.append(REASON_ZERO_ERR)
-
-    # --- autocorrelation time --------------------------------------------------------------------
-    tau = _acf_tau(index, y_bin, bin_days)
-    features["inv_acf_tau"] = tau
-    if math.isnan(tau):
-        reasons.append(REASON_ACF)
-
-    # --- amplitude spectrum ----------------------------------------------------------------------
     freq, amp2 = fine_amplitude_spectrum(t_bin, y_bin, config)
     if freq.size < 3:
         reasons.append(REASON_SHORT_SPECTRUM)
         return result()
-    binned = log_binned_mean(freq, amp2, invariant_vector_edges(config))
-    with np.errstate(invalid="ignore"):  # NaN bins stay NaN
-        spectrum = np.log10(binned + VECTOR_FLOOR).astype(np.float32)
-
-    noise_amp2 = 4.0 * mean_s2 / n
-    peak_f, peak_amp2 = _peak(freq, amp2)
-    features["inv_peak_freq"] = peak_f
-    features["inv_peak_period"] = 1.0 / peak_f
-    if noise_ok:
-        features["inv_peak_amp"] = math.sqrt(max(peak_amp2 - noise_amp2, 0.0))
-        amp2_c = np.maximum(amp2 - noise_amp2, 0.0)
-        for name, (longest, shortest) in zip(config.band_feature_names(), config.band_periods_days):
-            in_band = (freq >= 1.0 / longest) & (freq < 1.0 / shortest)
-            if in_band.any():
-                features[name] = math.sqrt(float(np.mean(amp2_c[in_band])))
-            else:
-                reasons.append(REASON_BAND)
-
-    centres = invariant_vector_frequencies(config)
-    positive = amp2 > 0  # exact zeros (never seen on real data) have no logarithm
-    log_amp2 = np.log10(amp2[positive])
-    log_binned = log_binned_mean(freq[positive], log_amp2, invariant_vector_edges(config))
-    use = (centres >= config.slope_f_min) & (centres <= config.slope_f_max) & np.isfinite(log_binned)
-    if np.count_nonzero(use) >= 3:
-        slope, _ = np.polyfit(np.log10(centres[use]), log_binned[use], 1)
-        features["inv_psd_slope"] = float(slope)
-    else:
-        reasons.append(REASON_SLOPE)
+    periodogram = _invariant_periodogram(freq, amp2, config)
+    add(_amplitude_features(freq, amp2, 4.0 * mean_s2 / t_bin.size if mean_s2 > 0 else None, config))
+    add(_psd_slope(freq, amp2, config))
     return result()

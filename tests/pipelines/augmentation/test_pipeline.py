@@ -19,12 +19,11 @@ from kedro.runner import SequentialRunner
 from kedro_datasets.pandas import ParquetDataset
 
 from tests.synthetic import REPO
-from tess_cluster_age.lightcurves import sectors_from_samples
+from tess_cluster_age.lightcurves import SECONDS_PER_DAY as DAY_S, sectors_from_samples
 from tess_cluster_age.pipelines.augmentation import create_pipeline
 from tess_cluster_age.pipelines.augmentation.nodes import build_segments
-from tess_cluster_age.segments import KINDS, SEGMENT_COLUMNS, segment_arrays
+from tess_cluster_age.segments import KINDS, SEGMENT_COLUMNS, sector_arrays, segment_arrays
 
-DAY_S = 86400.0
 PARAMS = yaml.safe_load((REPO / "conf" / "base" / "parameters_augmentation.yml").read_text())["augmentation"]
 ALL_ON = {**PARAMS, "kinds": dict.fromkeys(KINDS, True)}
 
@@ -168,7 +167,7 @@ def test_parquet_round_trip_keeps_parts_and_columns(tmp_path, samples):
         assert pd.api.types.is_float_dtype(loaded[column])
 
     # the stored references still give the samples back, normalised for stitched and combo
-    sectors = {s.sector: (s.time_btjd, s.flux_e_per_s, s.flux_err_e_per_s) for s in sectors_from_samples(samples)["NGC 1818"]}
+    sectors = sector_arrays(sectors_from_samples(samples)["NGC 1818"])
     for row in loaded[loaded["name"] == "NGC 1818"].itertuples():
         time, flux, _ = segment_arrays(row.kind, row.parts, sectors)
         assert time.size == flux.size == row.n_points

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from tess_cluster_age.features.classic import CLASSIC_FEATURES
-from tess_cluster_age.features.vectors import Periodograms
+from tess_cluster_age.features.periodograms import Periodograms
+from tess_cluster_age.lightcurves import SECONDS_PER_DAY
 from tess_cluster_age.pipelines.augmentation.nodes import build_segments
 from tess_cluster_age.pipelines.feature_engineering.nodes import (
     build_model_input,
@@ -26,13 +27,13 @@ def sample_table(clusters: dict[str, list[tuple[int, np.ndarray, np.ndarray, np.
     for name, sectors in clusters.items():
         for hdu, (sector, time, flux, flux_err) in enumerate(sectors, start=1):
             frames.append(pd.DataFrame({"name": name, "sector": np.int32(sector), "hdu": np.int32(hdu), "time": time, "flux": flux,
-                                        "flux_err": flux_err, "cadence_s": float(np.median(np.diff(time)) * 86400)}))
+                                        "flux_err": flux_err, "cadence_s": float(np.median(np.diff(time)) * SECONDS_PER_DAY)}))
     return pd.concat(frames, ignore_index=True)
 
 
 def sinusoid(seed, period_d=1.7, n=600, cadence_s=1800.0, level=4000.0, t0=1500.0, amplitude=0.01):
     rng = np.random.default_rng(seed)
-    time = t0 + np.arange(n) * cadence_s / 86400
+    time = t0 + np.arange(n) * cadence_s / SECONDS_PER_DAY
     flux = level * (1 + amplitude * np.sin(2 * np.pi * time / period_d)) + rng.normal(0, 3.0, n)
     return time, flux, np.full(n, 3.0)
 

@@ -10,17 +10,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tess_cluster_age.features.classic import CLASSIC_FEATURES, ClassicConfig, classic_frequency_vector_grid
+from tess_cluster_age.features.classic import CLASSIC_FEATURES, ClassicConfig, classic_periodogram_frequencies
 from tess_cluster_age.features.extract import (
     classic_cluster,
     cluster_tasks,
     invariant_cluster,
     invariant_columns,
     results_table,
-    vectors,
+    periodogram_matrix,
 )
-from tess_cluster_age.features.invariant import InvariantConfig, invariant_feature_names, invariant_vector_frequencies
-from tess_cluster_age.features.vectors import Periodograms
+from tess_cluster_age.features.invariant import InvariantConfig, invariant_feature_names, invariant_periodogram_frequencies
+from tess_cluster_age.features.periodograms import Periodograms
 from tess_cluster_age.parallel import run_tasks
 
 logger = logging.getLogger(__name__)
@@ -61,14 +61,14 @@ def compute_classic_features(segments: pd.DataFrame, sector_light_curves: pd.Dat
 
     Returns:
         Features (``segment_id, name, kind``, the 19 original columns, ``reason``) and the
-        periodogram vectors (bootstrap median power, frequencies in 1/d).
+        periodograms (bootstrap median power, frequencies in 1/d).
     """
     config = ClassicConfig.from_params(params)
     results = _run(functools.partial(classic_cluster, config=config, seed=int(seed)), segments, sector_light_curves, execution, "classic features")
     table = results_table(segments, results, CLASSIC_FEATURES)
     _log_reasons(table, "classic features")
-    grid = classic_frequency_vector_grid(config)
-    periodograms = Periodograms(segments["segment_id"].to_numpy(), grid, vectors(segments, results, grid.size),
+    grid = classic_periodogram_frequencies(config)
+    periodograms = Periodograms(segments["segment_id"].to_numpy(), grid, periodogram_matrix(segments, results, grid.size),
                                 "bootstrap median standard Lomb-Scargle power")
     return table, periodograms
 
@@ -86,7 +86,7 @@ def compute_invariant_features(segments: pd.DataFrame, sector_light_curves: pd.D
 
     Returns:
         Features (``segment_id, name, kind``, ``inv_*``, ``log_flux``, ``n_bins``, ``span_days``,
-        ``cadence_s``, ``n_sectors``, ``reason``) and the spectra (log10 mean A², 1/d grid).
+        ``cadence_s``, ``n_sectors``, ``reason``) and the periodograms (log10 mean A², 1/d grid).
     """
     config = InvariantConfig.from_params(params)
     results = _run(functools.partial(invariant_cluster, config=config), segments, sector_light_curves, execution, "invariant features")
@@ -96,10 +96,10 @@ def compute_invariant_features(segments: pd.DataFrame, sector_light_curves: pd.D
     table["n_sectors"] = segments["n_sectors"].to_numpy()
     table["reason"] = reason
     _log_reasons(table, "invariant features")
-    grid = invariant_vector_frequencies(config)
-    spectra = Periodograms(segments["segment_id"].to_numpy(), grid, vectors(segments, results, grid.size),
+    grid = invariant_periodogram_frequencies(config)
+    periodograms = Periodograms(segments["segment_id"].to_numpy(), grid, periodogram_matrix(segments, results, grid.size),
                            "log10 mean noise-uncorrected amplitude^2 per log bin")
-    return table, spectra
+    return table, periodograms
 
 
 def build_model_input(segments: pd.DataFrame, clusters: pd.DataFrame, features_classic: pd.DataFrame,

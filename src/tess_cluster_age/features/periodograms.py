@@ -1,4 +1,11 @@
-"""Periodogram vectors (SPEC 3c): one float32 row per segment on a fixed frequency grid."""
+"""Periodograms (SPEC 3c): one float32 row per segment on a fixed frequency grid.
+
+Names, used alike across the package: a segment's *periodogram* is its row on the feature set's
+grid (``ClassicResult.periodogram``, ``InvariantResult.periodogram``, ``SegmentResult.periodogram``);
+:class:`Periodograms` holds many of them as astropy's pair, ``frequency`` and ``power``; the
+Lomb-Scargle computation itself lives in :mod:`tess_cluster_age.features.lombscargle`; the invariant
+set's fine-grid ``A(f)`` is its *amplitude spectrum*, from which its periodogram is binned.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,7 @@ import numpy as np
 
 @dataclasses.dataclass(frozen=True)
 class Periodograms:
-    """Power vectors of many segments on one frequency grid.
+    """Periodograms of many segments on one frequency grid.
 
     Attributes:
         segment_id: row labels, aligned to ``segments.parquet`` by ``segment_id``.
