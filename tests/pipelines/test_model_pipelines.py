@@ -10,7 +10,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
 from tess_cluster_age import evaluation
-from tess_cluster_age.features.vectors import Periodograms
+from tess_cluster_age.features.periodograms import Periodograms
 from tess_cluster_age.pipelines.gaussian_nn import create_pipeline as gaussian_nn_pipeline
 from tess_cluster_age.pipelines.modelling import cross_validate_models, score_models
 from tess_cluster_age.pipelines.random_forest import create_pipeline as random_forest_pipeline
