@@ -136,7 +136,7 @@ def test_model_input_joins_labels_and_selected_features(small_survey):
     only_invariant = build_model_input(segments, clusters, classic, invariant,
                                        {"feature_sets": ["invariant"], "include_log_flux": False, "exclude": []}, INVARIANT)
     assert not any(c.startswith("classic_") for c in only_invariant.columns) and "log_flux" not in only_invariant.columns
-    with pytest.raises(ValueError, match=r"unknown sets \['wavelet'\]"):
+    with pytest.raises(ValueError, match=r"model_input.feature_sets\[0\] = 'wavelet': Input should be 'classic' or 'invariant'"):
         build_model_input(segments, clusters, classic, invariant, {"feature_sets": ["wavelet"]}, INVARIANT)
 
 
