@@ -196,13 +196,6 @@ def check_consistent(tables: Mapping[str, Any], *, sources: Mapping[str, Any] | 
     names = sorted(records)
     for i, a in enumerate(names):
         ra = records[a]
-        for upstream, expected in ra.get("inputs", {}).items():
-            if upstream in given and given[upstream] != expected:
-                other = records.get(upstream)
-                raise ProvenanceError(
-                    f"{a} was built from another {upstream} than the one given ({upstream} has changed since "
-                    f"{a} was written): rebuild with: {_rebuild_hint(ra, other)}"
-                )
         for b in names[i + 1:]:
             rb = records[b]
             for upstream in sorted(set(ra.get("inputs", {})) & set(rb.get("inputs", {}))):
@@ -217,6 +210,14 @@ def check_consistent(tables: Mapping[str, Any], *, sources: Mapping[str, Any] | 
                         f"{a} and {b} were built with different '{section}' parameters "
                         f"({_difference(ra['params'][section], rb['params'][section])}): rebuild both with: {_rebuild_hint(ra, rb)}"
                     )
+    for a in names:
+        ra = records[a]
+        for upstream, expected in sorted(ra.get("inputs", {}).items()):
+            if upstream in given and given[upstream] != expected:
+                raise ProvenanceError(
+                    f"{a} and {upstream} do not match: {a} was built from another {upstream} ({upstream} has "
+                    f"changed since {a} was written): rebuild with: {_rebuild_hint(ra)}"
+                )
     for section, value in (params or {}).items():
         wanted = _jsonable(value)
         for name in names:
