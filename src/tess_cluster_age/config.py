@@ -1,12 +1,46 @@
-"""Building the frozen configuration dataclasses from Kedro parameters."""
+"""Parameters: typed, frozen configuration per section, all validated before any work starts.
+
+Every section of ``conf/base/parameters*.yml`` has one frozen dataclass. Its fields give the
+allowed keys, their types and defaults; its ``__post_init__`` checks ranges. One function,
+:func:`config_from_params`, builds a dataclass from a parameters mapping: an unknown key, a value
+of the wrong type (checked by pydantic against the field annotations) or a value out of range
+raises :class:`ParameterError`, which names the parameter, its value and what is allowed.
+
+:func:`validate_parameters` runs this over **every** section of a run's parameters; the Kedro hook
+:class:`tess_cluster_age.hooks.ParameterValidationHook` calls it before a pipeline runs, so that a
+typo fails in seconds, not after minutes of feature work. Nodes build their configs through the
+same dataclasses, so a node run outside Kedro is checked too.
+
+Adding a section (e.g. for a model pipeline) takes one line in :data:`SECTIONS`::
+
+    SECTIONS["random_forest"] = "tess_cluster_age.models.forest:ForestConfig"
+
+The value names (``"module:attribute"``, imported only when validating, so that this module stays
+free of import cycles) either a frozen dataclass, built by its ``from_params`` classmethod when it
+has one and by :func:`config_from_params` otherwise, or a function ``value -> validated value``.
+Sections that a later pipeline will own are listed in :data:`LATER_SECTIONS` and passed through
+unchecked until that pipeline registers its model (then remove the name from that list). Any
+other section is an error: a misspelt section name must not be silently ignored.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any, TypeVar
+import difflib
+import functools
+import importlib
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypeVar
 
 Config = TypeVar("Config")
+
+
+class ParameterError(ValueError):
+    """A parameter is unknown, of the wrong type or out of range; the message says which and why."""
+
+
+# ------------------------------------------------------------------------------------ mechanism
 
 
 def _frozen(value: Any) -> Any:
@@ -14,21 +48,297 @@ def _frozen(value: Any) -> Any:
     return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
 
 
+@functools.cache
+def _adapter(cls: type):
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(cls)
+
+
+def _numeric_fields(cls: type) -> set[str]:
+    """Fields annotated ``int`` or ``float`` (a YAML ``true`` must not pass as 1 there)."""
+    hints = typing.get_type_hints(cls)
+    return {name for name, hint in hints.items() if hint in (int, float)}
+
+
+def _format_location(what: str, location: tuple) -> str:
+    path = what
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
 def config_from_params(cls: type[Config], params: Mapping[str, Any] | None, what: str) -> Config:
-    """Build ``cls`` from a parameters mapping; missing keys take their defaults.
+    """Build the frozen dataclass ``cls`` from a parameters mapping; missing keys take their defaults.
 
     Args:
-        cls: a dataclass.
+        cls: a (frozen) dataclass whose annotations give each key's type and whose
+            ``__post_init__`` checks ranges.
         params: the parameters (e.g. ``params:classic_features``).
-        what: what the parameters configure, for the error message ("classic feature").
+        what: what the parameters configure, for messages: the section name (``"folds"``) or a
+            description (``"classic feature"``).
 
     Raises:
-        ValueError: naming every unknown key and listing the valid ones: a typo must not silently
-            fall back to a default.
+        ParameterError: naming every unknown key and listing the valid ones (a typo must not
+            silently fall back to a default); or naming a parameter, its value and what is
+            allowed when the value has the wrong type or is out of range.
     """
+    from pydantic import ValidationError
+
+    if params is not None and not isinstance(params, Mapping):
+        raise ParameterError(f"{what} parameters must be a mapping of key: value, got {params!r}")
     params = dict(params or {})
     fields = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(params) - set(fields))
     if unknown:
-        raise ValueError(f"unknown {what} parameter(s) {unknown}; valid keys are {fields}")
-    return cls(**{key: _frozen(value) for key, value in params.items()})
+        hints = {k: difflib.get_close_matches(k, fields, n=1) for k in unknown}
+        did_you_mean = "".join(f" ({k!r}: did you mean {m[0]!r}?)" for k, m in hints.items() if m)
+        raise ParameterError(f"unknown {what} parameter(s) {unknown}{did_you_mean}; valid keys are {fields}")
+    booleans = sorted(k for k in _numeric_fields(cls) & set(params) if isinstance(params[k], bool))
+    if booleans:
+        raise ParameterError("; ".join(f"{what}.{k} = {params[k]!r}: a number is required, not true/false" for k in booleans))
+    try:
+        return _adapter(cls).validate_python({key: _frozen(value) for key, value in params.items()})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            message = error["msg"].removeprefix("Value error, ")
+            if error["loc"]:
+                problems.append(f"{_format_location(what, error['loc'])} = {error['input']!r}: {message}")
+            else:  # __post_init__: its message names the parameter and the value
+                problems.append(f"{what}: {message}")
+        raise ParameterError("; ".join(problems)) from None
+
+
+# ------------------------------------------------------------------------- section dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureExecutionConfig:
+    """How segments are processed (``feature_execution``).
+
+    Attributes:
+        workers: local worker processes (1 = in the main process).
+        scheduler_address: a Dask distributed scheduler (``tcp://host:8786``); ``None`` = local.
+        log_every_seconds: interval between progress messages, s.
+    """
+
+    workers: int = 1
+    scheduler_address: str | None = None
+    log_every_seconds: float = 15.0
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1 (got {self.workers})")
+        if self.scheduler_address is not None and "://" not in self.scheduler_address:
+            raise ValueError(f"scheduler_address must be an address like tcp://host:8786 or null (got {self.scheduler_address!r})")
+        if not self.log_every_seconds > 0:
+            raise ValueError(f"log_every_seconds must be > 0 (got {self.log_every_seconds})")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None) -> FeatureExecutionConfig:
+        return config_from_params(cls, params, "feature_execution")
+
+
+FEATURE_SETS = ("classic", "invariant")
+"""Feature sets that ``model_input.feature_sets`` may name."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInputConfig:
+    """Columns of ``model_input.parquet`` (``model_input``).
+
+    Attributes:
+        feature_sets: any of :data:`FEATURE_SETS`.
+        include_log_flux: add ``log_flux`` (log10 median flux, e/s).
+        exclude: model-input column names to leave out (checked against the table when built).
+    """
+
+    feature_sets: tuple[Literal["classic", "invariant"], ...] = FEATURE_SETS
+    include_log_flux: bool = True
+    exclude: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(set(self.feature_sets)) != len(self.feature_sets):
+            raise ValueError(f"feature_sets lists a set twice (got {list(self.feature_sets)})")
+        if not self.feature_sets and not self.include_log_flux:
+            raise ValueError("feature_sets is empty and include_log_flux is false: the model input would have no feature")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None) -> ModelInputConfig:
+        return config_from_params(cls, params, "model_input")
+
+
+@dataclasses.dataclass(frozen=True)
+class FoldsConfig:
+    """Cluster-grouped folds (``folds``, SPEC 4).
+
+    Attributes:
+        n_splits: folds per seed (>= 2).
+        seeds: one set of folds per seed (distinct).
+        age_bin_edges: log10(age / yr) edges of the strata, increasing.
+    """
+
+    n_splits: int = 5
+    seeds: tuple[int, ...] = (0, 1, 2)
+    age_bin_edges: tuple[float, ...] = (7.5, 8.0, 8.5, 9.0)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.n_splits < 2:
+            problems.append(f"n_splits must be >= 2 (got {self.n_splits})")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            problems.append(f"seeds must be a non-empty list of distinct integers (got {list(self.seeds)})")
+        if any(b <= a for a, b in zip(self.age_bin_edges, self.age_bin_edges[1:])):
+            problems.append(f"age_bin_edges must increase (got {list(self.age_bin_edges)})")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None) -> FoldsConfig:
+        return config_from_params(cls, params, "folds")
+
+
+CATALOGUE_KEYS = ("name", "ra", "dec", "log_age")
+"""Column roles every ``ingestion.catalogue_columns`` entry must give (``match`` is optional)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestionConfig:
+    """Validation model of the ``ingestion`` section (the ingestion nodes read the mapping).
+
+    Attributes:
+        galaxies: folder names under ``elk_dir`` that name a host galaxy.
+        file_suffixes: accepted ELK file name endings.
+        log_every: progress message every this many files.
+        max_separation_arcmin: positional cross-match radius, arcmin.
+        age_tolerance_dex: largest accepted |header LOG_AGE - reference age|, dex.
+        catalogue_columns: galaxy -> column names of its age catalogue (``name, ra, dec,
+            log_age``; optional ``match: name`` to match on names instead of positions).
+    """
+
+    galaxies: tuple[str, ...] = ("MW", "LMC", "SMC")
+    file_suffixes: tuple[str, ...] = (".fits", ".fits.gz")
+    log_every: int = 50
+    max_separation_arcmin: float = 1.0
+    age_tolerance_dex: float = 0.01
+    catalogue_columns: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.galaxies:
+            problems.append("galaxies must name at least one galaxy folder")
+        if not self.file_suffixes:
+            problems.append("file_suffixes must list at least one suffix")
+        if self.log_every < 1:
+            problems.append(f"log_every must be >= 1 (got {self.log_every})")
+        if not self.max_separation_arcmin > 0:
+            problems.append(f"max_separation_arcmin must be > 0 (got {self.max_separation_arcmin})")
+        if not self.age_tolerance_dex >= 0:
+            problems.append(f"age_tolerance_dex must be >= 0 (got {self.age_tolerance_dex})")
+        for galaxy, columns in self.catalogue_columns.items():
+            if galaxy not in self.galaxies:
+                problems.append(f"catalogue_columns.{galaxy}: not one of galaxies {list(self.galaxies)}")
+            unknown = sorted(set(columns) - {*CATALOGUE_KEYS, "match"})
+            missing = [k for k in CATALOGUE_KEYS if k not in columns]
+            if unknown or missing:
+                problems.append(f"catalogue_columns.{galaxy} = {columns!r}: needs keys {list(CATALOGUE_KEYS)} "
+                                f"and optionally 'match' (unknown {unknown}, missing {missing})")
+            if columns.get("match", "name") != "name":
+                problems.append(f"catalogue_columns.{galaxy}.match = {columns['match']!r}: only 'name' is allowed "
+                                "(leave it out to match by position)")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+def _seed(value: Any) -> int:
+    """The global ``seed``: an integer >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ParameterError(f"seed = {value!r}: an integer >= 0 is required")
+    return value
+
+
+def _folder(name: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ParameterError(f"{name} = {value!r}: a folder path (text) is required")
+        return value
+
+    return check
+
+
+# --------------------------------------------------------------------------------- the registry
+
+SECTIONS: dict[str, str | Callable[[Any], Any]] = {
+    "seed": _seed,
+    "elk_dir": _folder("elk_dir"),  # run-time --params (conf/base/globals.yml)
+    "reference_dir": _folder("reference_dir"),
+    "data_dir": _folder("data_dir"),
+    "ingestion": "tess_cluster_age.config:IngestionConfig",
+    "augmentation": "tess_cluster_age.segments:SegmentConfig",
+    "feature_execution": "tess_cluster_age.config:FeatureExecutionConfig",
+    "classic_features": "tess_cluster_age.features.classic:ClassicConfig",
+    "invariant_features": "tess_cluster_age.features.invariant:InvariantConfig",
+    "model_input": "tess_cluster_age.config:ModelInputConfig",
+    "folds": "tess_cluster_age.config:FoldsConfig",
+    "evaluation": "tess_cluster_age.models.config:EvaluationConfig",
+    "gaussian_nn": "tess_cluster_age.models.config:validate_gaussian_nn",
+    "random_forest": "tess_cluster_age.models.config:validate_random_forest",
+    "regression": "tess_cluster_age.models.config:validate_regression",
+}
+"""Parameter section -> its model: ``"module:attribute"`` of a dataclass, or a validating function."""
+
+LATER_SECTIONS: frozenset[str] = frozenset(
+    {"predict", "reporting"}
+)
+"""Sections of pipelines not written yet: passed through unchecked until they join :data:`SECTIONS`."""
+
+
+def _resolve(model: str | Callable[[Any], Any]) -> Any:
+    if not isinstance(model, str):
+        return model
+    module, _, attribute = model.partition(":")
+    target: Any = importlib.import_module(module)
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def validate_section(name: str, value: Any) -> Any:
+    """Validate one parameter section with its registered model and return the validated config.
+
+    Raises:
+        ParameterError: the section is not known, or one of its values is not allowed.
+    """
+    if name in LATER_SECTIONS and name not in SECTIONS:
+        return value
+    if name not in SECTIONS:
+        known = sorted({*SECTIONS, *LATER_SECTIONS})
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ParameterError(f"unknown parameter section {name!r}{hint}; known sections are {known}")
+    model = _resolve(SECTIONS[name])
+    if dataclasses.is_dataclass(model):
+        from_params = getattr(model, "from_params", None)
+        return from_params(value) if from_params is not None else config_from_params(model, value, name)
+    return model(value)
+
+
+def validate_parameters(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate every section of a run's parameters; return section -> validated config.
+
+    Every problem of every section is collected first, so one run reports all of them.
+
+    Raises:
+        ParameterError: one line per problem, each naming the parameter, its value and what is
+            allowed.
+    """
+    validated, problems = {}, []
+    for name, value in params.items():
+        try:
+            validated[name] = validate_section(name, value)
+        except (ParameterError, ValueError) as exc:
+            problems.append(f"  - {exc}")
+    if problems:
+        raise ParameterError("invalid parameters (conf/base/parameters*.yml or --params):\n" + "\n".join(problems))
+    return validated

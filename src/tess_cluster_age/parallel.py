@@ -11,12 +11,24 @@ which they finish, so that tables built from them do not depend on how they were
   scheduler, so a survey of tens of thousands of clusters runs the same pipeline on a cluster.
 
 Progress is logged through the caller's logger every ``log_every_seconds``.
+
+Local workers never outlive the process that started them: each one asks Linux to kill it when its
+parent dies (``prctl(PR_SET_PDEATHSIG)``) and, on every platform, runs a daemon thread that exits
+the worker as soon as its parent process is gone. A SIGKILL of ``kedro run`` therefore leaves no
+orphaned worker behind. Workers ignore SIGINT: a Ctrl-C (sent to the whole process group) reaches
+the main process only, which stops the workers and logs one message instead of one traceback per
+worker.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
+import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -26,11 +38,56 @@ Task = TypeVar("Task")
 Result = TypeVar("Result")
 
 
-def _limit_threads() -> None:
-    """Worker initialiser: one BLAS/OpenMP thread per worker process."""
+PARENT_POLL_SECONDS = 0.5
+"""How often a worker's watcher thread checks that its parent process is still alive (s)."""
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent(parent_pid: int, poll_seconds: float = PARENT_POLL_SECONDS) -> None:
+    """Make this (worker) process exit when ``parent_pid`` dies.
+
+    On Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``). Everywhere, a
+    daemon thread polls ``os.getppid()`` and calls ``os._exit`` once the process has been
+    re-parented, which also covers a parent that died before the ``prctl`` call.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no libc symbol: the watcher thread still works
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watcher", daemon=True).start()
+
+
+def _init_worker(parent_pid: int) -> None:
+    """Worker initialiser: exit with the parent, leave Ctrl-C to the parent, one BLAS/OpenMP thread."""
     from threadpoolctl import threadpool_limits
 
+    _die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threadpool_limits(1)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued tasks and terminate the running workers now (not after their current task)."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    # shutdown() forgets the processes, so take them first
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
 
 
 class _Progress:
@@ -94,14 +151,20 @@ def run_tasks(
         return results
     logger.info("%s: %d tasks on %d local worker processes", label, len(tasks), workers)
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_limit_threads) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                             initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(function, task): i for i, task in enumerate(tasks)}
         try:
             for future in as_completed(futures):
                 results[futures[future]] = future.result()
                 progress.step()
+        except KeyboardInterrupt:
+            logger.warning("%s: interrupted after %d/%d tasks; stopping %d worker processes",
+                           label, progress.done, len(tasks), workers)
+            _stop_workers(pool)
+            raise
         except BaseException:
             # fail now: do not wait for every queued task before reporting the error
-            pool.shutdown(wait=False, cancel_futures=True)
+            _stop_workers(pool)
             raise
     return results

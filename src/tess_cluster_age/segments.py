@@ -22,13 +22,13 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tess_cluster_age.config import config_from_params
+from tess_cluster_age.config import ParameterError, config_from_params
 from tess_cluster_age.lightcurves import SECONDS_PER_DAY, SectorLightCurve
 from tess_cluster_age.seeding import keyed_rng
 
@@ -54,14 +54,49 @@ class SegmentConfig:
     combo_max_overlap: float = 0.5
     combo_max_attempts: int = 2000
 
+    def __post_init__(self) -> None:
+        problems = []
+        unknown = sorted(set(self.kinds) - set(KINDS))
+        if unknown:
+            problems.append(f"unknown kinds {unknown}; kinds are {list(KINDS)}")
+        if not self.window_days > 0:
+            problems.append(f"window_days must be > 0 (got {self.window_days})")
+        if not self.window_stride_days > 0:
+            problems.append(f"window_stride_days must be > 0 (got {self.window_stride_days})")
+        if not 0 < self.window_min_coverage <= 1:
+            problems.append(f"window_min_coverage must lie in (0, 1] (got {self.window_min_coverage})")
+        if not self.combo_sizes or any(k < 2 for k in self.combo_sizes):
+            problems.append(f"combo_sizes must be a non-empty list of subset sizes >= 2 (got {list(self.combo_sizes)})")
+        if self.combo_min_sectors < 2:
+            problems.append(f"combo_min_sectors must be >= 2 (got {self.combo_min_sectors})")
+        if self.combo_max_per_cluster < 1:
+            problems.append(f"combo_max_per_cluster must be >= 1 (got {self.combo_max_per_cluster})")
+        if not 0 <= self.combo_max_overlap <= 1:
+            problems.append(f"combo_max_overlap must lie in [0, 1] (got {self.combo_max_overlap})")
+        if self.combo_max_attempts < 1:
+            problems.append(f"combo_max_attempts must be >= 1 (got {self.combo_max_attempts})")
+        if problems:
+            raise ValueError("; ".join(problems))
+
     @classmethod
-    def from_params(cls, params: dict[str, Any]) -> SegmentConfig:
-        """Build from the ``augmentation`` parameters; ``kinds`` is a mapping kind -> on/off."""
-        params = dict(params)
+    def from_params(cls, params: Mapping[str, Any] | None) -> SegmentConfig:
+        """Build from the ``augmentation`` parameters; ``kinds`` is a mapping kind -> on/off (true/false).
+
+        Raises:
+            ParameterError: an unknown kind or key, a switch that is not true/false, a value of
+                the wrong type or out of range (named with its value and what is allowed).
+        """
+        params = dict(params or {})
         switches = params.pop("kinds", {k: k in cls.kinds for k in KINDS})
+        if not isinstance(switches, Mapping):
+            raise ParameterError(f"augmentation.kinds = {switches!r}: a mapping kind: true/false is required "
+                                 f"(kinds are {list(KINDS)})")
         unknown_kinds = sorted(set(switches) - set(KINDS))
         if unknown_kinds:
-            raise ValueError(f"augmentation parameters: unknown kinds {unknown_kinds}; kinds are {KINDS}")
+            raise ParameterError(f"augmentation parameters: unknown kinds {unknown_kinds}; kinds are {KINDS}")
+        not_bool = {k: v for k, v in switches.items() if not isinstance(v, bool)}
+        if not_bool:
+            raise ParameterError("; ".join(f"augmentation.kinds.{k} = {v!r}: true or false is required" for k, v in not_bool.items()))
         params["kinds"] = [k for k in KINDS if switches.get(k, False)]
         return config_from_params(cls, params, "augmentation")
 

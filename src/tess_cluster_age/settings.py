@@ -10,3 +10,8 @@ CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
 }
+
+from tess_cluster_age.hooks import ParameterValidationHook  # noqa: E402
+
+# Every parameter section is validated before any node runs (tess_cluster_age.config).
+HOOKS = (ParameterValidationHook(),)

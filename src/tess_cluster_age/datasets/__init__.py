@@ -1,7 +1,21 @@
-"""Kedro datasets for astronomical file formats used by the project."""
+"""Kedro datasets used by the project: astronomical file formats, and atomic tabular datasets.
 
+Every dataset here writes a local file atomically (a temporary file in the same folder, renamed
+into place), so an interrupted save leaves the last good file.
+"""
+
+from .atomic import AtomicCSVDataset, AtomicJSONDataset, AtomicParquetDataset, AtomicPickleDataset
 from .elk import ELKFolderDataset, ELKLightCurveDataset
 from .fits_table import FitsTableDataset
 from .periodograms import PeriodogramDataset
 
-__all__ = ["ELKFolderDataset", "ELKLightCurveDataset", "FitsTableDataset", "PeriodogramDataset"]
+__all__ = [
+    "AtomicCSVDataset",
+    "AtomicJSONDataset",
+    "AtomicParquetDataset",
+    "AtomicPickleDataset",
+    "ELKFolderDataset",
+    "ELKLightCurveDataset",
+    "FitsTableDataset",
+    "PeriodogramDataset",
+]

@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 import fsspec
 from kedro.io.core import AbstractDataset, DatasetError, get_filepath_str, get_protocol_and_path
 
+from ._atomic import AtomicFile
+
 In = TypeVar("In")
 Out = TypeVar("Out")
 
@@ -46,8 +48,11 @@ class SingleFileDataset(AbstractDataset[In, Out]):
             raise DatasetError(f"{self._path}: file does not exist") from exc
 
     def _write_bytes(self, content: bytes) -> None:
+        """Write the whole file; locally to a temporary file renamed into place (atomic)."""
         if self._protocol == "file":
-            self._fs.makedirs(str(PurePosixPath(self._path).parent), exist_ok=True)
+            with AtomicFile(self._fs, self._path, "wb") as handle:
+                handle.write(content)
+            return
         with self._fs.open(self._path, "wb") as handle:
             handle.write(content)
 

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from kedro.io.core import DatasetError
 
+from tess_cluster_age import provenance
+
 from ._file import SingleFileDataset
 
 
@@ -19,7 +21,9 @@ class FitsTableDataset(SingleFileDataset[pd.DataFrame, pd.DataFrame]):
     Byte-swapped (big-endian) columns are converted to native floats and integers, text columns
     are stripped Python strings, and masked values become NaN (or None for text). Astropy's
     warnings about non-standard unit strings, common in VizieR catalogues, are silenced: units are
-    not used. Saving writes a primary HDU plus one BINTABLE and overwrites the file.
+    not used. Saving writes a primary HDU plus one BINTABLE and overwrites the file. A provenance
+    record in ``DataFrame.attrs`` (:mod:`tess_cluster_age.provenance`) is kept as the JSON text of
+    primary keyword ``PROVENAN``.
 
     .. code-block:: yaml
 
@@ -84,13 +88,16 @@ class FitsTableDataset(SingleFileDataset[pd.DataFrame, pd.DataFrame]):
                 warnings.filterwarnings("ignore", message=".*did not parse as fits unit.*")
                 with fits.open(content, memmap=False) as hdul:
                     table = Table(hdul[self._load_args["hdu"]].data)
+                    attrs = provenance.from_json(hdul[0].header.get(provenance.FITS_KEYWORD))
         except (OSError, KeyError, IndexError, TypeError, ValueError) as exc:
             raise DatasetError(f"{path}: cannot read table HDU {self._load_args['hdu']!r} ({exc})") from exc
         columns = self._load_args["columns"] or table.colnames
         missing = [c for c in columns if c not in table.colnames]
         if missing:
             raise DatasetError(f"{path}: no columns {missing}; the table has {table.colnames}")
-        return pd.DataFrame({c: _to_native(table[c]) for c in columns})
+        frame = pd.DataFrame({c: _to_native(table[c]) for c in columns})
+        frame.attrs.update(attrs)
+        return frame
 
     def save(self, data: pd.DataFrame) -> None:
         from astropy.io import fits
@@ -102,8 +109,11 @@ class FitsTableDataset(SingleFileDataset[pd.DataFrame, pd.DataFrame]):
         hdu = fits.table_to_hdu(table)
         if self._save_args["extname"]:
             hdu.header["EXTNAME"] = self._save_args["extname"]
+        primary = fits.PrimaryHDU()
+        if (record := provenance.to_json(data)) is not None:
+            primary.header[provenance.FITS_KEYWORD] = record
         buffer = io.BytesIO()
-        fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(buffer)
+        fits.HDUList([primary, hdu]).writeto(buffer)
         self._write_bytes(buffer.getvalue())
 
     def _describe(self) -> dict[str, Any]:

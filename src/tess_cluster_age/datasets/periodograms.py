@@ -7,6 +7,7 @@ import io
 import numpy as np
 from kedro.io.core import DatasetError
 
+from tess_cluster_age import provenance
 from tess_cluster_age.features.periodograms import Periodograms
 
 from ._file import SingleFileDataset
@@ -17,7 +18,8 @@ class PeriodogramDataset(SingleFileDataset[Periodograms, Periodograms]):
 
     Layout: primary HDU (keyword ``QUANTITY``), image HDU ``POWER`` (float32, one row per segment,
     one column per frequency), table HDU ``FREQUENCY`` (``frequency``, 1/d) and table HDU
-    ``SEGMENTS`` (``segment_id``). Astronomers open it with any FITS reader.
+    ``SEGMENTS`` (``segment_id``). Astronomers open it with any FITS reader. The provenance
+    record (:mod:`tess_cluster_age.provenance`) is the JSON text of primary keyword ``PROVENAN``.
 
     .. code-block:: yaml
 
@@ -36,9 +38,10 @@ class PeriodogramDataset(SingleFileDataset[Periodograms, Periodograms]):
                 frequency = np.asarray(hdul["FREQUENCY"].data["frequency"], dtype=np.float64)
                 ids = [s.strip() if isinstance(s, str) else s.decode().strip() for s in hdul["SEGMENTS"].data["segment_id"]]
                 quantity = hdul[0].header.get("QUANTITY", "")
+                attrs = provenance.from_json(hdul[0].header.get(provenance.FITS_KEYWORD))
         except (OSError, KeyError, ValueError) as exc:
             raise DatasetError(f"{self._path}: not a periodogram file written by PeriodogramDataset ({exc})") from exc
-        return Periodograms(np.array(ids, dtype=object), frequency, power.reshape(len(ids), frequency.size), quantity)
+        return Periodograms(np.array(ids, dtype=object), frequency, power.reshape(len(ids), frequency.size), quantity, attrs)
 
     def save(self, data: Periodograms) -> None:
         from astropy.io import fits
@@ -49,6 +52,8 @@ class PeriodogramDataset(SingleFileDataset[Periodograms, Periodograms]):
         primary.header["QUANTITY"] = data.quantity[:68]
         primary.header["FUNIT"] = ("1/d", "unit of the FREQUENCY column")
         primary.header["NSEG"] = (len(data.segment_id), "segments (rows of POWER)")
+        if (record := provenance.to_json(data)) is not None:
+            primary.header[provenance.FITS_KEYWORD] = record
         width = max([len(s.encode()) for s in data.segment_id] + [1])
         hdus = fits.HDUList([
             primary,

@@ -23,12 +23,14 @@ class Periodograms:
         frequency: grid, 1/d, shape (n_freq,).
         power: float32, shape (n_segments, n_freq); NaN rows where not computable.
         quantity: what ``power`` holds (e.g. "bootstrap median standard-normalised Lomb-Scargle power").
+        attrs: metadata kept with the vectors, like ``DataFrame.attrs`` (the provenance record).
     """
 
     segment_id: np.ndarray
     frequency: np.ndarray
     power: np.ndarray
     quantity: str
+    attrs: dict = dataclasses.field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "segment_id", np.asarray(self.segment_id, dtype=object))

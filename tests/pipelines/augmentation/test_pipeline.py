@@ -16,7 +16,7 @@ import pytest
 import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
-from kedro_datasets.pandas import ParquetDataset
+from tess_cluster_age.datasets import AtomicParquetDataset as ParquetDataset
 
 from tests.synthetic import REPO
 from tess_cluster_age.lightcurves import SECONDS_PER_DAY as DAY_S, sectors_from_samples

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tess_cluster_age.features.classic import CLASSIC_FEATURES
+from tess_cluster_age.features.classic import CLASSIC_FEATURES, ClassicConfig
 from tess_cluster_age.features.periodograms import Periodograms
 from tess_cluster_age.lightcurves import SECONDS_PER_DAY
 from tess_cluster_age.pipelines.augmentation.nodes import build_segments
@@ -137,7 +137,7 @@ def test_model_input_joins_labels_and_selected_features(small_survey):
     only_invariant = build_model_input(segments, clusters, classic, invariant,
                                        {"feature_sets": ["invariant"], "include_log_flux": False, "exclude": []}, INVARIANT)
     assert not any(c.startswith("classic_") for c in only_invariant.columns) and "log_flux" not in only_invariant.columns
-    with pytest.raises(ValueError, match=r"unknown sets \['wavelet'\]"):
+    with pytest.raises(ValueError, match=r"model_input.feature_sets\[0\] = 'wavelet': Input should be 'classic' or 'invariant'"):
         build_model_input(segments, clusters, classic, invariant, {"feature_sets": ["wavelet"]}, INVARIANT)
 
 
@@ -221,3 +221,25 @@ def test_folds_fall_back_to_coarser_strata_when_bins_are_sparse(caplog):
     folds = make_folds(clusters, {"n_splits": 3, "seeds": [1], "age_bin_edges": [7.5, 8.0, 8.5, 9.0]})
     assert sorted(folds["fold"].value_counts().tolist()) == [2, 2, 2]
     assert "stratifying more coarsely" in caplog.text
+
+
+def test_each_segment_draws_its_bootstrap_noise_from_its_own_segment_id():
+    """Two sectors of one cluster with identical samples: identical deterministic features, but
+    different bootstrap noise, each exactly ``keyed_rng(seed, segment_id)``'s (not the cluster's)."""
+    from tess_cluster_age.features.classic import classic_features
+    from tess_cluster_age.seeding import keyed_rng
+
+    time, flux, flux_err = sinusoid(5, 1.3, n=400)
+    samples = sample_table({"TWIN 1": [(20, time, flux, flux_err), (21, time, flux, flux_err)]})
+    clusters = pd.DataFrame({"name": ["TWIN 1"], "galaxy": ["LMC"], "log_age": [8.0]})
+    segments = build_segments(clusters, samples, {"kinds": {"sector": True}}, seed=7)
+    table, periodograms = compute_classic_features(segments, samples, {"n_bootstrap": 20, "min_points": 100}, {"workers": 1}, seed=7)
+    first, second = table.iloc[0], table.iloc[1]
+    assert first["std"] == second["std"] and first["J_Stetson"] == second["J_Stetson"]
+    assert first["max_power"] != second["max_power"]
+    assert not np.array_equal(periodograms.power[0], periodograms.power[1])
+    for row, segment_id in enumerate(table["segment_id"]):
+        expected = classic_features(time, flux, flux_err, rng=keyed_rng(7, segment_id),
+                                    config=ClassicConfig(n_bootstrap=20, min_points=100))
+        assert table.loc[row, "max_power"] == expected.features["max_power"]
+        np.testing.assert_array_equal(periodograms.power[row], expected.periodogram)

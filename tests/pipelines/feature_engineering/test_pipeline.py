@@ -5,7 +5,7 @@ import pandas as pd
 import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
-from kedro_datasets.pandas import ParquetDataset
+from tess_cluster_age.datasets import AtomicParquetDataset as ParquetDataset
 
 from tess_cluster_age.datasets import PeriodogramDataset
 from tess_cluster_age.pipelines.augmentation.nodes import build_segments

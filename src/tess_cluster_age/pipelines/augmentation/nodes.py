@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from tess_cluster_age import provenance
 from tess_cluster_age.lightcurves import sectors_from_samples
 from tess_cluster_age.segments import SEGMENT_COLUMNS, SegmentConfig, add_weights, cluster_segments
 
@@ -25,7 +26,8 @@ def build_segments(clusters: pd.DataFrame, sector_light_curves: pd.DataFrame, pa
 
     Returns:
         ``segment_id, name, galaxy, kind, parts, n_points, n_sectors, span_days (d),
-        cadence_s (median sample spacing, s), weight``, clusters in table order.
+        cadence_s (median sample spacing, s), weight``, clusters in table order, with the
+        provenance record (:mod:`tess_cluster_age.provenance`) of its parameters and inputs.
     """
     config = SegmentConfig.from_params(params)
     sectors = sectors_from_samples(sector_light_curves)
@@ -36,4 +38,5 @@ def build_segments(clusters: pd.DataFrame, sector_light_curves: pd.DataFrame, pa
     counts = segments["kind"].value_counts().reindex(list(config.kinds), fill_value=0)
     logger.info("Built %d segments of %d clusters: %s", len(segments), segments["name"].nunique(),
                 ", ".join(f"{k} {n}" for k, n in counts.items()))
-    return segments[SEGMENT_COLUMNS]
+    return provenance.record(segments[SEGMENT_COLUMNS], "build_segments_node", {"augmentation": config, "seed": int(seed)},
+                             {"clusters": clusters, "sector_light_curves": sector_light_curves})

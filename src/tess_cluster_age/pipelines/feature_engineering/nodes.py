@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tess_cluster_age import provenance
+from tess_cluster_age.config import FeatureExecutionConfig, FoldsConfig, ModelInputConfig
 from tess_cluster_age.features.classic import CLASSIC_FEATURES, ClassicConfig, classic_periodogram_frequencies
 from tess_cluster_age.features.extract import (
     classic_cluster,
@@ -22,18 +24,20 @@ from tess_cluster_age.features.extract import (
 from tess_cluster_age.features.invariant import InvariantConfig, invariant_feature_names, invariant_periodogram_frequencies
 from tess_cluster_age.features.periodograms import Periodograms
 from tess_cluster_age.parallel import run_tasks
+from tess_cluster_age.schema import ID_COLUMNS, REASON_COLUMN, feature_columns
 
 logger = logging.getLogger(__name__)
 
 
 def _run(function, segments, samples, execution: dict[str, Any], label: str):
+    settings = FeatureExecutionConfig.from_params(execution)
     tasks = cluster_tasks(segments, samples)
     return [r for cluster in run_tasks(
         function, tasks,
-        workers=int(execution.get("workers", 1)),
-        scheduler_address=execution.get("scheduler_address") or None,
+        workers=settings.workers,
+        scheduler_address=settings.scheduler_address or None,
         label=label, logger=logger,
-        log_every_seconds=float(execution.get("log_every_seconds", 15)),
+        log_every_seconds=settings.log_every_seconds,
     ) for r in cluster]
 
 
@@ -61,16 +65,24 @@ def compute_classic_features(segments: pd.DataFrame, sector_light_curves: pd.Dat
 
     Returns:
         Features (``segment_id, name, kind``, the 19 original columns, ``reason``) and the
-        periodograms (bootstrap median power, frequencies in 1/d).
+        periodograms (bootstrap median power, frequencies in 1/d), both carrying the
+        provenance record (:mod:`tess_cluster_age.provenance`) of ``classic_features`` and
+        ``seed`` and of their inputs.
+
+    Raises:
+        ProvenanceError: ``segments`` was built from other ``sector_light_curves``.
     """
     config = ClassicConfig.from_params(params)
+    provenance.check_consistent({"segments": segments}, sources={"sector_light_curves": sector_light_curves})
     results = _run(functools.partial(classic_cluster, config=config, seed=int(seed)), segments, sector_light_curves, execution, "classic features")
     table = results_table(segments, results, CLASSIC_FEATURES)
     _log_reasons(table, "classic features")
     grid = classic_periodogram_frequencies(config)
     periodograms = Periodograms(segments["segment_id"].to_numpy(), grid, periodogram_matrix(segments, results, grid.size),
                                 "bootstrap median standard Lomb-Scargle power")
-    return table, periodograms
+    made_from = ("compute_classic_features_node", {"classic_features": config, "seed": int(seed)},
+                 {"segments": segments, "sector_light_curves": sector_light_curves})
+    return provenance.record(table, *made_from), provenance.record(periodograms, *made_from)
 
 
 def compute_invariant_features(segments: pd.DataFrame, sector_light_curves: pd.DataFrame, params: dict[str, Any],
@@ -86,9 +98,14 @@ def compute_invariant_features(segments: pd.DataFrame, sector_light_curves: pd.D
 
     Returns:
         Features (``segment_id, name, kind``, ``inv_*``, ``log_flux``, ``n_bins``, ``span_days``,
-        ``cadence_s``, ``n_sectors``, ``reason``) and the periodograms (log10 mean A², 1/d grid).
+        ``cadence_s``, ``n_sectors``, ``reason``) and the periodograms (log10 mean A², 1/d grid), both
+        carrying the provenance record of ``invariant_features`` and of their inputs.
+
+    Raises:
+        ProvenanceError: ``segments`` was built from other ``sector_light_curves``.
     """
     config = InvariantConfig.from_params(params)
+    provenance.check_consistent({"segments": segments}, sources={"sector_light_curves": sector_light_curves})
     results = _run(functools.partial(invariant_cluster, config=config), segments, sector_light_curves, execution, "invariant features")
     table = results_table(segments, results, invariant_columns(config))
     reason = table.pop("reason")
@@ -99,7 +116,9 @@ def compute_invariant_features(segments: pd.DataFrame, sector_light_curves: pd.D
     grid = invariant_periodogram_frequencies(config)
     periodograms = Periodograms(segments["segment_id"].to_numpy(), grid, periodogram_matrix(segments, results, grid.size),
                            "log10 mean noise-uncorrected amplitude^2 per log bin")
-    return table, periodograms
+    made_from = ("compute_invariant_features_node", {"invariant_features": config},
+                 {"segments": segments, "sector_light_curves": sector_light_curves})
+    return provenance.record(table, *made_from), provenance.record(periodograms, *made_from)
 
 
 def build_model_input(segments: pd.DataFrame, clusters: pd.DataFrame, features_classic: pd.DataFrame,
@@ -116,37 +135,50 @@ def build_model_input(segments: pd.DataFrame, clusters: pd.DataFrame, features_c
 
     Returns:
         ``segment_id, name, galaxy, kind, weight, log_age`` (NaN for unlabelled clusters), then the
-        feature columns, prefixed ``classic_`` for the classic set; ``reason`` joins both sets' codes.
+        feature columns, prefixed ``classic_`` for the classic set; ``reason`` joins both sets' codes
+        (column roles: :mod:`tess_cluster_age.schema`). Its provenance record holds every
+        segment and feature parameter that produced it.
+
+    Raises:
+        ProvenanceError: the feature tables were built from other segments, other ingestion
+            tables or other parameters than each other or than this run's (a stale mix).
     """
-    unknown = set(params["feature_sets"]) - {"classic", "invariant"}
-    if unknown:
-        raise ValueError(f"model_input.feature_sets: unknown sets {sorted(unknown)} (known: classic, invariant)")
+    config = ModelInputConfig.from_params(params)
+    invariant_config = InvariantConfig.from_params(invariant_params)
+    feature_tables = {"features_classic": features_classic, "features_invariant": features_invariant}
+    used = {name: table for name, table in feature_tables.items()
+            if name.removeprefix("features_") in config.feature_sets or (name == "features_invariant" and config.include_log_flux)}
+    provenance.check_consistent({"segments": segments, **used}, sources={"clusters": clusters},
+                                params={"invariant_features": invariant_config})
     out = segments[["segment_id", "name", "galaxy", "kind", "weight"]].copy()
     out["log_age"] = out["name"].map(clusters.set_index("name")["log_age"]).astype(float)
+    out = out[list(ID_COLUMNS)]
     reasons = []
     for name, table, columns, prefix in (
         ("classic", features_classic, list(CLASSIC_FEATURES), "classic_"),
-        ("invariant", features_invariant, [c for c in invariant_feature_names(InvariantConfig.from_params(invariant_params)) if c != "log_flux"], ""),
+        ("invariant", features_invariant, [c for c in invariant_feature_names(invariant_config) if c != "log_flux"], ""),
     ):
-        if name not in params["feature_sets"]:
+        if name not in config.feature_sets:
             continue
         aligned = table.set_index("segment_id").reindex(out["segment_id"])
         if aligned["name"].isna().any():
             raise ValueError(f"features_{name} lacks segments that segments.parquet has; re-run feature_engineering")
         for column in columns:
             out[prefix + column] = aligned[column].to_numpy()
-        reasons.append(aligned["reason"].fillna("").to_numpy())
-    if params.get("include_log_flux", True):
+        reasons.append(aligned[REASON_COLUMN].fillna("").to_numpy())
+    if config.include_log_flux:
         out["log_flux"] = features_invariant.set_index("segment_id")["log_flux"].reindex(out["segment_id"]).to_numpy()
-    exclude = list(params.get("exclude", []))
-    unknown = sorted(set(exclude) - set(out.columns[6:]))
+    features = feature_columns(out)
+    unknown = sorted(set(config.exclude) - set(features))
     if unknown:
-        raise ValueError(f"model_input.exclude: no feature columns {unknown}; the columns are {list(out.columns[6:])}")
-    out = out.drop(columns=exclude)
-    out["reason"] = [";".join(r for r in row if r) for row in zip(*reasons)] if reasons else ""
+        raise ValueError(f"model_input.exclude: no feature columns {unknown}; the columns are {features}")
+    out = out.drop(columns=list(config.exclude))
+    out[REASON_COLUMN] = [";".join(r for r in row if r) for row in zip(*reasons)] if reasons else ""
     logger.info("Model input: %d segments of %d clusters (%d labelled), %d feature columns", len(out), out["name"].nunique(),
-                out.loc[out["log_age"].notna(), "name"].nunique(), out.shape[1] - 7)
-    return out.reset_index(drop=True)
+                out.loc[out["log_age"].notna(), "name"].nunique(), len(feature_columns(out)))
+    out = out.reset_index(drop=True)
+    return provenance.record(out, "build_model_input_node", {"model_input": config},
+                             {"segments": segments, "clusters": clusters, **used})
 
 
 def _strata(labelled: pd.DataFrame, age_bin_edges: np.ndarray, n_splits: int) -> pd.Series:
@@ -169,18 +201,19 @@ def make_folds(clusters: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
     switched on or off.
 
     Returns:
-        ``name, seed, fold`` (one row per labelled cluster and seed).
+        ``name, seed, fold`` (one row per labelled cluster and seed), with its provenance record.
     """
     from sklearn.model_selection import StratifiedGroupKFold
 
+    config = FoldsConfig.from_params(params)
     labelled = clusters[clusters["log_age"].notna()].sort_values("name").reset_index(drop=True)
-    n_splits = int(params["n_splits"])
+    n_splits = config.n_splits
     if len(labelled) < n_splits:
         raise ValueError(f"folds: {len(labelled)} labelled clusters cannot make {n_splits} cluster-grouped folds; "
                          "lower folds.n_splits or ingest more labelled clusters")
-    strata = _strata(labelled, np.asarray(params["age_bin_edges"], float), n_splits)
+    strata = _strata(labelled, np.asarray(config.age_bin_edges, float), n_splits)
     rows = []
-    for seed in params["seeds"]:
+    for seed in config.seeds:
         splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=int(seed))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -190,5 +223,5 @@ def make_folds(clusters: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
         for fold, (_, test) in enumerate(splits):
             rows += [(name, int(seed), fold) for name in labelled["name"].iloc[test]]
     folds = pd.DataFrame(rows, columns=["name", "seed", "fold"]).sort_values(["seed", "name"]).reset_index(drop=True)
-    logger.info("Folds: %d labelled clusters, %d splits, seeds %s", len(labelled), int(params["n_splits"]), list(params["seeds"]))
-    return folds
+    logger.info("Folds: %d labelled clusters, %d splits, seeds %s", len(labelled), n_splits, list(config.seeds))
+    return provenance.record(folds, "make_folds_node", {"folds": config}, {"clusters": clusters})

@@ -1,0 +1,127 @@
+"""Local process pools: results in task order, and no worker outlives its parent (issue 13, item 10).
+
+The fault tests run a real pool in a subprocess (a small script written to ``tmp_path``), whose
+tasks record their worker's pid in a file and then sleep; the test kills or interrupts the
+subprocess and checks, with psutil, that every worker is gone within a few seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tess_cluster_age.parallel import run_tasks
+from tests.synthetic import REPO
+
+SCRIPT = textwrap.dedent(
+    """
+    import logging, os, signal, sys, time
+    from pathlib import Path
+
+    from tess_cluster_age.parallel import run_tasks
+
+
+    def task(folder):
+        Path(folder, f"{os.getpid()}.pid").touch()
+        time.sleep(120)
+        return os.getpid()
+
+
+    if __name__ == "__main__":
+        # as in a terminal: a background test runner may have started us with SIGINT ignored
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        logging.basicConfig(level=logging.INFO, format="%(name)s %(levelname)s %(message)s")
+        run_tasks(task, [sys.argv[1]] * 4, workers=2, label="sleepers")
+    """
+)
+
+
+def _start_pool(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
+    """Start the script; return it and its two worker pids once both workers run a task."""
+    script = tmp_path / "pool.py"
+    script.write_text(SCRIPT)
+    folder = tmp_path / "pids"
+    folder.mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    process = subprocess.Popen([sys.executable, str(script), str(folder)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while len(list(folder.glob("*.pid"))) < 2:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            out, err = process.communicate()
+            pytest.fail(f"the pool did not start two workers (exit {process.returncode}): {err[-2000:]}")
+        time.sleep(0.1)
+    return process, sorted(int(p.stem) for p in folder.glob("*.pid"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _wait_gone(pids: list[int], seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        alive = [p for p in pids if _alive(p)]
+        if not alive:
+            return []
+        time.sleep(0.1)
+    return [p for p in pids if _alive(p)]
+
+
+def _cleanup(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            psutil.Process(pid).kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+@pytest.mark.slow
+def test_workers_exit_when_the_parent_is_killed(tmp_path):
+    process, workers = _start_pool(tmp_path)
+    try:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        alive = _wait_gone(workers, seconds=5)
+        assert not alive, f"workers {alive} still run 5 s after their parent was SIGKILLed"
+    finally:
+        _cleanup(workers)
+        process.communicate()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_pool_with_one_message_and_no_worker_tracebacks(tmp_path):
+    process, workers = _start_pool(tmp_path)
+    try:
+        # a terminal's Ctrl-C reaches every process of the foreground group, workers included
+        os.killpg(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+        alive = _wait_gone(workers, seconds=5)
+        assert not alive, f"workers {alive} still run after Ctrl-C"
+    finally:
+        _cleanup(workers)
+    assert process.returncode != 0
+    assert err.count("interrupted after 0/4 tasks; stopping 2 worker processes") == 1, err
+    # the main process's own KeyboardInterrupt may print one traceback; workers print none
+    assert err.count("Traceback") <= 1, err
+    assert err.count("KeyboardInterrupt") <= 1, err
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_results_come_back_in_task_order_for_one_worker():
+    assert run_tasks(_square, [3, 1, 2], workers=1) == [9, 1, 4]
