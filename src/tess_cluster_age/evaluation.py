@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -339,9 +338,30 @@ def permutation_importance(model: Any, X: pd.DataFrame, y: np.ndarray, groups: n
     return pd.DataFrame(out, columns=["feature", "importance"])
 
 
+def _fold_predictions(task: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Fit on one fold's training clusters, predict its held-out clusters (a picklable task)."""
+    train, test, label, seed, fold = task["train"], task["test"], task["label"], task["seed"], task["fold"]
+    model = task["make_model"]()
+    model.fit(train, train[label].to_numpy(float), sample_weight=train["weight"].to_numpy(float), groups=train["name"].to_numpy())
+    mu, sigma = model.predict_dist(test)
+    rows = pd.DataFrame({
+        "model": task["model_name"], "level": "segment", "seed": seed, "fold": fold,
+        "segment_id": test["segment_id"].to_numpy(), "name": test["name"].to_numpy(), "galaxy": test["galaxy"].to_numpy(),
+        "kind": test["kind"].to_numpy(), "log_age": test[label].to_numpy(float), "mu": mu, "sigma": sigma,
+    })
+    importance = task.get("importance")
+    if not importance:
+        return rows, None
+    from tess_cluster_age.schema import feature_columns
+
+    table = permutation_importance(model, test, test[label].to_numpy(float), test["name"].to_numpy(), feature_columns(test),
+                                   int(importance.get("n_repeats", 3)), seed * 1000 + fold)
+    return rows, table.assign(seed=seed, fold=fold)
+
+
 def cross_validate(make_model: Callable[[], Any], data: pd.DataFrame, folds: pd.DataFrame, model_name: str,
-                   label: str = "log_age", progress: Callable[[str], None] | None = None,
-                   importance: dict[str, Any] | None = None) -> pd.DataFrame:
+                   label: str = "log_age", progress: logging.Logger | None = None,
+                   importance: dict[str, Any] | None = None, workers: int = 1) -> pd.DataFrame:
     """Out-of-fold segment predictions of one model for every seed and fold of ``folds``.
 
     For each (seed, fold) the model is built fresh by ``make_model()``, fitted on the segments of
@@ -350,46 +370,37 @@ def cross_validate(make_model: Callable[[], Any], data: pd.DataFrame, folds: pd.
     label) are never used.
 
     Args:
-        make_model: returns an unfitted estimator.
+        make_model: returns an unfitted estimator (picklable, e.g. a ``functools.partial``, when
+            ``workers > 1``).
         data: model input (identity columns, ``weight``, label and features).
         folds: ``name, seed, fold`` (SPEC 4).
         model_name: written in the ``model`` column.
-        label: the label column (``log_age``; the shuffled control passes its own column).
-        progress: called with a line of text after each fold seed.
+        label: the label column (``log_age``).
+        progress: a logger for progress lines (none when None).
         importance: ``seeds`` and ``n_repeats``: permutation importances of the scalar features on
             the held-out folds of those seeds, returned in ``result.attrs["importance"]``
             (``seed, fold, feature, importance``).
+        workers: folds fitted in parallel processes (1 = in this process). Results do not depend
+            on it: every fold's model is seeded by its parameters alone.
 
     Returns:
         ``model, level='segment', seed, fold, segment_id, name, galaxy, kind, log_age, mu, sigma``.
     """
-    from tess_cluster_age.schema import feature_columns
+    from tess_cluster_age.parallel import run_tasks
 
-    importances = []
-    out = []
-    seeds = sorted(folds["seed"].unique())
-    start = time.perf_counter()
-    for seed in seeds:
+    importance_seeds = {int(x) for x in (importance or {}).get("seeds", [])}
+    tasks = []
+    for seed in sorted(folds["seed"].unique()):
         fold_of = folds[folds["seed"] == seed].set_index("name")["fold"]
         rows = data[data["name"].isin(fold_of.index)]
         fold = rows["name"].map(fold_of).to_numpy()
         for k in sorted(np.unique(fold)):
-            train, test = rows[fold != k], rows[fold == k]
-            model = make_model()
-            model.fit(train, train[label].to_numpy(float), sample_weight=train["weight"].to_numpy(float), groups=train["name"].to_numpy())
-            mu, sigma = model.predict_dist(test)
-            if importance and int(seed) in [int(x) for x in importance.get("seeds", [])]:
-                table = permutation_importance(model, test, test[label].to_numpy(float), test["name"].to_numpy(), feature_columns(test),
-                                               int(importance.get("n_repeats", 3)), int(seed) * 1000 + int(k))
-                importances.append(table.assign(seed=int(seed), fold=int(k)))
-            out.append(pd.DataFrame({
-                "model": model_name, "level": "segment", "seed": int(seed), "fold": int(k),
-                "segment_id": test["segment_id"].to_numpy(), "name": test["name"].to_numpy(), "galaxy": test["galaxy"].to_numpy(),
-                "kind": test["kind"].to_numpy(), "log_age": test[label].to_numpy(float), "mu": mu, "sigma": sigma,
-            }))
-        if progress:
-            progress(f"{model_name}: seed {seed} done ({seeds.index(seed) + 1}/{len(seeds)}), {time.perf_counter() - start:.0f} s")
-    result = pd.concat(out, ignore_index=True)
+            tasks.append({"make_model": make_model, "train": rows[fold != k], "test": rows[fold == k], "label": label, "seed": int(seed),
+                          "fold": int(k), "model_name": model_name, "importance": importance if int(seed) in importance_seeds else None})
+    results = run_tasks(_fold_predictions, tasks, workers=int(workers), label=f"{model_name}: folds", logger=progress or logger,
+                        log_every_seconds=30.0 if progress else float("inf"))
+    result = pd.concat([r[0] for r in results], ignore_index=True)
+    importances = [r[1] for r in results if r[1] is not None]
     if importances:
         result.attrs["importance"] = pd.concat(importances, ignore_index=True)[["seed", "fold", "feature", "importance"]]
     return result

@@ -104,12 +104,15 @@ class _SpyRidge(RidgeAgeModel):
 
 
 class _SpyNetwork(GaussianNetworkAgeModel):
+    """The members are trained together: records each one's training and early-stopping clusters."""
+
     seen: list = []
 
-    def _fit_member(self, X, y, weight, X_val, y_val, weight_val, seed):
-        _SpyNetwork.seen.append(("train", set(X[:, -1].astype(int))))
-        _SpyNetwork.seen.append(("early stopping", set(X_val[:, -1].astype(int))))
-        return super()._fit_member(X, y, weight, X_val, y_val, weight_val, seed)
+    def _fit_members(self, design, y, weight, splits, seeds):
+        for train, val in splits:
+            _SpyNetwork.seen.append(("train", set(design[train, -1].astype(int))))
+            _SpyNetwork.seen.append(("early stopping", set(design[val, -1].astype(int))))
+        return super()._fit_members(design, y, weight, splits, seeds)
 
 
 @pytest.mark.parametrize("spy", [_SpyRidge, _SpyNetwork])
@@ -128,6 +131,8 @@ def test_no_scaler_early_stopping_or_calibration_set_holds_a_test_cluster(spy):
 
     spy.seen = []
     oof = evaluation.cross_validate(make, data, folds, "spy")
+    # 3 outer folds x 3 members x (training, validation) [+ the ridge's final refit on all training clusters]
+    assert len(spy.seen) == 3 * (3 * 2 + (spy is _SpyRidge))
     for (fold, test), model in zip(oof.groupby("fold"), fitted):
         test_ids = set(data.loc[data["name"].isin(test["name"]), "cluster_id"].astype(int))
         calibration = set(data.loc[data["name"].isin(model.inner_predictions_["name"]), "cluster_id"].astype(int))

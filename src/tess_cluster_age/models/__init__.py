@@ -8,20 +8,49 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import importlib
+
 from tess_cluster_age.models.base import AgeModel, CalibratedAgeModel, ConstantModel, GalaxyMeanModel, PerGalaxy
 from tess_cluster_age.models.forest import RandomForestAgeModel
 from tess_cluster_age.models.linear import RidgeAgeModel
-from tess_cluster_age.models.network import GaussianNetworkAgeModel
 from tess_cluster_age.models.tuning import TunedAgeModel
 
-ESTIMATORS: dict[str, type[AgeModel]] = {
+
+class _Estimators(dict):
+    """Estimator name -> class; the network class (and so PyTorch, seconds to import) loads on first use."""
+
+    _lazy = {"gaussian_nn": ("tess_cluster_age.models.network", "GaussianNetworkAgeModel")}
+
+    def __missing__(self, name: str) -> type[AgeModel]:
+        if name not in self._lazy:
+            raise KeyError(name)
+        module, attribute = self._lazy[name]
+        self[name] = getattr(importlib.import_module(module), attribute)
+        return self[name]
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, name) or name in self._lazy
+
+    def __iter__(self):
+        return iter([*dict.keys(self), *(k for k in self._lazy if not dict.__contains__(self, k))])
+
+    def keys(self):
+        return list(iter(self))
+
+
+ESTIMATORS: dict[str, type[AgeModel]] = _Estimators({
     "constant": ConstantModel,
     "galaxy_mean": GalaxyMeanModel,
     "random_forest": RandomForestAgeModel,
     "regression": RidgeAgeModel,
-    "gaussian_nn": GaussianNetworkAgeModel,
-}
-"""Estimator name (``estimator:`` in the parameters) -> class."""
+})
+"""Estimator name (``estimator:`` in the parameters) -> class (``gaussian_nn`` is imported lazily)."""
+
+
+def __getattr__(name: str):
+    if name == "GaussianNetworkAgeModel":
+        return ESTIMATORS["gaussian_nn"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 BASELINES = ("constant", "galaxy_mean")
 

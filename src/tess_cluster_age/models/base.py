@@ -264,16 +264,22 @@ class CalibratedAgeModel(AgeModel):
         self.feature_names_ = self._columns(X)
         galaxy = galaxy_of(X)
         design = self._design(X)
-        members, inner_mu, inner_sigma = [], np.empty(len(y)), np.empty(len(y))
-        for k, (train, val) in enumerate(inner_folds(y, galaxy, groups, self.inner_folds, self.random_state)):
-            member = self._fit_member(design[train], y[train], weight[train], design[val], y[val], weight[val], self.random_state + 1 + k)
+        splits = inner_folds(y, galaxy, groups, self.inner_folds, self.random_state)
+        members = self._fit_members(design, y, weight, splits, [self.random_state + 1 + k for k in range(len(splits))])
+        inner_mu, inner_sigma = np.empty(len(y)), np.empty(len(y))
+        for member, (_, val) in zip(members, splits):
             inner_mu[val], inner_sigma[val] = self._member_dist(member, design[val])
-            members.append(member)
         self.inner_predictions_ = pd.DataFrame({"name": groups, "galaxy": galaxy, "log_age": y, "mu": inner_mu, "sigma": inner_sigma})
         self.sigma_scale_ = sigma_scales(y, inner_mu, inner_sigma, galaxy, groups)
         self.members_ = self._fit_final(design, y, weight, members)
         self.n_features_in_ = design.shape[1]
         return self
+
+    def _fit_members(self, design, y, weight, splits, seeds) -> list:
+        """One member per inner split, each trained on its split's training rows (may early-stop on
+        its validation rows). Subclasses may train them together (the network does, batched)."""
+        return [self._fit_member(design[train], y[train], weight[train], design[val], y[val], weight[val], seed)
+                for (train, val), seed in zip(splits, seeds)]
 
     def _fit_final(self, design, y, weight, members) -> list:
         if self.refit_final:

@@ -14,8 +14,8 @@ from typing import Any
 
 from tess_cluster_age.config import ParameterError, config_from_params
 
-MODEL_SECTION_KEYS = {"models", "controls", "shuffle_labels", "shuffle_seed", "importance", "tuning"}
-MODEL_ENTRY_KEYS = {"estimator", "per_galaxy", "save", "periodogram", "options"}
+MODEL_SECTION_KEYS = {"models", "controls", "control_seeds", "shuffle_labels", "shuffle_seed", "importance", "tuning"}
+MODEL_ENTRY_KEYS = {"estimator", "per_galaxy", "save", "periodogram", "workers", "options"}
 PERIODOGRAMS = (None, "classic", "invariant")
 
 
@@ -104,6 +104,9 @@ def validate_model_section(section: Any, name: str = "model section") -> Any:
             continue
         if entry.get("periodogram") not in PERIODOGRAMS:
             problems.append(f"{where}.periodogram = {entry.get('periodogram')!r}: one of null, classic, invariant")
+        workers = entry.get("workers", 1)
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            problems.append(f"{where}.workers = {workers!r}: an integer >= 1 is required (folds fitted in parallel processes)")
         for flag in ("per_galaxy", "save"):
             if flag in entry and not isinstance(entry[flag], bool):
                 problems.append(f"{where}.{flag} = {entry[flag]!r}: true or false is required")

@@ -31,7 +31,7 @@ class RandomForestAgeModel(CalibratedAgeModel):
         random_state: seed of the inner folds and of the trees.
     """
 
-    def __init__(self, n_estimators: int = 200, max_features: float = 0.33, min_samples_leaf: int = 1, max_depth: int | None = None,
+    def __init__(self, n_estimators: int = 40, max_features: float = 0.33, min_samples_leaf: int = 1, max_depth: int | None = None,
                  max_samples: float | None = None,
                  refit: bool = False, features=None, use_galaxy: bool = True, inner_folds: int = 5, sigma_floor: float = 0.05,
                  n_jobs: int = 2, random_state: int = 0):

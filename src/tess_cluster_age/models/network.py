@@ -19,6 +19,7 @@ member's RMSE on its early-stopping clusters): the ``nn_mse`` model.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 
 import numpy as np
@@ -115,7 +116,7 @@ class GaussianNetworkAgeModel(CalibratedAgeModel):
 
     refit_final = False
 
-    def __init__(self, hidden=(64, 64), dropout: float = 0.1, learn_sigma: bool = True, beta: float = 0.5, learning_rate: float = 1e-3,
+    def __init__(self, hidden=(32, 32), dropout: float = 0.1, learn_sigma: bool = True, beta: float = 0.5, learning_rate: float = 2e-3,
                  weight_decay: float = 1e-3, batch_size: int = 256, max_epochs: int = 300, patience: int = 25, periodogram_branch: str | None = None,
                  branch_width: int = 16, features=None, use_galaxy: bool = True, inner_folds: int = 5, sigma_floor: float = 0.05,
                  device: str = "auto", threads: int = 1, random_state: int = 0):
@@ -150,6 +151,17 @@ class GaussianNetworkAgeModel(CalibratedAgeModel):
                              "(set periodogram: classic or invariant in the model entry of the pipeline parameters)")
         self.n_bins_ = len(columns)
         return np.column_stack([scalar, X[columns].to_numpy(float)])
+
+    def _fit_members(self, design, y, weight, splits, seeds):
+        """The inner-fold members, trained together as one batched network (one by one for the CNN branch)."""
+        if self.periodogram_branch == "cnn":
+            return super()._fit_members(design, y, weight, splits, seeds)
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(max(1, int(self.threads)))
+        try:
+            return _fit_members_batched(self, design, y, weight, splits, seeds)
+        finally:
+            torch.set_num_threads(previous_threads)
 
     def _fit_member(self, X, y, weight, X_val, y_val, weight_val, seed):
         torch.manual_seed(seed)
@@ -219,3 +231,130 @@ class GaussianNetworkAgeModel(CalibratedAgeModel):
             return mu_dex, np.full(len(mu_dex), max(member.sigma_dex, self.sigma_floor))
         sigma = (nn.functional.softplus(raw).numpy().astype(float) * member.y_std) + self.sigma_floor
         return mu_dex, sigma
+
+
+def _linear_layers(net: MeanVarianceNet) -> list[nn.Linear]:
+    """The network's linear layers in forward order: [linear branch], trunk, head."""
+    layers = [net.branch[0]] if net.branch is not None else []
+    return layers + [m for m in net.trunk if isinstance(m, nn.Linear)] + [net.head]
+
+
+class _BatchedMembers:
+    """Several :class:`MeanVarianceNet` of one shape trained together as one batched network.
+
+    Each member has its own stacked weights (``torch.baddbmm`` over the member axis), its own
+    initialisation (its seed), input scaling, target scaling, training rows and early-stopping
+    rows; Adam(W)'s updates are element-wise, so training them together equals training them
+    one by one with a shared minibatch order, at a fraction of the Python overhead.
+    """
+
+    def __init__(self, nets: list[MeanVarianceNet], dropout: float, device: torch.device):
+        self.nets, self.dropout = nets, dropout
+        self.has_branch = nets[0].branch is not None
+        self.n_scalar = nets[0].n_scalar
+        per_net = [_linear_layers(net) for net in nets]
+        self.weights = [torch.stack([layers[i].weight.detach() for layers in per_net]).to(device).requires_grad_()
+                        for i in range(len(per_net[0]))]
+        self.biases = [torch.stack([layers[i].bias.detach() for layers in per_net]).to(device).requires_grad_()
+                       for i in range(len(per_net[0]))]
+
+    def parameters(self) -> list[torch.Tensor]:
+        return self.weights + self.biases
+
+    def __call__(self, x: torch.Tensor, training: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x``: (members, rows, inputs) -> mean and pre-softplus sigma, each (members, rows)."""
+        pairs = list(zip(self.weights, self.biases))
+        hidden = x[:, :, : self.n_scalar]
+        if self.has_branch:
+            weight, bias = pairs.pop(0)
+            branch = nn.functional.silu(torch.baddbmm(bias[:, None, :], x[:, :, self.n_scalar:], weight.transpose(1, 2)))
+            hidden = torch.cat([hidden, branch], dim=2)
+        for weight, bias in pairs[:-1]:
+            hidden = nn.functional.silu(torch.baddbmm(bias[:, None, :], hidden, weight.transpose(1, 2)))
+            hidden = nn.functional.dropout(hidden, self.dropout, training)
+        weight, bias = pairs[-1]
+        out = torch.baddbmm(bias[:, None, :], hidden, weight.transpose(1, 2))
+        return out[..., 0], out[..., 1]
+
+    def snapshot(self) -> list[torch.Tensor]:
+        return [p.detach().clone() for p in self.parameters()]
+
+    def unstack(self, state: list[torch.Tensor]) -> list[MeanVarianceNet]:
+        """The members as ordinary networks (on the CPU) with the weights in ``state``."""
+        n = len(self.weights)
+        for m, net in enumerate(self.nets):
+            for layer, weight, bias in zip(_linear_layers(net), state[:n], state[n:]):
+                layer.weight.data = weight[m].detach().cpu().clone()
+                layer.bias.data = bias[m].detach().cpu().clone()
+            net.to("cpu").eval()
+        return self.nets
+
+
+def _fit_members_batched(model: "GaussianNetworkAgeModel", design, y, weight, splits, seeds) -> list[_Member]:
+    """Train one member per inner split together (see :class:`_BatchedMembers`); early stopping per member."""
+    device = resolve_device(model.device)
+    n_members = len(splits)
+    scalers, inputs, y_mean, y_std = [], [], np.empty(n_members), np.empty(n_members)
+    train_weight, val_weight = np.zeros((n_members, len(y))), np.zeros((n_members, len(y)))
+    for m, (train, val) in enumerate(splits):
+        scalers.append(Standardiser(log_transform=True).fit(design[train], weight[train]))
+        inputs.append(scalers[-1].transform(design))
+        y_mean[m] = np.average(y[train], weights=weight[train])
+        y_std[m] = np.sqrt(np.average((y[train] - y_mean[m]) ** 2, weights=weight[train])) or 1.0
+        train_weight[m, train] = weight[train] / weight[train].mean()
+        val_weight[m, val] = weight[val] / weight[val].mean()
+    as_tensor = functools.partial(torch.as_tensor, dtype=torch.float32, device=device)
+    x = as_tensor(np.stack(inputs))
+    target = as_tensor((y[None, :] - y_mean[:, None]) / y_std[:, None])
+    w_train, w_val = as_tensor(train_weight), as_tensor(val_weight)
+    floor = as_tensor(model.sigma_floor / y_std)[:, None]
+    n_bins = model.n_bins_ if model.periodogram_branch else 0
+    nets = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        nets.append(MeanVarianceNet(design.shape[1] - n_bins, tuple(model.hidden), model.dropout, n_bins, model.periodogram_branch,
+                                    model.branch_width))
+    batched = _BatchedMembers(nets, model.dropout, device)
+    optimiser = torch.optim.AdamW(batched.parameters(), lr=model.learning_rate, weight_decay=model.weight_decay)
+    generator = torch.Generator().manual_seed(int(seeds[0]))
+
+    def member_losses(rows, training: bool, weights: torch.Tensor) -> torch.Tensor:
+        mu, raw = batched(x[:, rows], training)
+        w = weights[:, rows]
+        if model.learn_sigma:
+            sigma = nn.functional.softplus(raw) + floor
+            terms = 0.5 * torch.log(sigma**2) + (target[:, rows] - mu) ** 2 / (2 * sigma**2)
+            if model.beta > 0:
+                terms = terms * (sigma.detach() ** 2) ** model.beta
+        else:
+            terms = (target[:, rows] - mu) ** 2
+        return (w * terms).sum(dim=1) / w.sum(dim=1).clamp_min(1e-12)
+
+    best = np.full(n_members, np.inf)
+    best_epoch = np.zeros(n_members, int)
+    best_state = batched.snapshot()
+    everything = torch.arange(len(y), device=device)
+    for epoch in range(1, int(model.max_epochs) + 1):
+        order = torch.randperm(len(y), generator=generator).to(device)
+        for start in range(0, len(order), int(model.batch_size)):
+            optimiser.zero_grad()
+            member_losses(order[start:start + int(model.batch_size)], True, w_train).sum().backward()
+            optimiser.step()
+        with torch.no_grad():
+            current = member_losses(everything, False, w_val).cpu().numpy()
+        active = epoch - best_epoch < model.patience
+        improved = active & (current < best - 1e-6)
+        if improved.any():
+            state = batched.snapshot()
+            mask = torch.as_tensor(improved, device=device)
+            best_state = [torch.where(mask.view(-1, *[1] * (new.dim() - 1)), new, old) for new, old in zip(state, best_state)]
+            best[improved], best_epoch[improved] = current[improved], epoch
+        if not (epoch - best_epoch < model.patience).any():
+            break
+    members = [_Member(scalers[m], float(y_mean[m]), float(y_std[m]), net, None, int(best_epoch[m]))
+               for m, net in enumerate(batched.unstack(best_state))]
+    if not model.learn_sigma:
+        for member, (_, val) in zip(members, splits):
+            mu, _ = model._member_dist(member, design[val])
+            member.sigma_dex = float(np.sqrt(np.average((mu - y[val]) ** 2, weights=weight[val])))
+    return members

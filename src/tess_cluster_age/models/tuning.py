@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import optuna
 from sklearn.base import clone
 
 from tess_cluster_age.models.base import AgeModel, as_arrays, check_fitted
@@ -15,7 +14,7 @@ from tess_cluster_age.models.base import AgeModel, as_arrays, check_fitted
 logger = logging.getLogger(__name__)
 
 
-def suggest(trial: optuna.Trial, name: str, space: Mapping[str, Any]) -> Any:
+def suggest(trial: Any, name: str, space: Mapping[str, Any]) -> Any:
     """One value from a search-space entry: ``{choices: [...]}`` or ``{low, high, log?, step?}``.
 
     The type follows ``low``/``high``: integers give an integer parameter, floats a float one.
@@ -58,6 +57,8 @@ class TunedAgeModel(AgeModel):
             self.model_ = clone(self.estimator).fit(X, y, weight, groups)
             self.n_features_in_ = self.model_.n_features_in_
             return self
+        import optuna  # imported here: seconds to import, and only tuning needs it
+
         fitted: dict[int, AgeModel] = {}
 
         def objective(trial: optuna.Trial) -> float:

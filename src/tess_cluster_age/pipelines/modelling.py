@@ -9,6 +9,7 @@ the shared ``model_input`` and ``folds``. The nodes here are pure functions; the
 
 from __future__ import annotations
 
+import functools
 import logging
 import platform
 import time
@@ -22,6 +23,7 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from tess_cluster_age import evaluation
 from tess_cluster_age.models import BASELINES, build_model
+from tess_cluster_age.provenance import provenance_of as record_of
 from tess_cluster_age.schema import GALAXIES, ID_COLUMNS, PERIODOGRAM_PREFIX, feature_columns
 
 logger = logging.getLogger(__name__)
@@ -85,7 +87,8 @@ def cross_validate_models(model_input: pd.DataFrame, folds: pd.DataFrame, period
         params: the pipeline's section: ``models`` (name -> ``estimator``, ``options``,
             ``per_galaxy``, ``periodogram``), ``shuffle_labels`` (train and score every model on
             labels permuted across clusters), ``controls`` (models that are also run on permuted
-            labels, named ``<model>_shuffled_labels``), ``shuffle_seed``, ``tuning``,
+            labels, named ``<model>_shuffled_labels``), ``control_seeds`` (the fold seeds the
+            controls run on; all when absent), ``shuffle_seed``, ``tuning``,
             ``importance`` (``models``, ``seeds``, ``n_repeats``).
         seed: the global seed (models' random states).
 
@@ -111,19 +114,24 @@ def cross_validate_models(model_input: pd.DataFrame, folds: pd.DataFrame, period
         if controls:
             runs.append((shuffled, SHUFFLED_SUFFIX, controls))
     importance = dict(params.get("importance") or {})
+    control_seeds = params.get("control_seeds")
     rows, importances = [], []
     for labels, suffix, names in runs:
         data = labelled.assign(log_age=labels.to_numpy())   # the label column is never a feature
+        run_folds = folds
+        if suffix and control_seeds and not params.get("shuffle_labels"):
+            run_folds = folds[folds["seed"].isin(control_seeds)]
         for baseline in BASELINES:
-            rows.append(evaluation.cross_validate(lambda b=baseline: build_model({"estimator": b}), data, folds, baseline + suffix))
+            rows.append(evaluation.cross_validate(functools.partial(build_model, {"estimator": baseline}), data, run_folds, baseline + suffix))
         for name in names:
             spec = specs[name]
             table = join_periodogram(data, periodograms, spec.get("periodogram"))
             start = time.perf_counter()
-            logger.info("cross-validating %s on %d seeds x %d folds ...", name + suffix, folds["seed"].nunique(), folds["fold"].nunique())
+            logger.info("cross-validating %s on %d seeds x %d folds ...", name + suffix, run_folds["seed"].nunique(), run_folds["fold"].nunique())
             wants_importance = name in importance.get("models", []) and not suffix
-            oof = evaluation.cross_validate(lambda s=spec: build_model(s, seed, _tuning(params, s)), table, folds, name + suffix,
-                                            progress=logger.info, importance=importance if wants_importance else None)
+            oof = evaluation.cross_validate(functools.partial(build_model, spec, seed, _tuning(params, spec)), table, run_folds, name + suffix,
+                                            progress=logger, importance=importance if wants_importance else None,
+                                            workers=int(spec.get("workers", 1)))
             if "importance" in oof.attrs:
                 importances.append(oof.attrs.pop("importance").assign(model=name))
             logger.info("%s: cross-validated in %.0f s", name + suffix, time.perf_counter() - start)
@@ -187,7 +195,9 @@ def train_final_models(model_input: pd.DataFrame, periodograms_classic: Any, per
     Returns:
         ``{"models": {name: fitted estimator}, "metadata": {...}}``: metadata holds, per model, the
         feature columns, the training feature ranges (1st/99th percentiles, min, max), tuned parameters and cross-validated cluster metrics per galaxy; and the
-        provenance parameters, package versions and training set size.
+        provenance parameters, the provenance record that ``model_input`` carries
+        (:mod:`tess_cluster_age.provenance`; the lineage of parameters that actually produced the
+        features), package versions and training set size.
     """
     periodograms = {"classic": periodograms_classic, "invariant": periodograms_invariant}
     specs = {n: s for n, s in _model_specs(params).items() if s.get("save", True)}
@@ -207,6 +217,7 @@ def train_final_models(model_input: pd.DataFrame, periodograms_classic: Any, per
         }
         logger.info("%s: final model fitted on %d clusters (%d segments) in %.0f s", name, labelled["name"].nunique(), len(labelled),
                     time.perf_counter() - start)
+    input_record = record_of(model_input)
     values = labelled[features].to_numpy(float)
     with np.errstate(all="ignore"):
         low, high = np.nanpercentile(values, [1, 99], axis=0)
@@ -223,6 +234,7 @@ def train_final_models(model_input: pd.DataFrame, periodograms_classic: Any, per
             "n_segments": int(len(labelled)),
             "models": per_model,
             "provenance": provenance,
+            "input_provenance": input_record,
             "versions": _versions(),
         },
     }
