@@ -161,7 +161,8 @@ def partitions_from_paths(paths: Iterable[str]) -> dict[str, Callable[[], Any]]:
 
     Folders are listed as the training folder is (:func:`~tess_cluster_age.datasets.elk.list_folder`:
     symlinks followed, empty folders reported). The ids are the paths as given (joined with the
-    file names below a folder), so a galaxy folder name in them (``.../LMC/x.fits.gz``) is kept.
+    file names below a folder), so a galaxy folder name in them (``.../LMC/x.fits.gz``) is kept;
+    the loaders hold absolute paths, so they work from any working folder.
 
     Raises:
         FileNotFoundError: a path that is neither a file nor a folder.
@@ -172,13 +173,13 @@ def partitions_from_paths(paths: Iterable[str]) -> dict[str, Callable[[], Any]]:
         if os.path.isdir(path):
             files, notes = list_folder(path)
             for file in files:
-                partitions[file] = ELKLightCurveDataset(filepath=file).load
+                partitions[file] = ELKLightCurveDataset(filepath=os.path.abspath(file)).load
             for folder, issue in notes.items():
                 partitions[f"{os.path.join(path, folder)}/"] = functools.partial(_issue, issue)
             if not files and not notes:
                 partitions[f"{path.rstrip('/')}/"] = functools.partial(_issue, Issue("empty_folder", "folder holds no file"))
         elif os.path.isfile(path):
-            partitions[path] = ELKLightCurveDataset(filepath=path).load
+            partitions[path] = ELKLightCurveDataset(filepath=os.path.abspath(path)).load
         else:
             raise FileNotFoundError(f"{path}: no such file or folder")
     return partitions
