@@ -153,7 +153,9 @@ def predict(ctx: click.Context, paths: tuple[str, ...], galaxy: str | None, mode
         params = {**context.params.get("predict", {}), "galaxy": galaxy, "models": model}
         trained = context.catalog.load("predict_trained_models")
         try:
-            models = dating.select_models(trained, model)
+            configured = {p: [n for n, spec in (context.params.get(p, {}).get("models") or {}).items() if spec.get("save", True)]
+                          for p in trained}
+            models = dating.select_models(trained, model, configured)
         except dating.MissingModelError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(EXIT_NOT_DATED)

@@ -101,7 +101,8 @@ class TrainedModel:
 
 
 # ------------------------------------------------------------------------------------ models
-def select_models(trained_models: Mapping[str, Callable[[], dict] | None], models: str | Sequence[str] = "all") -> list[TrainedModel]:
+def select_models(trained_models: Mapping[str, Callable[[], dict] | None], models: str | Sequence[str] = "all",
+                  configured: Mapping[str, Sequence[str]] | None = None) -> list[TrainedModel]:
     """The trained models to date with, from the model pipelines' bundles.
 
     Args:
@@ -111,6 +112,8 @@ def select_models(trained_models: Mapping[str, Callable[[], dict] | None], model
         models: ``"all"`` (every saved model of every trained pipeline; a pipeline not trained yet
             is skipped with a warning that names the command that trains it), or model names
             (each must exist).
+        configured: pipeline -> model names its parameters save (today's ``conf/``), used only to
+            tell a model of a pipeline not trained yet from a name that no pipeline has.
 
     Raises:
         MissingModelError: no trained model at all, or a named model whose pipeline (one of the
@@ -139,6 +142,9 @@ def select_models(trained_models: Mapping[str, Callable[[], dict] | None], model
                 selected.append(TrainedModel(name, pipeline, estimator, info.get("spec", {}), info.get("cross_validation", {}), metadata))
     if wanted is not None:
         unknown = [m for m in wanted if m not in {s.name for s in selected}]
+        if unknown and configured is not None:
+            missing = [p for p in missing if set(configured.get(p, ())) & set(unknown)]
+            commands = " and ".join(f"`{train_command(p)}`" for p in missing)
         if unknown and missing:
             raise MissingModelError(f"model {', '.join(map(repr, unknown))} not found in the trained models; "
                                     f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not trained yet: run {commands}")

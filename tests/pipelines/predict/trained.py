@@ -101,6 +101,7 @@ def make_project(folder: Path, bundle: dict | None) -> Path:
     shutil.copy(REPO / "pyproject.toml", folder / "pyproject.toml")
     shutil.copytree(REPO / "conf" / "base", folder / "conf" / "base", dirs_exist_ok=True)
     (folder / "conf" / "local").mkdir(parents=True, exist_ok=True)
+    (folder / "src").mkdir(exist_ok=True)              # the package itself is imported from where it is installed
     (folder / "data" / "06_models").mkdir(parents=True, exist_ok=True)
     if bundle is not None:
         save_bundle(bundle, folder / "data" / "06_models")
