@@ -1,24 +1,8 @@
-"""tess-cluster-age file for ensuring the package is executable
-as `tess-cluster-age` and `python -m tess_cluster_age`
-"""
+"""``python -m tess_cluster_age`` = the ``tess-cluster-age`` command (see :mod:`tess_cluster_age.cli`)."""
+
 import sys
-from pathlib import Path
-from typing import Any
 
-from kedro.framework.cli.utils import find_run_command
-from kedro.framework.project import configure_project
-
-
-def main(*args, **kwargs) -> Any:
-    package_name = Path(__file__).parent.name
-    configure_project(package_name)
-
-    interactive = hasattr(sys, 'ps1')
-    kwargs["standalone_mode"] = not interactive
-
-    run = find_run_command(package_name)
-    return run(*args, **kwargs)
-
+from tess_cluster_age.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -12,5 +12,6 @@ def register_pipelines() -> dict[str, Pipeline]:
         A mapping from pipeline names to ``Pipeline`` objects.
     """
     pipelines = find_pipelines(raise_errors=True)
-    pipelines["__default__"] = sum(pipelines.values())
+    # predict needs a folder of new clusters (predict_dir) and trained models: run it on its own.
+    pipelines["__default__"] = sum(p for name, p in pipelines.items() if name != "predict")
     return pipelines

@@ -132,16 +132,18 @@ class ELKFolderDataset(PartitionedDataset):
     """
 
     def __init__(self, *, path: str, dataset: str | type | dict[str, Any] = "tess_cluster_age.datasets.ELKLightCurveDataset",
-                 **kwargs: Any) -> None:
+                 parameter: str = "elk_dir", **kwargs: Any) -> None:
         """Create the dataset.
 
         Args:
             path: the folder (``elk_dir``), local or with an fsspec protocol prefix.
             dataset: the dataset of one file (default :class:`ELKLightCurveDataset`).
+            parameter: the runtime parameter that sets ``path``, named in errors (``predict_dir``).
             **kwargs: further ``PartitionedDataset`` arguments.
         """
         super().__init__(path=path, dataset=dataset, **kwargs)
         self._folder_notes: dict[str, Issue] = {}
+        self._parameter = parameter
 
     @property
     def _local_root(self) -> str | None:
@@ -166,14 +168,15 @@ class ELKFolderDataset(PartitionedDataset):
         problem = None
         if not os.path.exists(root):
             link = " (a symlink to a missing target)" if os.path.islink(root) else ""
-            problem = f"elk_dir {root!r} does not exist{link}"
+            problem = f"{self._parameter} {root!r} does not exist{link}"
         elif not os.path.isdir(root):
-            problem = f"elk_dir {root!r} is not a folder"
+            problem = f"{self._parameter} {root!r} is not a folder"
         elif not self._list_partitions():
-            problem = f"elk_dir {root!r} is empty: it holds no file"
+            problem = f"{self._parameter} {root!r} is empty: it holds no file"
         if problem:
             message = (f"{problem}. It should hold one folder per galaxy (MW/, LMC/, SMC/) of ELK files; "
-                       "set it with ELK_DIR=... (make) or --params=elk_dir=... (kedro run).")
+                       + ("set it with ELK_DIR=... (make) or " if self._parameter == "elk_dir" else "set it with ")
+                       + f"--params={self._parameter}=... (kedro run).")
             logger.error(message)
             raise DatasetError(message)
 

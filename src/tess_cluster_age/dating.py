@@ -1,0 +1,429 @@
+"""Dating clusters nobody has aged (SPEC section 6): the one code path of the ``predict`` pipeline
+and of the ``tess-cluster-age predict`` command.
+
+A folder (or list) of ELK files goes through the training code itself: ingestion
+(:func:`~tess_cluster_age.pipelines.ingestion.nodes.read_clusters`, without the catalogue
+cross-check), segments (:func:`~tess_cluster_age.pipelines.augmentation.nodes.build_segments`),
+features and model input (:mod:`tess_cluster_age.pipelines.feature_engineering.nodes`), each with
+the parameters stored in the trained model's metadata (``provenance``), never with today's
+``conf/``. Every model then predicts a Gaussian per segment, and a cluster's age distribution is
+the equal-weight mixture of its segments' Gaussians (:func:`tess_cluster_age.evaluation.mixture_moments`,
+:func:`~tess_cluster_age.evaluation.mixture_quantiles`), as in cross-validation.
+
+A header ``LOG_AGE`` is reported beside the prediction (``log_age_header``) and never reaches a
+model: the cluster table is stripped of it before segments and features are built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tess_cluster_age import evaluation
+from tess_cluster_age.datasets.elk import ELKLightCurveDataset, list_folder
+from tess_cluster_age.lightcurves import Issue
+from tess_cluster_age.pipelines.augmentation.nodes import build_segments
+from tess_cluster_age.pipelines.feature_engineering.nodes import build_model_input, compute_classic_features, compute_invariant_features
+from tess_cluster_age.pipelines.ingestion.nodes import PROBLEM_COLUMNS, read_clusters
+from tess_cluster_age.pipelines.modelling import join_periodogram
+from tess_cluster_age.schema import GALAXIES
+
+logger = logging.getLogger(__name__)
+
+MODEL_PIPELINES: tuple[str, ...] = ("random_forest", "regression", "gaussian_nn")
+"""The pipelines that write trained models (``data/06_models/<pipeline>.pkl``), in lookup order."""
+
+PREDICTION_COLUMNS: list[str] = [
+    "name", "galaxy", "model", "log_age_pred", "sigma", "lo68", "hi68", "lo95", "hi95", "age_myr", "n_segments",
+    "log_age_header", "file", "out_of_range", "out_of_range_features", "cv_rmse", "cv_rmse_minus_galaxy_mean",
+    "cv_rmse_minus_galaxy_mean_lo95", "cv_rmse_minus_galaxy_mean_hi95", "skill_vs_galaxy_mean",
+]
+"""Columns of ``predictions.csv``, one row per cluster and model:
+
+- ``log_age_pred``, ``sigma``: mean and standard deviation of the cluster's age distribution
+  (log10 yr, dex); ``lo68/hi68`` and ``lo95/hi95``: its 16/84 and 2.5/97.5 percentiles (log10 yr);
+  ``age_myr``: ``10**(log_age_pred - 6)`` (Myr).
+- ``n_segments``: segments in the mixture; ``log_age_header``: the file's ``LOG_AGE`` (never used);
+  ``file``: the file read.
+- ``out_of_range``: True when, for some feature, at least ``out_of_range.segment_fraction`` of the
+  cluster's segments lie outside the training range; ``out_of_range_features`` names them (``;``).
+- ``cv_rmse``: the model's cross-validated cluster RMSE in that galaxy (dex);
+  ``cv_rmse_minus_galaxy_mean`` and its paired-bootstrap 95 % CI (``_lo95``, ``_hi95``): RMSE minus
+  the galaxy-mean baseline's (dex; negative = better); ``skill_vs_galaxy_mean``: ``better`` (CI
+  below 0), ``none`` (CI includes 0), ``worse`` (CI above 0) or ``unknown`` (no metrics stored).
+"""
+
+PREDICT_PROBLEM_CODES = {
+    "no_galaxy": "file not in an MW/LMC/SMC folder and no galaxy given",
+    "no_segments": "no segment could be built from the cluster's light curve",
+    "model_error": "a model could not date the cluster (e.g. a per-galaxy model without that galaxy)",
+    "not_dated": "no model dated the cluster",
+}
+"""Problem codes that predict adds to ingestion's (see :mod:`tess_cluster_age.pipelines.ingestion.nodes`)."""
+
+
+class MissingModelError(RuntimeError):
+    """A trained model that predict needs does not exist; the message names the command that trains it."""
+
+
+def train_command(pipeline: str) -> str:
+    """The command that trains (and saves) the models of ``pipeline``."""
+    return f"kedro run --pipeline={pipeline}"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedModel:
+    """One fitted model with what predict needs from its pipeline's bundle.
+
+    Attributes:
+        name: model name (a key of ``<pipeline>.models`` with ``save: true``).
+        pipeline: the model pipeline that trained it.
+        estimator: the fitted estimator (``predict_dist(X) -> (mu, sigma)``, dex).
+        spec: its ``models`` entry (``estimator``, ``options``, ``periodogram`` ...).
+        cross_validation: cluster-level CV metrics per galaxy (``rmse``, ``rmse_diff``, ...).
+        metadata: the bundle's metadata (``provenance``, ``feature_columns``, ``feature_ranges`` ...).
+    """
+
+    name: str
+    pipeline: str
+    estimator: Any
+    spec: Mapping[str, Any]
+    cross_validation: Mapping[str, Any]
+    metadata: Mapping[str, Any]
+
+
+# ------------------------------------------------------------------------------------ models
+def select_models(trained_models: Mapping[str, Callable[[], dict] | None], models: str | Sequence[str] = "all",
+                  configured: Mapping[str, Sequence[str]] | None = None) -> list[TrainedModel]:
+    """The trained models to date with, from the model pipelines' bundles.
+
+    Args:
+        trained_models: pipeline -> loader of its bundle (``{"models", "metadata"}``), or None
+            when the pipeline has not been run (see
+            :class:`~tess_cluster_age.datasets.trained_models.TrainedModelsDataset`).
+        models: ``"all"`` (every saved model of every trained pipeline; a pipeline not trained yet
+            is skipped with a warning that names the command that trains it), or model names
+            (each must exist).
+        configured: pipeline -> model names its parameters save (today's ``conf/``), used only to
+            tell a model of a pipeline not trained yet from a name that no pipeline has.
+
+    Raises:
+        MissingModelError: no trained model at all, or a named model whose pipeline (one of the
+            missing ones) has not been run; the message names the command(s) to run.
+        ValueError: a named model that no trained pipeline has and no missing pipeline could have.
+    """
+    missing = [p for p, loader in trained_models.items() if loader is None]
+    commands = " and ".join(f"`{train_command(p)}`" for p in missing)
+    if len(missing) == len(trained_models):
+        raise MissingModelError(f"no trained model found ({', '.join(missing)}): train them first with {commands} "
+                                "(or `kedro run` for the whole project)")
+    wanted = None if models in ("all", None) or models == ["all"] else ([models] if isinstance(models, str) else list(models))
+    selected: list[TrainedModel] = []
+    for pipeline, loader in trained_models.items():
+        if loader is None:
+            if wanted is None:
+                logger.warning("%s: no trained model, skipped; train it with `%s`", pipeline, train_command(pipeline))
+            continue
+        if wanted is not None and {m.name for m in selected} >= set(wanted):
+            break
+        bundle = loader()
+        metadata = bundle["metadata"]
+        for name, estimator in bundle["models"].items():
+            if wanted is None or name in wanted:
+                info = metadata.get("models", {}).get(name, {})
+                selected.append(TrainedModel(name, pipeline, estimator, info.get("spec", {}), info.get("cross_validation", {}), metadata))
+    if wanted is not None:
+        unknown = [m for m in wanted if m not in {s.name for s in selected}]
+        if unknown and configured is not None:
+            missing = [p for p in missing if set(configured.get(p, ())) & set(unknown)]
+            commands = " and ".join(f"`{train_command(p)}`" for p in missing)
+        if unknown and missing:
+            raise MissingModelError(f"model {', '.join(map(repr, unknown))} not found in the trained models; "
+                                    f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not trained yet: run {commands}")
+        if unknown:
+            raise ValueError(f"unknown model {', '.join(map(repr, unknown))}; trained models: "
+                             f"{', '.join(sorted({s.name for s in selected} | set(available_models(trained_models))))}")
+        selected.sort(key=lambda m: wanted.index(m.name))
+    logger.info("Dating with %s", ", ".join(f"{m.name} ({m.pipeline})" for m in selected))
+    return selected
+
+
+def available_models(trained_models: Mapping[str, Callable[[], dict] | None]) -> list[str]:
+    """Names of every saved model of the trained pipelines (loads the bundles)."""
+    return [name for loader in trained_models.values() if loader is not None for name in loader()["models"]]
+
+
+# ------------------------------------------------------------------------------------ inputs
+def partitions_from_paths(paths: Iterable[str]) -> dict[str, Callable[[], Any]]:
+    """Loaders of the ELK files named by ``paths`` (files, or folders read recursively).
+
+    Folders are listed as the training folder is (:func:`~tess_cluster_age.datasets.elk.list_folder`:
+    symlinks followed, empty folders reported). The ids are the paths as given (joined with the
+    file names below a folder), so a galaxy folder name in them (``.../LMC/x.fits.gz``) is kept;
+    the loaders hold absolute paths, so they work from any working folder.
+
+    Raises:
+        FileNotFoundError: a path that is neither a file nor a folder.
+    """
+    partitions: dict[str, Callable[[], Any]] = {}
+    for path in paths:
+        path = str(path)
+        if os.path.isdir(path):
+            files, notes = list_folder(path)
+            for file in files:
+                partitions[file] = ELKLightCurveDataset(filepath=os.path.abspath(file)).load
+            for folder, issue in notes.items():
+                partitions[f"{os.path.join(path, folder)}/"] = functools.partial(_issue, issue)
+            if not files and not notes:
+                partitions[f"{path.rstrip('/')}/"] = functools.partial(_issue, Issue("empty_folder", "folder holds no file"))
+        elif os.path.isfile(path):
+            partitions[path] = ELKLightCurveDataset(filepath=os.path.abspath(path)).load
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    return partitions
+
+
+def _issue(issue: Issue) -> Issue:
+    return issue
+
+
+def _original_id(original: Mapping[str, str], key: str) -> str:
+    """The id a problem row's file had before :func:`assign_galaxies` prefixed its galaxy."""
+    if key in original or key + "/" in original:
+        return original.get(key) or original[key + "/"].rstrip("/")
+    head, _, rest = key.partition("/")
+    return rest if head in GALAXIES and rest else key
+
+
+def assign_galaxies(partitions: Mapping[str, Callable[[], Any]], galaxy: str | None,
+                    galaxies: Sequence[str] = GALAXIES) -> tuple[dict[str, Callable[[], Any]], dict[str, str], list[dict[str, Any]]]:
+    """Re-key file partitions as ``<galaxy>/<id>``, the layout :func:`read_clusters` reads.
+
+    A file's galaxy is the nearest enclosing folder named after one (``MW``, ``LMC``, ``SMC``),
+    else ``galaxy`` (the ``--galaxy`` option or ``predict.galaxy`` parameter); a file with neither
+    is listed as a problem (``no_galaxy``) and not read.
+
+    Returns:
+        (re-keyed partitions (folder ids ending in ``/`` unchanged), new id -> original id,
+        problem rows).
+
+    Raises:
+        ValueError: ``galaxy`` is not one of ``galaxies``.
+    """
+    if galaxy is not None and galaxy not in galaxies:
+        raise ValueError(f"galaxy {galaxy!r}: use one of {', '.join(galaxies)}")
+    out, original, problems = {}, {}, []
+    for pid in sorted(partitions):
+        if pid.endswith("/"):
+            out[pid], original[pid] = partitions[pid], pid
+            continue
+        folders = pid.replace("\\", "/").split("/")[:-1]
+        found = next((f for f in reversed(folders) if f in galaxies), None) or galaxy
+        if found is None:
+            problems.append(dict(zip(PROBLEM_COLUMNS, [pid, None, "file", None, "skipped", "no_galaxy",
+                                                       "not in an MW, LMC or SMC folder and no galaxy given: "
+                                                       "use --galaxy (CLI) or --params=predict.galaxy=... (kedro run)", 0])))
+            continue
+        key = pid if folders and folders[0] == found else f"{found}/{pid}"
+        out[key], original[key] = partitions[pid], pid
+    return out, original, problems
+
+
+# ------------------------------------------------------------------------------------ features
+def provenance_key(provenance: Mapping[str, Any]) -> str:
+    """A stable key of a provenance mapping: models sharing it share their features."""
+    return json.dumps(provenance, sort_keys=True, default=str)
+
+
+def cluster_model_input(clusters: pd.DataFrame, samples: pd.DataFrame, provenance: Mapping[str, Any],
+                        execution: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Segments, features and model input of ingested clusters, exactly as in training.
+
+    Args:
+        clusters, samples: from :func:`read_clusters` (``log_age`` is dropped here: it never
+            reaches a feature or a model).
+        provenance: the trained model's ``provenance`` (``augmentation``, ``classic_features``,
+            ``invariant_features``, ``model_input``, ``seed``).
+        execution: ``workers``, ``scheduler_address``, ``log_every_seconds`` of the feature runs.
+
+    Returns:
+        (model-input table with ``log_age`` all NaN, ``{"classic": Periodograms, "invariant": ...}``).
+    """
+    unlabelled = clusters.assign(log_age=np.nan)
+    seed = int(provenance["seed"])
+    segments = build_segments(unlabelled, samples, dict(provenance["augmentation"]), seed)
+    execution = {**execution, "workers": max(1, min(int(execution.get("workers", 1)), len(unlabelled)))}
+    classic, periodograms_classic = compute_classic_features(segments, samples, dict(provenance["classic_features"]), execution, seed)
+    invariant, periodograms_invariant = compute_invariant_features(segments, samples, dict(provenance["invariant_features"]), execution)
+    model_input = build_model_input(segments, unlabelled, classic, invariant, dict(provenance["model_input"]),
+                                    dict(provenance["invariant_features"]))
+    return model_input, {"classic": periodograms_classic, "invariant": periodograms_invariant}
+
+
+def out_of_range(model_input: pd.DataFrame, feature_ranges: Mapping[str, Mapping[str, float]], bounds: str = "min_max",
+                 segment_fraction: float = 0.5) -> pd.Series:
+    """Features of each cluster that lie outside the training range.
+
+    Args:
+        model_input: segments (``name`` and the feature columns).
+        feature_ranges: training ranges per feature (``p01``, ``p99``, ``min``, ``max``).
+        bounds: ``min_max`` (the values ever seen in training) or ``p01_p99``.
+        segment_fraction: a feature is out of range for a cluster when at least this fraction of
+            its segments with a finite value lie outside the bounds.
+
+    Returns:
+        Per cluster name, the sorted list of out-of-range features (empty list when none).
+    """
+    low_key, high_key = {"min_max": ("min", "max"), "p01_p99": ("p01", "p99")}[bounds]
+    features = [f for f in feature_ranges if f in model_input.columns]
+    values = model_input[features].to_numpy(float)
+    low = np.array([feature_ranges[f][low_key] for f in features], float)
+    high = np.array([feature_ranges[f][high_key] for f in features], float)
+    outside = pd.DataFrame((values < low) | (values > high), columns=features).astype(float)
+    outside[~np.isfinite(values)] = np.nan
+    fraction = outside.groupby(model_input["name"].to_numpy(), sort=False).mean()
+    return fraction.apply(lambda row: sorted(row.index[row.fillna(0.0) >= segment_fraction]), axis=1)
+
+
+# ------------------------------------------------------------------------------------ dating
+def _skill(cv: Mapping[str, float]) -> str:
+    lo, hi = cv.get("rmse_diff_lo95"), cv.get("rmse_diff_hi95")
+    if lo is None or hi is None or not np.isfinite([lo, hi]).all():
+        return "unknown"
+    return "better" if hi < 0 else "worse" if lo > 0 else "none"
+
+
+def _problem(file, name, level, code, reason) -> dict[str, Any]:
+    return dict(zip(PROBLEM_COLUMNS, [file, name, level, None, "skipped", code, reason, 0]))
+
+
+def predict_clusters(model: TrainedModel, model_input: pd.DataFrame, periodograms: Mapping[str, Any], clusters: pd.DataFrame,
+                     flags: pd.Series) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """One model's rows of the predictions table for every cluster of ``model_input``.
+
+    Returns:
+        (rows with :data:`PREDICTION_COLUMNS`, problem rows for clusters the model could not date).
+    """
+    table = join_periodogram(model_input, periodograms, model.spec.get("periodogram"))
+    missing = sorted(set(model.metadata.get("feature_columns", [])) - set(table.columns))
+    if missing:
+        raise ValueError(f"{model.name}: features {missing} were not built; the model's provenance does not match its features")
+    info = clusters.set_index("name")
+    rows, problems = [], []
+    for galaxy, part in table.groupby("galaxy", sort=False):
+        try:
+            mu, sigma = model.estimator.predict_dist(part)
+        except ValueError as exc:
+            problems += [_problem(info.at[n, "file"], n, "model", "model_error", f"{model.name}: {exc}") for n in part["name"].unique()]
+            continue
+        cv = dict(model.cross_validation.get(galaxy, {}))
+        for name, rows_of in pd.Series(np.arange(len(part))).groupby(part["name"].to_numpy(), sort=False):
+            index = rows_of.to_numpy()
+            m, s = np.asarray(mu)[index], np.asarray(sigma)[index]
+            keep = np.isfinite(m) & np.isfinite(s) & (s > 0)
+            if not keep.any():
+                problems.append(_problem(info.at[name, "file"], name, "model", "model_error", f"{model.name}: no finite prediction"))
+                continue
+            moments = evaluation.mixture_moments(m[keep], s[keep], np.zeros(keep.sum()))
+            lo95, lo68, hi68, hi95 = evaluation.mixture_quantiles(m[keep], s[keep], [0.025, 0.16, 0.84, 0.975])
+            centre = float(moments["mu"].iloc[0])
+            features = list(flags.get(name, []))
+            rows.append({
+                "name": name, "galaxy": galaxy, "model": model.name, "log_age_pred": centre, "sigma": float(moments["sigma"].iloc[0]),
+                "lo68": float(lo68), "hi68": float(hi68), "lo95": float(lo95), "hi95": float(hi95), "age_myr": 10 ** (centre - 6),
+                "n_segments": int(keep.sum()), "log_age_header": float(info.at[name, "log_age"]), "file": info.at[name, "file"],
+                "out_of_range": bool(features), "out_of_range_features": ";".join(features),
+                "cv_rmse": cv.get("rmse", np.nan), "cv_rmse_minus_galaxy_mean": cv.get("rmse_diff", np.nan),
+                "cv_rmse_minus_galaxy_mean_lo95": cv.get("rmse_diff_lo95", np.nan),
+                "cv_rmse_minus_galaxy_mean_hi95": cv.get("rmse_diff_hi95", np.nan), "skill_vs_galaxy_mean": _skill(cv),
+            })
+    return pd.DataFrame(rows, columns=PREDICTION_COLUMNS), problems
+
+
+def date_clusters(partitions: Mapping[str, Callable[[], Any]], models: Sequence[TrainedModel],
+                  params: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Date every cluster of a set of ELK files with every selected model.
+
+    Args:
+        partitions: file id -> loader of the raw ELK file (an
+            :class:`~tess_cluster_age.datasets.ELKFolderDataset` load, or
+            :func:`partitions_from_paths`); ids ending in ``/`` are folders without files.
+        models: from :func:`select_models`.
+        params: the ``predict`` section: ``galaxy`` (for files outside a galaxy folder, or null),
+            ``execution`` (``workers``, ``scheduler_address``, ``log_every_seconds``),
+            ``out_of_range`` (``bounds``, ``segment_fraction``).
+
+    Returns:
+        predictions: one row per cluster and model (:data:`PREDICTION_COLUMNS`), galaxies in
+            ``MW, LMC, SMC`` order, then name, then model in the given order.
+        problems: every unusable file, skipped sector, dropped sample and undated cluster
+            (ingestion's ``PROBLEM_COLUMNS``; codes of ingestion and :data:`PREDICT_PROBLEM_CODES`);
+            the normal absence of ``LOG_AGE`` is not listed.
+    """
+    if not models:
+        raise MissingModelError("no model selected")
+    execution = dict(params.get("execution") or {})
+    range_params = dict(params.get("out_of_range") or {})
+    groups: dict[str, list[TrainedModel]] = {}
+    for model in models:
+        groups.setdefault(provenance_key(model.metadata["provenance"]), []).append(model)
+    if len(groups) > 1:
+        logger.info("The models were trained on %d different feature settings: features are built once for each", len(groups))
+    predictions, problems, read = [], [], {}
+    for group in groups.values():
+        provenance = group[0].metadata["provenance"]
+        ingestion = dict(provenance["ingestion"])
+        key = provenance_key(ingestion)
+        if key not in read:
+            keyed, original, galaxy_problems = assign_galaxies(partitions, params.get("galaxy"), ingestion.get("galaxies", GALAXIES))
+            clusters, _, samples, ingestion_problems = read_clusters(keyed, ingestion)
+            ingestion_problems["file"] = ingestion_problems["file"].map(functools.partial(_original_id, original))
+            read[key] = (clusters, samples, galaxy_problems + ingestion_problems.to_dict("records"))
+        clusters, samples, read_problems = read[key]
+        problems += read_problems
+        if clusters.empty:
+            continue
+        model_input, periodograms = cluster_model_input(clusters, samples, provenance, execution)
+        for name in sorted(set(clusters["name"]) - set(model_input["name"])):
+            problems.append(_problem(clusters.set_index("name").at[name, "file"], name, "cluster", "no_segments", PREDICT_PROBLEM_CODES["no_segments"]))
+        if model_input.empty:
+            continue
+        for model in group:
+            flags = out_of_range(model_input, model.metadata.get("feature_ranges", {}), range_params.get("bounds", "min_max"),
+                                 float(range_params.get("segment_fraction", 0.5)))
+            rows, model_problems = predict_clusters(model, model_input, periodograms, clusters, flags)
+            predictions.append(rows)
+            problems += model_problems
+    table = pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(columns=PREDICTION_COLUMNS)
+    order = {g: i for i, g in enumerate(GALAXIES)}
+    model_order = {m.name: i for i, m in enumerate(models)}
+    table = table.sort_values(["galaxy", "name", "model"], key=lambda c: c.map(order) if c.name == "galaxy"
+                              else c.map(model_order) if c.name == "model" else c, kind="stable").reset_index(drop=True)
+    problem_table = pd.DataFrame(problems, columns=PROBLEM_COLUMNS).drop_duplicates(ignore_index=True)
+    problem_table = problem_table[problem_table["code"] != "no_log_age"].reset_index(drop=True)
+    dated = set(table["name"])
+    all_clusters = {n: f for c, _, _ in read.values() for n, f in zip(c["name"], c["file"])}
+    undated = [_problem(f, n, "cluster", "not_dated", PREDICT_PROBLEM_CODES["not_dated"]) for n, f in sorted(all_clusters.items()) if n not in dated]
+    problem_table = pd.concat([problem_table, pd.DataFrame(undated, columns=PROBLEM_COLUMNS)], ignore_index=True)
+    n_flagged = table.loc[table["out_of_range"].astype(bool), "name"].nunique() if len(table) else 0
+    logger.info("Dated %d clusters with %d models (%d rows); %d clusters outside the training range; %d not dated",
+                len(dated), len(models), len(table), n_flagged, len(undated))
+    if n_flagged:
+        logger.warning("%d clusters have features outside the training range (column out_of_range_features)", n_flagged)
+    return table, problem_table
+
+
+def undated_inputs(problems: pd.DataFrame) -> pd.DataFrame:
+    """The problem rows that mean an input was not dated: a skipped file, an undated cluster, or a
+    folder whose files could not be read (the CLI exits 1 when there is one)."""
+    skipped = (problems["outcome"] == "skipped") & problems["level"].isin(["file", "cluster"])
+    unreadable_folder = problems["code"] == "no_readable_file"
+    return problems[skipped | unreadable_folder]

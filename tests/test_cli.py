@@ -1,0 +1,89 @@
+"""The ``tess-cluster-age`` command: help, exit codes, and the same numbers as the predict pipeline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tess_cluster_age import dating
+from tess_cluster_age.cli import main
+from tess_cluster_age.datasets.trained_models import TrainedModelsDataset
+from tests.pipelines.predict.trained import NEW, PREDICT_PARAMS, make_project, train, write_new_cluster, write_training_folder
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A project folder (this repository's configuration) with a small forest in data/06_models."""
+    root = tmp_path_factory.mktemp("cli")
+    _, bundle = train(write_training_folder(root / "elk"))
+    return make_project(root / "project", bundle)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["predict", "--help"], ["report", "--help"]])
+def test_help_is_complete_and_exits_0(args, capsys):
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "Usage: tess-cluster-age" in text
+    if args[0] == "predict":
+        for word in ("--galaxy", "--model", "--out", "Exit codes", "68 %", "MW", "kedro run --pipeline=random_forest"):
+            assert word in text
+    if args[0] == "report":
+        assert "report.html" in text and "Exit codes" in text
+
+
+@pytest.mark.parametrize("args", [["predict", "x.fits"], ["predict", "--out", "a.csv"], ["predict", "/does/not/exist", "--out", "a.csv"],
+                                  ["predict", ".", "--galaxy", "M31", "--out", "a.csv"], ["frobnicate"]])
+def test_usage_errors_exit_2(args, capsys):
+    assert main(args) == 2
+    assert "Error" in capsys.readouterr().err
+
+
+def test_predict_dates_every_file_prints_a_table_and_exits_0(project, tmp_path, capsys):
+    folder = tmp_path / "new"
+    write_new_cluster(folder / "MW" / "a.fits", log_age=8.4)
+    out = tmp_path / "predictions.csv"
+    assert main(["--project-dir", str(project), "predict", str(folder), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert NEW in printed and "age [Myr]" in printed and "68 % interval" in printed
+    assert "Warning (MW): no model beats the MW mean age" in printed
+    table = pd.read_csv(out)
+    assert list(table.columns) == dating.PREDICTION_COLUMNS and table["log_age_header"].tolist() == [8.4]
+    # the same numbers as the pipeline's function on the same file
+    loaders = TrainedModelsDataset(path=str(project / "data" / "06_models"), pipelines=["random_forest"]).load()
+    expected, _ = dating.date_clusters(dating.partitions_from_paths([str(folder)]), dating.select_models(loaders), PREDICT_PARAMS)
+    np.testing.assert_allclose(table["log_age_pred"], expected["log_age_pred"], rtol=0, atol=1e-9)
+
+
+def test_predict_exits_1_when_a_file_is_not_dated(project, tmp_path, capsys):
+    write_new_cluster(tmp_path / "new.fits")                          # no galaxy folder: dated with --galaxy only
+    (tmp_path / "LMC").mkdir()
+    (tmp_path / "LMC" / "broken.fits").write_bytes(b"not a FITS file")
+    out = tmp_path / "predictions.csv"
+    assert main(["--project-dir", str(project), "predict", str(tmp_path / "new.fits"), str(tmp_path / "LMC"), "--out", str(out),
+                 "--problems", str(tmp_path / "problems.csv")]) == 1
+    captured = capsys.readouterr()
+    assert "Not dated" in captured.err and "broken.fits" in captured.err and "no galaxy" in captured.err
+    assert pd.read_csv(out).empty
+    assert set(pd.read_csv(tmp_path / "problems.csv")["code"]) == {"no_galaxy", "unreadable", "no_readable_file"}
+    assert main(["--project-dir", str(project), "predict", str(tmp_path / "new.fits"), "--galaxy", "LMC", "--out", str(out)]) == 0
+    assert pd.read_csv(out)["galaxy"].tolist() == ["LMC"]
+
+
+def test_predict_without_trained_models_names_the_command_and_exits_1(tmp_path, capsys):
+    project = make_project(tmp_path / "empty", None)
+    write_new_cluster(tmp_path / "LMC" / "a.fits")
+    assert main(["--project-dir", str(project), "predict", str(tmp_path / "LMC"), "--out", str(tmp_path / "p.csv")]) == 1
+    assert "kedro run --pipeline=random_forest" in capsys.readouterr().err
+
+
+def test_an_unknown_model_is_a_usage_error(project, tmp_path, capsys):
+    write_new_cluster(tmp_path / "LMC" / "a.fits")
+    assert main(["--project-dir", str(project), "predict", str(tmp_path), "--model", "nope", "--out", str(tmp_path / "p.csv")]) == 2
+    assert "unknown model 'nope'" in capsys.readouterr().err
+
+
+def test_a_model_of_a_pipeline_not_trained_yet_names_its_command(project, tmp_path, capsys):
+    write_new_cluster(tmp_path / "LMC" / "a.fits")
+    assert main(["--project-dir", str(project), "predict", str(tmp_path), "--model", "nn_mse", "--out", str(tmp_path / "p.csv")]) == 1
+    assert "run `kedro run --pipeline=gaussian_nn`" in capsys.readouterr().err
