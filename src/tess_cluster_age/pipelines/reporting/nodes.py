@@ -218,7 +218,9 @@ def data_overview(clusters: pd.DataFrame, sectors: pd.DataFrame, segments: pd.Da
         row["log age median"] = float(c.loc[labelled, "log_age"].median()) if labelled.any() else np.nan
         row["log age max"] = float(c.loc[labelled, "log_age"].max()) if labelled.any() else np.nan
         rows.append(row)
-    per_galaxy = pd.DataFrame(rows).fillna({k: 0 for k in pd.DataFrame(rows).columns if k.startswith(("segments:", "sectors at"))})
+    per_galaxy = pd.DataFrame(rows)
+    counts = [k for k in per_galaxy.columns if k.startswith(("segments:", "sectors at"))]
+    per_galaxy[counts] = per_galaxy[counts].fillna(0).astype(int)
     problems = []
     for key, value in ingestion_report.items():
         if key.endswith("_by_reason") and isinstance(value, Mapping):
@@ -578,7 +580,7 @@ def _table(frame: pd.DataFrame, css: str = "") -> str:
         return "<p class=note>No rows.</p>"
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in frame.itertuples(index=False))
-    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return f'<div class=scroll><table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _mean_sd(row: pd.Series, metric: str) -> str:
@@ -593,8 +595,7 @@ def comparison_display(comparison: pd.DataFrame, galaxy: str, roles: Sequence[st
     rows = comparison[(comparison["galaxy"] == galaxy) & comparison["role"].isin(roles)]
     out = []
     for _, row in rows.iterrows():
-        record = {"model": row["model"], "pipeline": row["pipeline"], "clusters": _fmt(row.get("n", np.nan))}
-        record |= {heading: _mean_sd(row, metric) for metric, heading in TABLE_METRICS}
+        record = {"model": row["model"], "pipeline": row["pipeline"], "clusters": _fmt(row.get("n", np.nan)), "RMSE": _mean_sd(row, "rmse")}
         if np.isfinite(row.get("rmse_diff", np.nan)):
             record[f"ΔRMSE vs {REFERENCE} [95 % CI]"] = (f"{_signed(row['rmse_diff'])} [{_signed(row['rmse_diff_lo95'])}, "
                                                         f"{_signed(row['rmse_diff_hi95'])}]")
@@ -602,6 +603,7 @@ def comparison_display(comparison: pd.DataFrame, galaxy: str, roles: Sequence[st
         else:
             record[f"ΔRMSE vs {REFERENCE} [95 % CI]"] = "reference" if row["model"] == REFERENCE else "–"
             record["beats the mean"] = "–"
+        record |= {heading: _mean_sd(row, metric) for metric, heading in TABLE_METRICS if metric != "rmse"}
         out.append(record)
     return pd.DataFrame(out)
 
@@ -612,7 +614,7 @@ def _text_table(frame: pd.DataFrame) -> str:
         return "<p class=note>No rows.</p>"
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in frame.itertuples(index=False))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<div class=scroll><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
 
 CSS = """
@@ -620,7 +622,7 @@ body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;
 header{background:#123;color:#fff;padding:18px 28px}header h1{margin:0 0 4px;font-size:22px}
 nav{background:#234;padding:6px 28px}nav a{color:#cde;margin-right:14px;text-decoration:none;font-size:13px}
 main{padding:6px 28px 40px;max-width:1500px}section{margin-top:22px}h2{border-bottom:2px solid #234;padding-bottom:3px}
-table{border-collapse:collapse;margin:8px 0 14px;font-size:12.5px;background:#fff}
+.scroll{overflow-x:auto;max-width:100%}table{border-collapse:collapse;margin:8px 0 14px;font-size:12.5px;background:#fff}
 th,td{border:1px solid #ccd;padding:3px 7px;text-align:right;white-space:nowrap}th{background:#e8edf3}
 td:first-child,th:first-child{text-align:left}
 figure{margin:10px 0}img{max-width:100%;border:1px solid #dde;background:#fff}figcaption{font-size:12px;color:#555}
