@@ -20,18 +20,14 @@ from collections.abc import Mapping, Sequence
 from importlib import metadata
 from typing import Any
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import yaml
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # figures are files, never windows
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from tess_cluster_age import evaluation  # noqa: E402
-from tess_cluster_age.schema import GALAXIES  # noqa: E402
+from tess_cluster_age import evaluation
+from tess_cluster_age.schema import GALAXIES
 
 logger = logging.getLogger(__name__)
 
