@@ -126,3 +126,24 @@ def test_comparison_never_reimplements_a_metric(reporting_inputs):
                    & (metrics["age_bin"] == "all") & (metrics["metric"] == "rmse")]
     value = comparison.set_index(["model", "galaxy"]).loc[("random_forest", "SMC"), "rmse"]
     assert value == pytest.approx(rows["value"].mean())
+
+
+def test_data_overview_counts_per_galaxy_and_problems_by_reason(reporting_inputs):
+    from tess_cluster_age.pipelines.reporting.nodes import data_overview
+
+    per_galaxy, problems = data_overview(reporting_inputs["clusters"], reporting_inputs["sectors"], reporting_inputs["segments"],
+                                         reporting_inputs["ingestion_report"], reporting_inputs["ingestion_problems"])
+    rows = per_galaxy.set_index("galaxy")
+    assert rows.loc["MW", "clusters"] == 12 and rows.loc["MW", "sectors"] == 36 and rows.loc["all", "segments"] == 108
+    assert rows.loc["LMC", "sectors at 600 s"] == 36 and rows.loc["LMC", "sectors at 1800 s"] == 0
+    counts = problems.set_index("code")["count"]
+    assert counts["unreadable"] == 2 and counts["empty_table"] == 1 and counts["duplicate_names"] == 1
+
+
+def test_a_pipeline_without_rows_is_logged(reporting_inputs, caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        combined = combine_model_tables(random_forest=reporting_inputs["random_forest.metrics"], regression=reporting_inputs["regression.metrics"])
+    assert set(combined["pipeline"]) == {"random_forest"}
+    assert "no rows from the regression pipeline" in caplog.text
