@@ -22,6 +22,8 @@ def test_report_is_one_self_contained_page_with_every_section(built_report):
     assert not re.search(r'(src|href)="(?!data:|#)', page), "the page must not reference any external resource"
     assert "New 1" in page                      # the last predictions are shown
     assert "kedro" in page and "seed: 42" in page
+    assert "balanced accuracy MW" in page and "young recall" in page          # the young/old view
+    assert "random_forest_shuffled_labels" in page                            # the control beside the real models
 
 
 def test_figures_are_saved_through_the_catalog_and_embedded_byte_for_byte(built_report):

@@ -597,9 +597,33 @@ def comparison_display(comparison: pd.DataFrame, galaxy: str, roles: Sequence[st
                                                         f"{_signed(row['rmse_diff_hi95'])}]")
             record["beats the mean"] = "yes" if row["beats_reference"] else "no"
         else:
-            record[f"ΔRMSE vs {REFERENCE} [95 % CI]"] = "reference" if row["model"] == REFERENCE else "–"
+            record[f"ΔRMSE vs {REFERENCE} [95 % CI]"] = "reference" if row["model"] in (REFERENCE, REFERENCE + evaluation.SHUFFLED_SUFFIX) else "–"
             record["beats the mean"] = "–"
         record |= {heading: _mean_sd(row, metric) for metric, heading in TABLE_METRICS if metric != "rmse"}
+        out.append(record)
+    return pd.DataFrame(out)
+
+
+def controls_display(comparison: pd.DataFrame) -> pd.DataFrame:
+    """All-galaxy rows of every shuffled-label control next to the model (or baseline) it copies."""
+    controls = [m for m in dict.fromkeys(comparison["model"]) if role(m) == "control"]
+    keep = set(controls) | {c.removesuffix(evaluation.SHUFFLED_SUFFIX) for c in controls}
+    table = pd.concat([comparison_display(comparison, "all", ("baseline", "model")), comparison_display(comparison, "all", ("control",))],
+                      ignore_index=True)
+    return table[table["model"].isin(keep)].reset_index(drop=True) if not table.empty else table
+
+
+def young_old_display(comparison: pd.DataFrame) -> pd.DataFrame:
+    """The young/old view per model: class precision and recall over all galaxies, balanced accuracy per galaxy."""
+    rows = comparison[comparison["role"] != "control"].set_index(["model", "galaxy"])
+    out = []
+    for model in dict.fromkeys(rows.index.get_level_values("model")):
+        record = {"model": model}
+        if (model, "all") in rows.index:
+            record |= {m.replace("_", " "): _mean_sd(rows.loc[(model, "all")], m) for m in YOUNG_OLD_METRICS[:-1]}
+        for galaxy in GALAXY_COLUMNS:
+            key = (model, galaxy)
+            record[f"balanced accuracy {galaxy}"] = _mean_sd(rows.loc[key], "balanced_accuracy") if key in rows.index else "–"
         out.append(record)
     return pd.DataFrame(out)
 
@@ -695,26 +719,20 @@ def render_report(per_galaxy: pd.DataFrame, problems: pd.DataFrame, comparison: 
         + _img(figures, "pit_histograms.png", "PIT histograms per model (cluster level)")
         + _img(figures, "reliability.png", "Observed against nominal coverage per galaxy"))))
 
-    control_rows = comparison[(comparison["galaxy"] == "all") & comparison["role"].isin(["control"])]
     leak_free = evaluation.controls_without_skill(metrics)
     control_text = ("<p>Each control is trained and scored on labels permuted across clusters, where nothing can be learnt: "
-                    + ("no control beats the shuffled baselines, as expected (no leak of held-out labels).</p>" if leak_free else
+                    + ("no control beats the shuffled baselines, as expected (no leak of held-out labels). A control's ΔRMSE is against "
+                       f"<code>{REFERENCE}{evaluation.SHUFFLED_SUFFIX}</code>, the galaxy mean of the same shuffled labels.</p>" if leak_free else
                        "<b>a control beats the shuffled baselines: held-out labels reach training; distrust every number here.</b></p>"))
-    young_old = comparison[(comparison["role"] != "control")][["model", "galaxy", *[m for m in YOUNG_OLD_METRICS if m in comparison]]]
-    young_old_display = pd.DataFrame([{"model": r["model"], "galaxy": r["galaxy"],
-                                       **{m.replace("_", " "): _mean_sd(r, m) for m in YOUNG_OLD_METRICS}}
-                                      for _, r in comparison[comparison["role"] != "control"].iterrows()]) if not young_old.empty else young_old
     threshold = parameters.get("evaluation", {}).get("young_old_log_age", 8.0)
     sections.append(("controls", "Controls and other views", (
         "<h3>Shuffled-label controls</h3>" + control_text
-        + _text_table(pd.concat([comparison_display(comparison, "all", ("baseline", "model")),
-                                 comparison_display(comparison, "all", ("control",))], ignore_index=True)
-                      [lambda t: t["model"].isin(set(control_rows["model"]) | {c.removesuffix(evaluation.SHUFFLED_SUFFIX)
-                                                                               for c in control_rows["model"]})])
+        + _text_table(controls_display(comparison))
         + _img(figures, "controls.png", "Cluster RMSE with real and with shuffled labels")
         + f"<h3>Young / old at log age {threshold:g}</h3><p>Cluster level; a cluster is young when its log age is below "
-        f"{threshold:g} (fixed threshold, SPEC 4). Mean ± sd over fold seeds.</p>"
-        + _text_table(young_old_display)
+        f"{threshold:g} (fixed threshold, SPEC 4); precision and recall of each class over all galaxies, and the balanced "
+        "accuracy (mean of the two recalls; 0.5 = no skill) per galaxy. Mean ± sd over fold seeds.</p>"
+        + _text_table(young_old_display(comparison))
         + "<h3>Permutation importances</h3><p>Increase of held-out cluster RMSE when one feature is permuted "
         "(mean ± sd over folds).</p>" + _img(figures, "importances.png", "Permutation importances on held-out folds"))))
 
