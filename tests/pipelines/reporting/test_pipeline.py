@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 
 from tess_cluster_age.pipelines.reporting.datasets import FigureFolderDataset, OptionalCSVDataset
-from tess_cluster_age.pipelines.reporting.nodes import galaxy_verdicts, model_comparison, observed_coverage, combine_model_tables
-from tests.pipelines.reporting.conftest import FIGURE_SECTIONS
+from tess_cluster_age.pipelines.reporting.nodes import combine_model_tables, galaxy_verdicts, model_comparison, observed_coverage
 
 
 def test_report_is_one_self_contained_page_with_every_section(built_report):
