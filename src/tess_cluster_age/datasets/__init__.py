@@ -4,18 +4,22 @@ Every dataset here writes a local file atomically (a temporary file in the same 
 into place), so an interrupted save leaves the last good file.
 """
 
-from .atomic import AtomicCSVDataset, AtomicJSONDataset, AtomicParquetDataset, AtomicPickleDataset
+from .atomic import AtomicCSVDataset, AtomicJSONDataset, AtomicParquetDataset, AtomicPickleDataset, AtomicTextDataset
 from .elk import ELKFolderDataset, ELKLightCurveDataset
 from .fits_table import FitsTableDataset
 from .periodograms import PeriodogramDataset
+from .reporting import FigureFolderDataset, OptionalCSVDataset
 
 __all__ = [
     "AtomicCSVDataset",
     "AtomicJSONDataset",
     "AtomicParquetDataset",
     "AtomicPickleDataset",
+    "AtomicTextDataset",
     "ELKFolderDataset",
     "ELKLightCurveDataset",
+    "FigureFolderDataset",
     "FitsTableDataset",
+    "OptionalCSVDataset",
     "PeriodogramDataset",
 ]

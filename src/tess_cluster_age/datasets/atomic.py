@@ -30,6 +30,7 @@ from __future__ import annotations
 from kedro_datasets.json import JSONDataset
 from kedro_datasets.pandas import CSVDataset, ParquetDataset
 from kedro_datasets.pickle import PickleDataset
+from kedro_datasets.text import TextDataset
 
 from ._atomic import AtomicSaveMixin
 
@@ -48,3 +49,7 @@ class AtomicJSONDataset(AtomicSaveMixin, JSONDataset):
 
 class AtomicPickleDataset(AtomicSaveMixin, PickleDataset):
     """``pickle.PickleDataset`` with atomic local saves (trained models; use ``versioned: true``)."""
+
+
+class AtomicTextDataset(AtomicSaveMixin, TextDataset):
+    """``text.TextDataset`` with atomic local saves (the HTML report)."""

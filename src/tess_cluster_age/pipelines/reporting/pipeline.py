@@ -1,7 +1,53 @@
-"""The reporting pipeline: registered now, filled by a later issue (it has no nodes yet)."""
+"""The reporting pipeline: the model pipelines' tables -> figures (PNG, through the catalog) -> one HTML page."""
 
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Pipeline, node, pipeline
+
+from .nodes import (
+    combine_cluster_predictions,
+    combine_importances,
+    combine_model_tables,
+    data_overview,
+    model_comparison,
+    plot_calibration_figures,
+    plot_control_figures,
+    plot_data_figures,
+    plot_importance_figures,
+    plot_light_curve_figures,
+    plot_per_galaxy_figures,
+    render_report,
+)
+
+MODEL_PIPELINES = ("random_forest", "gaussian_nn", "regression")
+"""Model pipelines whose outputs the report reads, in table order (a baseline is kept from the first)."""
+
+
+def _from_each(output: str) -> dict[str, str]:
+    return {name: f"{name}.{output}" for name in MODEL_PIPELINES}
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline([])
+    return pipeline([
+        node(combine_model_tables, inputs=_from_each("metrics"), outputs="report_metrics", name="combine_metrics_node"),
+        node(combine_cluster_predictions, inputs=_from_each("oof"), outputs="report_cluster_predictions",
+             name="combine_cluster_predictions_node"),
+        node(combine_importances, inputs=_from_each("importances"), outputs="report_importances", name="combine_importances_node"),
+        node(model_comparison, inputs="report_metrics", outputs="model_comparison", name="model_comparison_node"),
+        node(data_overview, inputs=["clusters", "sectors", "segments", "ingestion_report", "ingestion_problems"],
+             outputs=["report_data_per_galaxy", "report_ingestion_problems"], name="data_overview_node"),
+        node(plot_data_figures, inputs=["clusters", "sectors"], outputs="report_figures_data", name="plot_data_figures_node"),
+        node(plot_per_galaxy_figures, inputs=["report_cluster_predictions", "report_metrics", "params:reporting", "params:evaluation"],
+             outputs="report_figures_per_galaxy", name="plot_per_galaxy_figures_node"),
+        node(plot_calibration_figures, inputs="report_cluster_predictions", outputs="report_figures_calibration",
+             name="plot_calibration_figures_node"),
+        node(plot_control_figures, inputs="model_comparison", outputs="report_figures_controls", name="plot_control_figures_node"),
+        node(plot_importance_figures, inputs=["report_importances", "params:reporting"], outputs="report_figures_importances",
+             name="plot_importance_figures_node"),
+        node(plot_light_curve_figures,
+             inputs=["clusters", "segments", "sector_light_curves", "periodograms_classic", "params:reporting", "params:evaluation"],
+             outputs="report_figures_light_curves", name="plot_light_curve_figures_node"),
+        node(render_report,
+             inputs=["report_data_per_galaxy", "report_ingestion_problems", "model_comparison", "report_metrics", "last_predictions",
+                     "report_figures_data", "report_figures_per_galaxy", "report_figures_calibration", "report_figures_controls",
+                     "report_figures_importances", "report_figures_light_curves", "parameters", "params:reporting"],
+             outputs="report_html", name="render_report_node"),
+    ])

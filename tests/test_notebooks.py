@@ -1,0 +1,70 @@
+"""Notebook 02 (date a cluster) executes on a scratch data folder built by the test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from tests.models.conftest import synthetic_folds, synthetic_model_input
+from tests.synthetic import REPO
+from tess_cluster_age.pipelines.modelling import cross_validate_models, score_models, train_final_models
+
+EVALUATION = {"age_bin_edges": [7.5, 8.0, 8.5, 9.0], "young_old_log_age": 8.0, "catastrophic_dex": 1.0, "bootstrap": {"n": 50, "seed": 0}}
+FOREST = {"models": {"random_forest": {"estimator": "random_forest", "per_galaxy": False, "save": True,
+                                       "options": {"n_estimators": 10, "max_features": 0.5, "min_samples_leaf": 1, "use_galaxy": True,
+                                                   "inner_folds": 3, "sigma_floor": 0.05, "n_jobs": 1}}},
+          "controls": [], "shuffle_labels": False, "shuffle_seed": 0, "importance": {"models": []}, "tuning": {"n_trials": 0}}
+
+
+def _light_curves(model_input: pd.DataFrame) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    parts = []
+    for name in model_input["name"].unique():
+        for sector in (1, 2):
+            time = 1400.0 + 30 * sector + np.arange(300) / 48
+            flux = 500 * (1 + 0.01 * np.sin(2 * np.pi * time / 2.5) + rng.normal(0, 0.003, time.size))
+            parts.append(pd.DataFrame({"name": name, "sector": sector, "hdu": sector, "time": time, "flux": flux, "flux_err": 1.5,
+                                       "cadence_s": 1800.0}))
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.fixture
+def scratch_data(tmp_path):
+    """A data folder with what notebook 02 loads: model input, light curves, a trained forest and its out-of-fold rows."""
+    model_input = synthetic_model_input(n_clusters=30, segments_per_cluster=3, seed=4)
+    oof, _ = cross_validate_models(model_input, synthetic_folds(model_input, n_splits=3, seeds=(0,)), None, None, FOREST, 42)
+    metrics = score_models(oof, EVALUATION)
+    trained = train_final_models(model_input, None, None, metrics, FOREST, 42, {"seed": 42})
+    data_dir = tmp_path / "data"
+    bootstrap_project(REPO)
+    with KedroSession.create(project_path=REPO, runtime_params={"data_dir": str(data_dir)}) as session:
+        catalog = session.load_context().catalog
+        catalog.save("model_input", model_input)
+        catalog.save("sector_light_curves", _light_curves(model_input))
+        catalog.save("random_forest.oof", oof)
+        catalog.save("random_forest.trained_models", trained)
+    return data_dir, model_input
+
+
+def test_notebook_dates_one_cluster_from_a_trained_model_in_the_catalog(scratch_data):
+    import nbformat
+    from nbclient import NotebookClient
+
+    data_dir, model_input = scratch_data
+    notebook = nbformat.read(REPO / "notebooks" / "02_date_a_cluster.ipynb", as_version=4)
+    assert not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), "strip outputs"
+    load = next(i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and "%load_ext kedro.ipython" in c.source)
+    notebook.cells.insert(load + 1, nbformat.v4.new_code_cell(f"%reload_kedro --params=data_dir={data_dir}"))
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}).execute()
+
+    printed = "".join(o.get("text", "") for c in notebook.cells for o in c.get("outputs", []))
+    lmc = model_input[model_input["galaxy"] == "LMC"]
+    expected = sorted(lmc["name"].unique())[0]                       # all have 3 segments: the first LMC name
+    assert "random_forest: trained on 30 clusters (90 segments)" in printed
+    line = next(x for x in printed.splitlines() if x.startswith(expected))
+    assert "(LMC, 3 segments): log age" in line and "Myr" in line and "68 %" in line
+    images = [o for c in notebook.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) == 1, "the light curve and age distribution figure"
