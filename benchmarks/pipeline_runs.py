@@ -25,7 +25,8 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 TARGETS = {"ingestion": (60.0, None), "augmentation": (None, None), "feature_engineering": (180.0, 2.0),
-           "gaussian_nn": (360.0, None), "random_forest": (None, None), "regression": (None, None)}
+           "gaussian_nn": (360.0, None), "random_forest": (None, None), "regression": (None, None), "reporting": (None, None)}
+MODEL_STAGES = ("ingestion", "augmentation", "feature_engineering", "gaussian_nn", "random_forest", "regression")
 TOTAL_TARGET_S = 900.0
 
 
@@ -58,7 +59,7 @@ def main() -> int:
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"}
     print(f"elk_dir={args.elk_dir} data_dir={data_dir} cores={os.cpu_count()}")
     print(f"{'pipeline':<22}{'wall s':>9}{'peak GiB':>10}  target")
-    failed, total = 0, 0.0
+    failed, total, everything = 0, 0.0, 0.0
     for pipeline in args.pipelines.split(","):
         max_seconds, max_gib = TARGETS[pipeline]
         seconds, gib, code = run_and_watch(
@@ -67,8 +68,10 @@ def main() -> int:
         status = "FAILED" if code else ""
         print(f"{pipeline:<22}{seconds:>9.1f}{gib:>10.2f}  {target} {status}")
         failed |= code != 0
-        total += seconds
-    print(f"{'total':<22}{total:>9.1f}{'':>10}  < {TOTAL_TARGET_S:.0f} s for raw files through all three models")
+        total += seconds if pipeline in MODEL_STAGES else 0.0
+        everything = everything + seconds
+    print(f"{'raw files -> models':<22}{total:>9.1f}{'':>10}  < {TOTAL_TARGET_S:.0f} s (all three model pipelines)")
+    print(f"{'all of the above':<22}{everything:>9.1f}")
     return int(failed)
 
 
