@@ -87,3 +87,16 @@ def test_a_model_of_a_pipeline_not_trained_yet_names_its_command(project, tmp_pa
     write_new_cluster(tmp_path / "LMC" / "a.fits")
     assert main(["--project-dir", str(project), "predict", str(tmp_path), "--model", "nn_mse", "--out", str(tmp_path / "p.csv")]) == 1
     assert "run `kedro run --pipeline=gaussian_nn`" in capsys.readouterr().err
+
+
+def test_skill_warning_names_only_the_models_without_skill():
+    import pandas as pd
+
+    from tess_cluster_age.cli import skill_warnings
+
+    rows = pd.DataFrame({"galaxy": ["SMC", "SMC", "LMC"], "model": ["random_forest", "regression", "random_forest"],
+                         "skill_vs_galaxy_mean": ["better", "none", "better"], "cv_rmse_minus_galaxy_mean": [-0.1, -0.03, -0.14],
+                         "cv_rmse_minus_galaxy_mean_lo95": [-0.15, -0.07, -0.19], "cv_rmse_minus_galaxy_mean_hi95": [-0.05, 0.02, -0.09]})
+    (line,) = skill_warnings(rows)
+    assert line.startswith("Warning (SMC): regression does not beat the SMC mean age")
+    assert "The SMC ages of regression are essentially" in line and "random_forest" not in line

@@ -217,10 +217,14 @@ def skill_warnings(table: pd.DataFrame) -> list[str]:
             f"{r.model} {r.cv_rmse_minus_galaxy_mean:+.2f} dex (95 % CI {r.cv_rmse_minus_galaxy_mean_lo95:+.2f} to "
             f"{r.cv_rmse_minus_galaxy_mean_hi95:+.2f})" if r.skill_vs_galaxy_mean != "unknown" else f"{r.model} (no metrics stored)"
             for r in weak.itertuples())
-        who = "no model" if len(weak) == len(rows) else ", ".join(weak["model"])
-        lines.append(f"Warning ({galaxy}): {who} beats the {galaxy} mean age in cross-validation (cluster RMSE minus the "
-                     f"galaxy mean's: {details}). Those {galaxy} ages are essentially the {galaxy} average age with its spread, "
-                     "not a measurement.")
+        if len(weak) == len(rows):
+            who, ages = "no model beats", f"Those {galaxy} ages are"
+        else:
+            names = ", ".join(weak["model"])
+            who = f"{names} {'does' if len(weak) == 1 else 'do'} not beat"
+            ages = f"The {galaxy} ages of {names} are"
+        lines.append(f"Warning ({galaxy}): {who} the {galaxy} mean age in cross-validation (cluster RMSE minus the "
+                     f"galaxy mean's: {details}). {ages} essentially the {galaxy} average age with its spread, not a measurement.")
     return lines
 
 

@@ -267,6 +267,55 @@ def _folder(name: str) -> Callable[[Any], str]:
     return check
 
 
+@dataclasses.dataclass(frozen=True)
+class OutOfRangeConfig:
+    """When predict flags a cluster's features as outside the training range (``predict.out_of_range``)."""
+
+    bounds: Literal["min_max", "p01_p99"] = "min_max"
+    segment_fraction: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0 < self.segment_fraction <= 1:
+            raise ValueError(f"segment_fraction must be in (0, 1] (got {self.segment_fraction})")
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictConfig:
+    """The ``predict`` section: galaxy of a flat folder, models to date with, execution, range flags."""
+
+    galaxy: Literal["MW", "LMC", "SMC"] | None = None
+    models: str | tuple[str, ...] = "all"
+    execution: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    out_of_range: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        config_from_params(FeatureExecutionConfig, dict(self.execution), "predict.execution")
+        config_from_params(OutOfRangeConfig, dict(self.out_of_range), "predict.out_of_range")
+        if isinstance(self.models, str) and self.models != "all":
+            raise ValueError(f"models must be 'all' or a list of model names (got {self.models!r})")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportingConfig:
+    """The ``reporting`` section (what the HTML report draws)."""
+
+    title: str = "tess-cluster-age: how good are the ages?"
+    featured_models: tuple[str, ...] = ("random_forest", "gaussian_nn", "regression")
+    figure_seed: int = 0
+    importance_top: int = 15
+    example_galaxy: Literal["MW", "LMC", "SMC"] = "LMC"
+    example_clusters: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    max_prediction_rows: int = 200
+
+    def __post_init__(self) -> None:
+        if self.importance_top < 1 or self.max_prediction_rows < 1 or self.figure_seed < 0:
+            raise ValueError("importance_top and max_prediction_rows must be >= 1 and figure_seed >= 0 "
+                             f"(got {self.importance_top}, {self.max_prediction_rows}, {self.figure_seed})")
+        unknown = sorted(set(self.example_clusters) - {"young", "old"})
+        if unknown:
+            raise ValueError(f"example_clusters: unknown keys {unknown}; allowed: ['old', 'young']")
+
+
 # --------------------------------------------------------------------------------- the registry
 
 SECTIONS: dict[str, str | Callable[[Any], Any]] = {
@@ -274,6 +323,7 @@ SECTIONS: dict[str, str | Callable[[Any], Any]] = {
     "elk_dir": _folder("elk_dir"),  # run-time --params (conf/base/globals.yml)
     "reference_dir": _folder("reference_dir"),
     "data_dir": _folder("data_dir"),
+    "predict_dir": _folder("predict_dir"),  # run-time --params of the predict pipeline
     "ingestion": "tess_cluster_age.config:IngestionConfig",
     "augmentation": "tess_cluster_age.segments:SegmentConfig",
     "feature_execution": "tess_cluster_age.config:FeatureExecutionConfig",
@@ -281,6 +331,8 @@ SECTIONS: dict[str, str | Callable[[Any], Any]] = {
     "invariant_features": "tess_cluster_age.features.invariant:InvariantConfig",
     "model_input": "tess_cluster_age.config:ModelInputConfig",
     "folds": "tess_cluster_age.config:FoldsConfig",
+    "predict": "tess_cluster_age.config:PredictConfig",
+    "reporting": "tess_cluster_age.config:ReportingConfig",
     "evaluation": "tess_cluster_age.models.config:EvaluationConfig",
     "gaussian_nn": "tess_cluster_age.models.config:validate_gaussian_nn",
     "random_forest": "tess_cluster_age.models.config:validate_random_forest",
@@ -289,7 +341,7 @@ SECTIONS: dict[str, str | Callable[[Any], Any]] = {
 """Parameter section -> its model: ``"module:attribute"`` of a dataclass, or a validating function."""
 
 LATER_SECTIONS: frozenset[str] = frozenset(
-    {"predict", "reporting"}
+    set()
 )
 """Sections of pipelines not written yet: passed through unchecked until they join :data:`SECTIONS`."""
 
