@@ -26,6 +26,19 @@ def _real_data(kind: str) -> Path:
 
 
 @pytest.fixture(scope="session")
+def chromium() -> str:
+    """Headless Chromium, from Debian's package (`make test` installs it; under CI its absence fails)."""
+    import shutil
+
+    path = shutil.which("chromium")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: `make test` installs Debian's chromium package")
+        pytest.skip("chromium not installed (`make browser` installs it)")
+    return path
+
+
+@pytest.fixture(scope="session")
 def elk_dir() -> Path:
     """The real ELK light curves (one folder per galaxy)."""
     return _real_data("elk")

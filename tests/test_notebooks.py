@@ -9,6 +9,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from tests.models.conftest import synthetic_folds, synthetic_model_input
+from tests.notebook import execute_notebook
 from tests.synthetic import REPO
 from tess_cluster_age.pipelines.modelling import cross_validate_models, score_models, train_final_models
 
@@ -50,17 +51,8 @@ def scratch_data(tmp_path):
 
 
 def test_notebook_dates_one_cluster_from_a_trained_model_in_the_catalog(scratch_data):
-    import nbformat
-    from nbclient import NotebookClient
-
     data_dir, model_input = scratch_data
-    notebook = nbformat.read(REPO / "notebooks" / "02_date_a_cluster.ipynb", as_version=4)
-    assert not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), "strip outputs"
-    load = next(i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and "%load_ext kedro.ipython" in c.source)
-    notebook.cells.insert(load + 1, nbformat.v4.new_code_cell(f"%reload_kedro --params=data_dir={data_dir}"))
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}).execute()
-
-    printed = "".join(o.get("text", "") for c in notebook.cells for o in c.get("outputs", []))
+    printed, notebook = execute_notebook("02_date_a_cluster.ipynb", data_dir)
     lmc = model_input[model_input["galaxy"] == "LMC"]
     expected = sorted(lmc["name"].unique())[0]                       # all have 3 segments: the first LMC name
     assert "random_forest: trained on 30 clusters (90 segments)" in printed

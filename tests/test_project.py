@@ -11,6 +11,8 @@ from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from tests.notebook import execute_notebook
+
 REPO = Path(__file__).resolve().parents[1]
 PIPELINES = ["ingestion", "augmentation", "feature_engineering", "gaussian_nn", "random_forest", "regression", "reporting", "predict"]
 KEDRO = str(Path(sys.executable).with_name("kedro"))
@@ -72,9 +74,6 @@ def test_kedro_viz_build_writes_a_site_listing_the_pipelines(viz_build):
 @pytest.mark.real_data
 def test_notebook_loads_the_cluster_table_from_the_catalog(project, tmp_path, elk_dir):
     """Run ingestion on three real clusters into a scratch data folder, then execute the notebook."""
-    import nbformat
-    from nbclient import NotebookClient
-
     small = tmp_path / "elk"
     for galaxy in ("MW", "LMC", "SMC"):
         (small / galaxy).mkdir(parents=True)
@@ -86,28 +85,11 @@ def test_notebook_loads_the_cluster_table_from_the_catalog(project, tmp_path, el
         session.run(pipeline_names=["ingestion"])
     assert (data_dir / "02_intermediate" / "clusters.parquet").is_file()
 
-    notebook = nbformat.read(REPO / "notebooks" / "01_explore_light_curves.ipynb", as_version=4)
-    assert not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), "strip outputs"
-    # papermill-style injected cell: point the catalog at the scratch data folder
-    load = next(i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and "%load_ext kedro.ipython" in c.source)
-    notebook.cells.insert(load + 1, nbformat.v4.new_code_cell(f"%reload_kedro --params=data_dir={data_dir}"))
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}).execute()
-    printed = "".join(o.get("text", "") for c in notebook.cells for o in c.get("outputs", []))
+    printed, _ = execute_notebook("01_explore_light_curves.ipynb", data_dir)
     assert "3 clusters" in printed
 
 
-def _chromium() -> str:
-    import shutil
-
-    path = shutil.which("chromium")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: `make test` installs Debian's chromium package")
-        pytest.skip("chromium not installed (`make browser` installs it)")
-    return path
-
-
-def test_kedro_viz_site_renders_the_dag_in_headless_chromium(viz_build, tmp_path):
+def test_kedro_viz_site_renders_the_dag_in_headless_chromium(viz_build, tmp_path, chromium):
     """Serve the static kedro-viz build and load it in a real browser: the DAG and its nodes render."""
     import functools
     import http.server
@@ -115,7 +97,6 @@ def test_kedro_viz_site_renders_the_dag_in_headless_chromium(viz_build, tmp_path
 
     from matplotlib.image import imread
 
-    chromium = _chromium()
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(viz_build))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

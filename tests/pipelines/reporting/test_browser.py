@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 
 import pytest
 
 from tests.pipelines.reporting.browser import inspect_page
 
 
-def _chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: `make test` installs Debian's chromium package")
-        pytest.skip("chromium not installed (`make browser` installs it)")
-    return path
-
-
-def test_report_renders_in_headless_chromium(built_report, tmp_path):
+def test_report_renders_in_headless_chromium(built_report, tmp_path, chromium):
     from matplotlib.image import imread
 
     screenshot = tmp_path / "report.png"
-    page = inspect_page(_chromium(), built_report["html"].resolve().as_uri(), tmp_path / "profile", screenshot=screenshot)
+    page = inspect_page(chromium, built_report["html"].resolve().as_uri(), tmp_path / "profile", screenshot=screenshot)
 
     assert page["errors"] == []
     assert len(page["images"]) >= 9
@@ -40,11 +29,11 @@ def test_report_renders_in_headless_chromium(built_report, tmp_path):
     assert pixels.shape[:2] == (900, 1400) and pixels[..., :3].std() > 0.05
 
 
-def test_the_browser_check_catches_a_broken_image_and_a_console_error(built_report, tmp_path):
+def test_the_browser_check_catches_a_broken_image_and_a_console_error(built_report, tmp_path, chromium):
     """The check can fail: a page with a broken image and a script error is caught."""
     broken = tmp_path / "broken.html"
     broken.write_text(built_report["html"].read_text().replace(
         "</main>", '<img alt="broken" src="data:image/png;base64,AAAA"><script>console.error("boom"); undefinedCall();</script></main>'))
-    page = inspect_page(_chromium(), broken.as_uri(), tmp_path / "profile")
+    page = inspect_page(chromium, broken.as_uri(), tmp_path / "profile")
     assert [i["alt"] for i in page["images"] if i["naturalWidth"] == 0] == ["broken"]
     assert any("boom" in e for e in page["errors"]) and any("exception" in e for e in page["errors"])
