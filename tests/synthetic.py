@@ -31,6 +31,22 @@ def synthetic_sector(sector: int, n: int = 300, cadence_s: float = 1800.0, flux_
                                       "mag_err": 2.5 * flux_err / (flux * np.log(10))})
 
 
+def sinusoid_samples(names, n_points: int, flux_level: float, period_offset_d: float, rng: np.random.Generator):
+    """A long sample table (``name, sector, hdu, time, flux, flux_err, cadence_s``) of two 1800-s sectors
+    per cluster; cluster ``c`` carries a 1 % sinusoid of period ``period_offset_d + c`` days plus
+    white noise of 2 e/s, drawn from ``rng`` in cluster and sector order."""
+    import pandas as pd
+
+    frames = []
+    for c, name in enumerate(names):
+        for hdu in (1, 2):
+            time = 1500 + 30 * hdu + np.arange(n_points) / 48
+            flux = flux_level * (1 + 0.01 * np.sin(2 * np.pi * time / (period_offset_d + c))) + rng.normal(0, 2, time.size)
+            frames.append(pd.DataFrame({"name": name, "sector": np.int32(hdu), "hdu": np.int32(hdu), "time": time,
+                                        "flux": flux, "flux_err": 2.0, "cadence_s": 1800.0}))
+    return pd.concat(frames, ignore_index=True)
+
+
 def elk_header(name: str, log_age: float | None = 8.0, n_good: int | None = None, ra: float = 80.0,
                dec: float = -69.0, **extra) -> dict:
     """A primary header in the ELK layout; ``extra`` keywords are added or override."""

@@ -25,6 +25,7 @@ from tess_cluster_age.pipelines.feature_engineering.nodes import (
     make_folds,
 )
 from tess_cluster_age.provenance import ProvenanceError
+from tests.synthetic import sinusoid_samples
 
 CLASSIC = {"n_bootstrap": 5, "min_points": 50}
 INVARIANT = {"min_points": 50}
@@ -35,16 +36,8 @@ FOLDS = {"n_splits": 2, "seeds": [0], "age_bin_edges": [8.0]}
 
 @pytest.fixture(scope="module")
 def survey():
-    rng = np.random.default_rng(3)
-    frames = []
     names = ["A 1", "B 2", "C 3", "D 4"]
-    for c, name in enumerate(names):
-        for hdu in (1, 2):
-            time = 1500 + 30 * hdu + np.arange(400) / 48
-            flux = 2000 * (1 + 0.01 * np.sin(2 * np.pi * time / (0.7 + c))) + rng.normal(0, 2, time.size)
-            frames.append(pd.DataFrame({"name": name, "sector": np.int32(hdu), "hdu": np.int32(hdu), "time": time,
-                                        "flux": flux, "flux_err": 2.0, "cadence_s": 1800.0}))
-    samples = pd.concat(frames, ignore_index=True)
+    samples = sinusoid_samples(names, 400, 2000, 0.7, np.random.default_rng(3))
     clusters = pd.DataFrame({"name": names, "galaxy": ["LMC", "SMC", "LMC", "SMC"], "log_age": [7.2, 8.4, 7.9, 9.1]})
     return clusters, samples
 

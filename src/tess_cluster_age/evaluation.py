@@ -411,7 +411,7 @@ def with_cluster_rows(segment_rows: pd.DataFrame) -> pd.DataFrame:
     parts = [segment_rows]
     for model, rows in segment_rows.groupby("model", sort=False):
         clusters = cluster_predictions(rows.drop(columns=["segment_id", "kind"]))
-        parts.append(clusters.assign(model=model, level="cluster").rename(columns={"n_segments": "n_segments"}))
+        parts.append(clusters.assign(model=model, level="cluster"))
     out = pd.concat(parts, ignore_index=True)
     out["pit"] = pit(out["log_age"].to_numpy(), out["mu"].to_numpy(), out["sigma"].to_numpy())
     return out

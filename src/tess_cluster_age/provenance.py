@@ -42,7 +42,9 @@ import copy
 import dataclasses
 import hashlib
 import json
+import platform
 from collections.abc import Mapping
+from importlib import metadata
 from typing import Any
 
 import numpy as np
@@ -246,3 +248,19 @@ def to_json(table: Any) -> str | None:
 def from_json(text: str | None) -> dict[str, Any]:
     """``attrs`` holding the record parsed from :func:`to_json` text (empty when there is none)."""
     return {KEY: json.loads(text)} if text else {}
+
+
+PACKAGES = ("tess-cluster-age", "kedro", "kedro-datasets", "numpy", "pandas", "scipy", "scikit-learn", "torch", "astropy",
+            "matplotlib", "optuna")
+"""The packages whose versions are recorded with trained models and printed in the report."""
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and of :data:`PACKAGES` in this environment ("not installed" when absent)."""
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out

@@ -36,7 +36,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import StratifiedGroupKFold
 
-from tess_cluster_age.evaluation import Z68, Z95, mixture_moments
+from tess_cluster_age.evaluation import Z68, Z95, cluster_rmse, mixture_moments
 from tess_cluster_age.schema import GALAXIES, feature_columns
 
 logger = logging.getLogger(__name__)
@@ -307,10 +307,4 @@ class CalibratedAgeModel(AgeModel):
         """Cluster RMSE (dex) of the inner out-of-fold predictions: the tuning objective."""
         check_fitted(self, "inner_predictions_")
         p = self.inner_predictions_
-        per_cluster = p.groupby("name", sort=False).agg(y=("log_age", "first"), mu=("mu", "mean"))
-        return float(np.sqrt(np.mean((per_cluster["mu"] - per_cluster["y"]) ** 2)))
-
-
-def describe(model: Any) -> dict[str, Any]:
-    """The parameters of a model, for logs and model metadata."""
-    return {k: v for k, v in model.get_params(deep=False).items() if not isinstance(v, BaseEstimator)}
+        return cluster_rmse(p["log_age"].to_numpy(), p["mu"].to_numpy(), p["name"].to_numpy())

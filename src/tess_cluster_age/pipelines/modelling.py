@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import functools
 import logging
-import platform
 import time
 from collections.abc import Mapping
-from importlib import metadata
 from typing import Any
 
 import numpy as np
@@ -23,6 +21,7 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from tess_cluster_age import evaluation
 from tess_cluster_age.models import BASELINES, build_model
+from tess_cluster_age.provenance import package_versions
 from tess_cluster_age.provenance import provenance_of as record_of
 from tess_cluster_age.schema import GALAXIES, ID_COLUMNS, PERIODOGRAM_PREFIX, feature_columns
 
@@ -235,7 +234,7 @@ def train_final_models(model_input: pd.DataFrame, periodograms_classic: Any, per
             "models": per_model,
             "provenance": provenance,
             "input_provenance": input_record,
-            "versions": _versions(),
+            "versions": package_versions(),
         },
     }
 
@@ -257,17 +256,6 @@ def _cv_summary(metrics: pd.DataFrame, model: str) -> dict:
     for galaxy, part in rows.groupby("galaxy"):
         values = part.groupby("metric")["value"].mean()
         out[galaxy] = {k: float(values[k]) for k in ("rmse", "skill", "cov68", "cov95", "rmse_diff", "rmse_diff_lo95", "rmse_diff_hi95") if k in values}
-    return out
-
-
-def _versions() -> dict[str, str]:
-    names = ["tess-cluster-age", "kedro", "numpy", "pandas", "scikit-learn", "torch", "astropy", "scipy", "optuna"]
-    out = {"python": platform.python_version()}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
     return out
 
 

@@ -10,7 +10,7 @@ from tess_cluster_age.datasets import AtomicParquetDataset as ParquetDataset
 from tess_cluster_age.datasets import PeriodogramDataset
 from tess_cluster_age.pipelines.augmentation.nodes import build_segments
 from tess_cluster_age.pipelines.feature_engineering import create_pipeline
-from tests.synthetic import REPO
+from tests.synthetic import REPO, sinusoid_samples
 
 OUTPUTS = ("features_classic", "features_invariant", "model_input", "folds")
 
@@ -29,17 +29,8 @@ def test_pipeline_wiring():
 
 
 def test_pipeline_runs_with_the_project_parameters(tmp_path):
-    rng = np.random.default_rng(11)
-    frames, names = [], []
-    for c in range(6):
-        name = f"CL {c}"
-        names.append(name)
-        for hdu in (1, 2):
-            time = 1500 + 30 * hdu + np.arange(700) / 48
-            flux = 3000 * (1 + 0.01 * np.sin(2 * np.pi * time / (0.5 + c))) + rng.normal(0, 2, time.size)
-            frames.append(pd.DataFrame({"name": name, "sector": np.int32(hdu), "hdu": np.int32(hdu), "time": time,
-                                        "flux": flux, "flux_err": 2.0, "cadence_s": 1800.0}))
-    samples = pd.concat(frames, ignore_index=True)
+    names = [f"CL {c}" for c in range(6)]
+    samples = sinusoid_samples(names, 700, 3000, 0.5, np.random.default_rng(11))
     clusters = pd.DataFrame({"name": names, "galaxy": ["LMC", "SMC", "MW"] * 2, "log_age": [7.0, 7.6, 8.1, 8.6, 9.2, 9.8]})
     segments = build_segments(clusters, samples, {"kinds": {"sector": True, "half": True, "stitched": True}}, seed=42)
     params = project_parameters()

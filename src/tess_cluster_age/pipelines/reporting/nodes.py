@@ -15,9 +15,7 @@ import html
 import io
 import logging
 import math
-import platform
 from collections.abc import Mapping, Sequence
-from importlib import metadata
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -27,6 +25,7 @@ import yaml
 from matplotlib.figure import Figure
 
 from tess_cluster_age import evaluation
+from tess_cluster_age.provenance import package_versions
 from tess_cluster_age.schema import GALAXIES
 
 logger = logging.getLogger(__name__)
@@ -533,18 +532,6 @@ def plot_light_curve_figures(clusters: pd.DataFrame, segments: pd.DataFrame, sec
 
 
 # ------------------------------------------------------------------------------------ the page
-def package_versions() -> dict[str, str]:
-    """Versions of Python and the packages that produced the page."""
-    out = {"python": platform.python_version()}
-    for name in ("tess-cluster-age", "kedro", "kedro-datasets", "numpy", "pandas", "scipy", "scikit-learn", "torch", "astropy",
-                 "matplotlib", "optuna"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
 def _png(image: bytes | Figure) -> bytes:
     if isinstance(image, Figure):
         buffer = io.BytesIO()
