@@ -169,7 +169,7 @@ def test_sections_of_later_pipelines_pass_until_they_register_a_model(monkeypatc
 
 def test_registry_strings_resolve_to_models():
     for name, model in SECTIONS.items():
-        resolved = config_module._resolve(model)
+        resolved = config_module.resolve(model)
         assert callable(resolved), name
 
 

@@ -346,7 +346,8 @@ LATER_SECTIONS: frozenset[str] = frozenset(
 """Sections of pipelines not written yet: passed through unchecked until they join :data:`SECTIONS`."""
 
 
-def _resolve(model: str | Callable[[Any], Any]) -> Any:
+def resolve(model: str | Callable[[Any], Any]) -> Any:
+    """The object named by ``"module:attribute"`` (imported now); any other value is returned as is."""
     if not isinstance(model, str):
         return model
     module, _, attribute = model.partition(":")
@@ -369,7 +370,7 @@ def validate_section(name: str, value: Any) -> Any:
         close = difflib.get_close_matches(name, known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ParameterError(f"unknown parameter section {name!r}{hint}; known sections are {known}")
-    model = _resolve(SECTIONS[name])
+    model = resolve(SECTIONS[name])
     if dataclasses.is_dataclass(model):
         from_params = getattr(model, "from_params", None)
         return from_params(value) if from_params is not None else config_from_params(model, value, name)

@@ -8,49 +8,35 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import importlib
-
+from tess_cluster_age.config import resolve
 from tess_cluster_age.models.base import AgeModel, CalibratedAgeModel, ConstantModel, GalaxyMeanModel, PerGalaxy
 from tess_cluster_age.models.forest import RandomForestAgeModel
 from tess_cluster_age.models.linear import RidgeAgeModel
 from tess_cluster_age.models.tuning import TunedAgeModel
 
-
-class _Estimators(dict):
-    """Estimator name -> class; the network class (and so PyTorch, seconds to import) loads on first use."""
-
-    _lazy = {"gaussian_nn": ("tess_cluster_age.models.network", "GaussianNetworkAgeModel")}
-
-    def __missing__(self, name: str) -> type[AgeModel]:
-        if name not in self._lazy:
-            raise KeyError(name)
-        module, attribute = self._lazy[name]
-        self[name] = getattr(importlib.import_module(module), attribute)
-        return self[name]
-
-    def __contains__(self, name: object) -> bool:
-        return dict.__contains__(self, name) or name in self._lazy
-
-    def __iter__(self):
-        return iter([*dict.keys(self), *(k for k in self._lazy if not dict.__contains__(self, k))])
-
-    def keys(self):
-        return list(iter(self))
+ESTIMATORS: dict[str, str] = {
+    "constant": "tess_cluster_age.models.base:ConstantModel",
+    "galaxy_mean": "tess_cluster_age.models.base:GalaxyMeanModel",
+    "random_forest": "tess_cluster_age.models.forest:RandomForestAgeModel",
+    "regression": "tess_cluster_age.models.linear:RidgeAgeModel",
+    "gaussian_nn": "tess_cluster_age.models.network:GaussianNetworkAgeModel",
+}
+"""Estimator name (``estimator:`` in the parameters) -> ``"module:Class"``, imported on first use
+(the network's module imports PyTorch, seconds that forest-only runs need not pay)."""
 
 
-ESTIMATORS: dict[str, type[AgeModel]] = _Estimators({
-    "constant": ConstantModel,
-    "galaxy_mean": GalaxyMeanModel,
-    "random_forest": RandomForestAgeModel,
-    "regression": RidgeAgeModel,
-})
-"""Estimator name (``estimator:`` in the parameters) -> class (``gaussian_nn`` is imported lazily)."""
+def estimator_class(name: str) -> type[AgeModel]:
+    """The estimator class registered as ``name`` in :data:`ESTIMATORS`."""
+    if name not in ESTIMATORS:
+        raise ValueError(f"unknown estimator {name!r}; known: {sorted(ESTIMATORS)}")
+    return resolve(ESTIMATORS[name])
 
 
 def __getattr__(name: str):
     if name == "GaussianNetworkAgeModel":
-        return ESTIMATORS["gaussian_nn"]
+        return estimator_class("gaussian_nn")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 BASELINES = ("constant", "galaxy_mean")
 
@@ -66,10 +52,7 @@ def build_model(spec: Mapping[str, Any], seed: int = 0, tuning: Mapping[str, Any
             ``n_trials > 0`` the model is tuned on inner folds of its training clusters (per galaxy
             when ``per_galaxy``).
     """
-    name = spec.get("estimator")
-    if name not in ESTIMATORS:
-        raise ValueError(f"unknown estimator {name!r}; known: {sorted(ESTIMATORS)}")
-    cls = ESTIMATORS[name]
+    cls = estimator_class(spec.get("estimator"))
     options = dict(spec.get("options") or {})
     if "random_state" in cls().get_params() and "random_state" not in options:
         options["random_state"] = int(seed)
@@ -83,5 +66,5 @@ def build_model(spec: Mapping[str, Any], seed: int = 0, tuning: Mapping[str, Any
     return model
 
 
-__all__ = ["AgeModel", "BASELINES", "CalibratedAgeModel", "ConstantModel", "ESTIMATORS", "GalaxyMeanModel", "GaussianNetworkAgeModel",
+__all__ = ["AgeModel", "BASELINES", "CalibratedAgeModel", "ConstantModel", "ESTIMATORS", "GalaxyMeanModel", "estimator_class", "GaussianNetworkAgeModel",
            "PerGalaxy", "RandomForestAgeModel", "RidgeAgeModel", "TunedAgeModel", "build_model"]

@@ -57,14 +57,14 @@ def _unknown(keys, allowed, where: str) -> list[str]:
 
 
 def _check_options(estimator: str, options: Mapping[str, Any], where: str) -> list[str]:
-    from tess_cluster_age.models import ESTIMATORS
+    from tess_cluster_age.models import estimator_class
 
-    defaults = ESTIMATORS[estimator]().get_params()
+    defaults = estimator_class(estimator)().get_params()
     problems = _unknown(options, defaults, where)
     if problems:
         return problems
     try:
-        ESTIMATORS[estimator](**{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()})
+        estimator_class(estimator)(**{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()})
     except (TypeError, ValueError) as exc:
         problems.append(f"{where}: {exc}")
     for key, value in options.items():
@@ -84,7 +84,7 @@ def validate_model_section(section: Any, name: str = "model section") -> Any:
     Raises:
         ParameterError: one line per problem (unknown keys, unknown estimator, bad option, ...).
     """
-    from tess_cluster_age.models import ESTIMATORS
+    from tess_cluster_age.models import ESTIMATORS, estimator_class
 
     if not isinstance(section, Mapping):
         raise ParameterError(f"{name} = {section!r}: a mapping with keys {sorted(MODEL_SECTION_KEYS)} is required")
@@ -130,7 +130,7 @@ def validate_model_section(section: Any, name: str = "model section") -> Any:
         if estimator not in ESTIMATORS:
             problems.append(f"{name}.tuning.space.{estimator}: unknown estimator; one of {sorted(ESTIMATORS)}")
             continue
-        problems += _unknown(space, ESTIMATORS[estimator]().get_params(), f"{name}.tuning.space.{estimator}")
+        problems += _unknown(space, estimator_class(estimator)().get_params(), f"{name}.tuning.space.{estimator}")
         for parameter, entry in space.items():
             if not isinstance(entry, Mapping) or not ("choices" in entry or {"low", "high"} <= set(entry)):
                 problems.append(f"{name}.tuning.space.{estimator}.{parameter} = {entry!r}: {{low, high[, log]}} or {{choices: [...]}}")
