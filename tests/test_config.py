@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 import time
 
 import pytest
@@ -18,7 +19,6 @@ from kedro.io import DataCatalog, MemoryDataset
 
 from tess_cluster_age import config as config_module
 from tess_cluster_age.config import (
-    LATER_SECTIONS,
     SECTIONS,
     ParameterError,
     validate_parameters,
@@ -147,9 +147,9 @@ def test_every_problem_is_reported_at_once():
     assert "n_split" in message and "'two'" in message
 
 
-def test_sections_of_later_pipelines_pass_until_they_register_a_model(monkeypatch):
-    monkeypatch.setattr("tess_cluster_age.config.LATER_SECTIONS", frozenset({"a_later_pipeline"}))
-    assert validate_section("a_later_pipeline", {"n_estimators": 500}) == {"n_estimators": 500}
+def test_a_new_section_is_checked_once_it_registers_its_model(monkeypatch):
+    with pytest.raises(ParameterError, match="unknown parameter section 'a_later_pipeline'"):
+        validate_section("a_later_pipeline", {"n_estimators": 500})
 
     @dataclasses.dataclass(frozen=True)
     class ForestConfig:
@@ -190,3 +190,21 @@ def test_kedro_run_with_a_typo_fails_in_seconds_before_any_node(tmp_path):
             session.run(pipeline_name="feature_engineering")
     assert time.perf_counter() - start < 30
     assert not any(tmp_path.rglob("*.parquet")), "a node ran before the parameters were checked"
+
+
+@pytest.mark.parametrize(("section", "value", "expected"), [
+    ("predict", {"out_of_range": {"segment_fractio": 0.3}}, "predict.out_of_range.segment_fractio = 0.3: unknown key"),
+    ("predict", {"execution": {"workers": 0}}, "workers must be >= 1"),
+    ("reporting", {"example_clusters": {"yung": "NGC 1850"}}, "reporting.example_clusters.yung = 'NGC 1850': unknown key"),
+    ("evaluation", {"bootstrap": {"m": 10}}, "evaluation.bootstrap.m = 10: unknown key"),
+])
+def test_nested_sections_are_typed_and_refuse_unknown_keys(section, value, expected):
+    with pytest.raises(ParameterError, match=re.escape(expected)):
+        validate_section(section, value)
+
+
+def test_nested_sections_are_read_as_typed_objects():
+    predict = validate_section("predict", {"execution": {"workers": 2}, "out_of_range": {"segment_fraction": 0.3}})
+    assert predict.execution.workers == 2 and predict.out_of_range.segment_fraction == 0.3
+    assert predict.out_of_range.bounds == "min_max"  # the default, from the config class
+    assert validate_section("evaluation", {"bootstrap": {"n": 10}}).bootstrap.n == 10

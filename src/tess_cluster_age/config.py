@@ -18,9 +18,7 @@ Adding a section (e.g. for a model pipeline) takes one line in :data:`SECTIONS`:
 The value names (``"module:attribute"``, imported only when validating, so that this module stays
 free of import cycles) either a frozen dataclass, built by its ``from_params`` classmethod when it
 has one and by :func:`config_from_params` otherwise, or a function ``value -> validated value``.
-Sections that a later pipeline will own are listed in :data:`LATER_SECTIONS` and passed through
-unchecked until that pipeline registers its model (then remove the name from that list). Any
-other section is an error: a misspelt section name must not be silently ignored.
+Any other section is an error: a misspelt section name must not be silently ignored.
 """
 
 from __future__ import annotations
@@ -31,9 +29,15 @@ import functools
 import importlib
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 Config = TypeVar("Config")
+
+AGE_BIN_EDGES: tuple[float, ...] = (7.5, 8.0, 8.5, 9.0)
+"""log10(age / yr) edges of the age bins (SPEC 4): the strata of the folds and the bins of the metrics."""
+
+NESTED = {"extra": "forbid"}
+"""pydantic config of a dataclass nested in a section: an unknown key there is an error too."""
 
 
 class ParameterError(ValueError):
@@ -103,6 +107,8 @@ def config_from_params(cls: type[Config], params: Mapping[str, Any] | None, what
         problems = []
         for error in exc.errors(include_url=False):
             message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "unexpected_keyword_argument":  # a key of a nested section (NESTED)
+                message = "unknown key"
             if error["loc"]:
                 problems.append(f"{_format_location(what, error['loc'])} = {error['input']!r}: {message}")
             else:  # __post_init__: its message names the parameter and the value
@@ -110,11 +116,25 @@ def config_from_params(cls: type[Config], params: Mapping[str, Any] | None, what
         raise ParameterError("; ".join(problems)) from None
 
 
+class Section:
+    """Mixin of a section dataclass: ``from_params`` validates that section's mapping into it.
+
+    A subclass names its section in the class attribute ``section`` (used in messages).
+    """
+
+    section: ClassVar[str]
+
+    @classmethod
+    def from_params(cls: type[Config], params: Mapping[str, Any] | None) -> Config:
+        """The validated config of ``params`` (the section's mapping); missing keys take their defaults."""
+        return config_from_params(cls, params, cls.section)
+
+
 # ------------------------------------------------------------------------- section dataclasses
 
 
 @dataclasses.dataclass(frozen=True)
-class FeatureExecutionConfig:
+class FeatureExecutionConfig(Section):
     """How segments are processed (``feature_execution``).
 
     Attributes:
@@ -122,6 +142,9 @@ class FeatureExecutionConfig:
         scheduler_address: a Dask distributed scheduler (``tcp://host:8786``); ``None`` = local.
         log_every_seconds: interval between progress messages, s.
     """
+
+    section: ClassVar[str] = "feature_execution"
+    __pydantic_config__ = NESTED
 
     workers: int = 1
     scheduler_address: str | None = None
@@ -135,17 +158,13 @@ class FeatureExecutionConfig:
         if not self.log_every_seconds > 0:
             raise ValueError(f"log_every_seconds must be > 0 (got {self.log_every_seconds})")
 
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any] | None) -> FeatureExecutionConfig:
-        return config_from_params(cls, params, "feature_execution")
-
 
 FEATURE_SETS = ("classic", "invariant")
 """Feature sets that ``model_input.feature_sets`` may name."""
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelInputConfig:
+class ModelInputConfig(Section):
     """Columns of ``model_input.parquet`` (``model_input``).
 
     Attributes:
@@ -153,6 +172,9 @@ class ModelInputConfig:
         include_log_flux: add ``log_flux`` (log10 median flux, e/s).
         exclude: model-input column names to leave out (checked against the table when built).
     """
+
+    section: ClassVar[str] = "model_input"
+    __pydantic_config__ = NESTED
 
     feature_sets: tuple[Literal["classic", "invariant"], ...] = FEATURE_SETS
     include_log_flux: bool = True
@@ -164,13 +186,9 @@ class ModelInputConfig:
         if not self.feature_sets and not self.include_log_flux:
             raise ValueError("feature_sets is empty and include_log_flux is false: the model input would have no feature")
 
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any] | None) -> ModelInputConfig:
-        return config_from_params(cls, params, "model_input")
-
 
 @dataclasses.dataclass(frozen=True)
-class FoldsConfig:
+class FoldsConfig(Section):
     """Cluster-grouped folds (``folds``, SPEC 4).
 
     Attributes:
@@ -179,9 +197,12 @@ class FoldsConfig:
         age_bin_edges: log10(age / yr) edges of the strata, increasing.
     """
 
+    section: ClassVar[str] = "folds"
+    __pydantic_config__ = NESTED
+
     n_splits: int = 5
     seeds: tuple[int, ...] = (0, 1, 2)
-    age_bin_edges: tuple[float, ...] = (7.5, 8.0, 8.5, 9.0)
+    age_bin_edges: tuple[float, ...] = AGE_BIN_EDGES
 
     def __post_init__(self) -> None:
         problems = []
@@ -194,18 +215,14 @@ class FoldsConfig:
         if problems:
             raise ValueError("; ".join(problems))
 
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any] | None) -> FoldsConfig:
-        return config_from_params(cls, params, "folds")
-
 
 CATALOGUE_KEYS = ("name", "ra", "dec", "log_age")
 """Column roles every ``ingestion.catalogue_columns`` entry must give (``match`` is optional)."""
 
 
 @dataclasses.dataclass(frozen=True)
-class IngestionConfig:
-    """Validation model of the ``ingestion`` section (the ingestion nodes read the mapping).
+class IngestionConfig(Section):
+    """The ``ingestion`` section: which files are read and how they are checked against the catalogues.
 
     Attributes:
         galaxies: folder names under ``elk_dir`` that name a host galaxy.
@@ -216,6 +233,9 @@ class IngestionConfig:
         catalogue_columns: galaxy -> column names of its age catalogue (``name, ra, dec,
             log_age``; optional ``match: name`` to match on names instead of positions).
     """
+
+    section: ClassVar[str] = "ingestion"
+    __pydantic_config__ = NESTED
 
     galaxies: tuple[str, ...] = ("MW", "LMC", "SMC")
     file_suffixes: tuple[str, ...] = (".fits", ".fits.gz")
@@ -269,7 +289,15 @@ def _folder(name: str) -> Callable[[Any], str]:
 
 @dataclasses.dataclass(frozen=True)
 class OutOfRangeConfig:
-    """When predict flags a cluster's features as outside the training range (``predict.out_of_range``)."""
+    """When predict flags a cluster's features as outside the training range (``predict.out_of_range``).
+
+    Attributes:
+        bounds: the training range of a feature: its ``min_max`` or its 1st-99th percentiles (``p01_p99``).
+        segment_fraction: the cluster is flagged when at least this fraction of its segments lies
+            outside the range of some feature.
+    """
+
+    __pydantic_config__ = NESTED
 
     bounds: Literal["min_max", "p01_p99"] = "min_max"
     segment_fraction: float = 0.5
@@ -280,40 +308,68 @@ class OutOfRangeConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class PredictConfig:
-    """The ``predict`` section: galaxy of a flat folder, models to date with, execution, range flags."""
+class PredictConfig(Section):
+    """The ``predict`` section: galaxy of a flat folder, models to date with, execution, range flags.
+
+    Attributes:
+        galaxy: host galaxy of every file of a flat folder (None: the files sit in galaxy folders).
+        models: ``"all"`` or the names of the saved models to date with.
+        execution: how the segments of the files to date are processed.
+        out_of_range: when a cluster is flagged as outside the training range.
+    """
+
+    section: ClassVar[str] = "predict"
+    __pydantic_config__ = NESTED
 
     galaxy: Literal["MW", "LMC", "SMC"] | None = None
     models: str | tuple[str, ...] = "all"
-    execution: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    out_of_range: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    execution: FeatureExecutionConfig = FeatureExecutionConfig()
+    out_of_range: OutOfRangeConfig = OutOfRangeConfig()
 
     def __post_init__(self) -> None:
-        config_from_params(FeatureExecutionConfig, dict(self.execution), "predict.execution")
-        config_from_params(OutOfRangeConfig, dict(self.out_of_range), "predict.out_of_range")
         if isinstance(self.models, str) and self.models != "all":
             raise ValueError(f"models must be 'all' or a list of model names (got {self.models!r})")
 
 
 @dataclasses.dataclass(frozen=True)
-class ReportingConfig:
-    """The ``reporting`` section (what the HTML report draws)."""
+class ExampleClustersConfig:
+    """Clusters whose light curves the report shows (None: chosen from the data)."""
+
+    __pydantic_config__ = NESTED
+
+    young: str | None = None
+    old: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportingConfig(Section):
+    """The ``reporting`` section (what the HTML report draws).
+
+    Attributes:
+        title: the page title.
+        featured_models: models drawn in the per-galaxy figures, in order.
+        figure_seed: the fold seed whose out-of-fold predictions the figures draw.
+        importance_top: features shown in the importance figure.
+        example_galaxy: galaxy of the example light curves.
+        example_clusters: the young and the old example cluster.
+        max_prediction_rows: rows of the last predictions shown.
+    """
+
+    section: ClassVar[str] = "reporting"
+    __pydantic_config__ = NESTED
 
     title: str = "tess-cluster-age: how good are the ages?"
     featured_models: tuple[str, ...] = ("random_forest", "gaussian_nn", "regression")
     figure_seed: int = 0
     importance_top: int = 15
     example_galaxy: Literal["MW", "LMC", "SMC"] = "LMC"
-    example_clusters: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    example_clusters: ExampleClustersConfig = ExampleClustersConfig()
     max_prediction_rows: int = 200
 
     def __post_init__(self) -> None:
         if self.importance_top < 1 or self.max_prediction_rows < 1 or self.figure_seed < 0:
             raise ValueError("importance_top and max_prediction_rows must be >= 1 and figure_seed >= 0 "
                              f"(got {self.importance_top}, {self.max_prediction_rows}, {self.figure_seed})")
-        unknown = sorted(set(self.example_clusters) - {"young", "old"})
-        if unknown:
-            raise ValueError(f"example_clusters: unknown keys {unknown}; allowed: ['old', 'young']")
 
 
 # --------------------------------------------------------------------------------- the registry
@@ -340,10 +396,6 @@ SECTIONS: dict[str, str | Callable[[Any], Any]] = {
 }
 """Parameter section -> its model: ``"module:attribute"`` of a dataclass, or a validating function."""
 
-LATER_SECTIONS: frozenset[str] = frozenset(
-    set()
-)
-"""Sections of pipelines not written yet: passed through unchecked until they join :data:`SECTIONS`."""
 
 
 def resolve(model: str | Callable[[Any], Any]) -> Any:
@@ -363,10 +415,8 @@ def validate_section(name: str, value: Any) -> Any:
     Raises:
         ParameterError: the section is not known, or one of its values is not allowed.
     """
-    if name in LATER_SECTIONS and name not in SECTIONS:
-        return value
     if name not in SECTIONS:
-        known = sorted({*SECTIONS, *LATER_SECTIONS})
+        known = sorted(SECTIONS)
         close = difflib.get_close_matches(name, known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ParameterError(f"unknown parameter section {name!r}{hint}; known sections are {known}")

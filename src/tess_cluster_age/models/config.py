@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
-from tess_cluster_age.config import ParameterError, config_from_params
+from tess_cluster_age.config import AGE_BIN_EDGES, NESTED, ParameterError, Section
 
 MODEL_SECTION_KEYS = {"models", "controls", "control_seeds", "shuffle_labels", "shuffle_seed", "importance", "tuning"}
 MODEL_ENTRY_KEYS = {"estimator", "per_galaxy", "save", "periodogram", "workers", "options"}
@@ -21,6 +21,10 @@ PERIODOGRAMS = (None, "classic", "invariant")
 
 @dataclasses.dataclass(frozen=True)
 class BootstrapConfig:
+    """The paired cluster bootstrap of RMSE differences (SPEC 4): ``n`` resamples drawn with ``seed``."""
+
+    __pydantic_config__ = NESTED
+
     n: int = 2000
     seed: int = 0
 
@@ -30,13 +34,23 @@ class BootstrapConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class EvaluationConfig:
-    """The shared evaluation protocol (SPEC 4): age bins (log10 yr), young/old threshold, bootstrap."""
+class EvaluationConfig(Section):
+    """The shared evaluation protocol (SPEC 4).
 
-    age_bin_edges: tuple[float, ...] = (7.5, 8.0, 8.5, 9.0)
+    Attributes:
+        age_bin_edges: log10(age / yr) edges of the age bins of the metrics and of the inner folds' strata.
+        young_old_log_age: log10(age / yr) threshold of the young/old view.
+        catastrophic_dex: an error larger than this (dex) is catastrophic.
+        bootstrap: the paired cluster bootstrap.
+    """
+
+    section: ClassVar[str] = "evaluation"
+    __pydantic_config__ = NESTED
+
+    age_bin_edges: tuple[float, ...] = AGE_BIN_EDGES
     young_old_log_age: float = 8.0
     catastrophic_dex: float = 1.0
-    bootstrap: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    bootstrap: BootstrapConfig = BootstrapConfig()
 
     def __post_init__(self) -> None:
         edges = list(self.age_bin_edges)
@@ -44,7 +58,6 @@ class EvaluationConfig:
             raise ParameterError(f"evaluation.age_bin_edges = {edges!r}: a non-empty, strictly increasing list of log ages is required")
         if self.catastrophic_dex <= 0:
             raise ParameterError(f"evaluation.catastrophic_dex = {self.catastrophic_dex!r}: must be > 0 (dex)")
-        config_from_params(BootstrapConfig, dict(self.bootstrap), "evaluation.bootstrap")
 
 
 def _unknown(keys, allowed, where: str) -> list[str]:
