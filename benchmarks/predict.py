@@ -18,6 +18,7 @@ needs trained models in the project's data/06_models (``kedro run`` or the model
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import subprocess
 import sys
@@ -46,13 +47,14 @@ def parts(file: Path, project: Path, model: str) -> dict[str, float]:
     out = {}
     start = time.perf_counter()
     from tess_cluster_age import cli, dating
+    from tess_cluster_age.config import PredictConfig
 
     out["imports (torch, scipy, kedro, project)"] = time.perf_counter() - start
     start = time.perf_counter()
     os.chdir(project)
     with cli._session(project, verbose=False) as session:
         context = session.load_context()
-        params = {**context.params["predict"], "models": model}
+        config = dataclasses.replace(PredictConfig.from_params(context.params["predict"]), models=model if model == "all" else (model,))
         trained = context.catalog.load("predict_trained_models")
         out["Kedro session and configuration"] = time.perf_counter() - start
         start = time.perf_counter()
@@ -67,10 +69,10 @@ def parts(file: Path, project: Path, model: str) -> dict[str, float]:
         clusters, _, samples, _ = read_clusters(keyed, provenance["ingestion"])
         out["ingestion"] = time.perf_counter() - start
         start = time.perf_counter()
-        dating.cluster_model_input(clusters, samples, provenance, params["execution"])
+        dating.cluster_model_input(clusters, samples, provenance, config.execution)
         out["segments and features"] = time.perf_counter() - start
         start = time.perf_counter()
-        dating.date_clusters(partitions, models, params)
+        dating.date_clusters(partitions, models, config)
         out["the whole dating function (again, features included)"] = time.perf_counter() - start
     return out
 

@@ -13,7 +13,7 @@ from tests.notebook import execute_notebook
 from tests.synthetic import REPO
 from tess_cluster_age.pipelines.modelling import cross_validate_models, score_models, train_final_models
 
-EVALUATION = {"age_bin_edges": [7.5, 8.0, 8.5, 9.0], "young_old_log_age": 8.0, "catastrophic_dex": 1.0, "bootstrap": {"n": 50, "seed": 0}}
+EVALUATION = {"bootstrap": {"n": 50, "seed": 0}}  # the rest: the defaults of EvaluationConfig
 FOREST = {"models": {"random_forest": {"estimator": "random_forest", "per_galaxy": False, "save": True,
                                        "options": {"n_estimators": 10, "max_features": 0.5, "min_samples_leaf": 1, "use_galaxy": True,
                                                    "inner_folds": 3, "sigma_floor": 0.05, "n_jobs": 1}}},
@@ -36,9 +36,9 @@ def _light_curves(model_input: pd.DataFrame) -> pd.DataFrame:
 def scratch_data(tmp_path):
     """A data folder with what notebook 02 loads: model input, light curves, a trained forest and its out-of-fold rows."""
     model_input = synthetic_model_input(n_clusters=30, segments_per_cluster=3, seed=4)
-    oof, _ = cross_validate_models(model_input, synthetic_folds(model_input, n_splits=3, seeds=(0,)), None, None, FOREST, 42)
+    oof, _ = cross_validate_models(model_input, synthetic_folds(model_input, n_splits=3, seeds=(0,)), None, None, FOREST, EVALUATION, 42)
     metrics = score_models(oof, EVALUATION)
-    trained = train_final_models(model_input, None, None, metrics, FOREST, 42, {"seed": 42})
+    trained = train_final_models(model_input, None, None, metrics, FOREST, EVALUATION, 42, {"seed": 42})
     data_dir = tmp_path / "data"
     bootstrap_project(REPO)
     with KedroSession.create(project_path=REPO, runtime_params={"data_dir": str(data_dir)}) as session:

@@ -12,6 +12,7 @@ trained model is missing or the report failed, 2 a usage error.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -140,6 +141,8 @@ def _project(ctx: click.Context) -> Path:
 @click.pass_context
 def predict(ctx: click.Context, paths: tuple[str, ...], galaxy: str | None, model: str, out: Path, problems: Path | None) -> None:
     from tess_cluster_age import dating
+    from tess_cluster_age.config import PredictConfig
+    from tess_cluster_age.models.config import ModelPipelineConfig
 
     project = _project(ctx)
     try:
@@ -150,18 +153,19 @@ def predict(ctx: click.Context, paths: tuple[str, ...], galaxy: str | None, mode
     problems = problems.resolve() if problems is not None else None
     with _in_folder(project), _session(project, ctx.obj["verbose"]) as session:
         context = session.load_context()
-        params = {**context.params.get("predict", {}), "galaxy": galaxy, "models": model}
+        config = dataclasses.replace(PredictConfig.from_params(context.params["predict"]), galaxy=galaxy,
+                                     models=model if model == "all" else (model,))
         trained = context.catalog.load("predict_trained_models")
         try:
-            configured = {p: [n for n, spec in (context.params.get(p, {}).get("models") or {}).items() if spec.get("save", True)]
-                          for p in trained}
+            configured = {p: [n for n, spec in ModelPipelineConfig.from_params(context.params[p], p).models.items() if spec.save]
+                          for p in trained if p in context.params}
             models = dating.select_models(trained, model, configured)
         except dating.MissingModelError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(EXIT_NOT_DATED)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--model") from None
-        table, problem_table = dating.date_clusters(partitions, models, params)
+        table, problem_table = dating.date_clusters(partitions, models, config)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False)
     if problems is not None:

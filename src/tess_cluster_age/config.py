@@ -372,6 +372,47 @@ class ReportingConfig(Section):
                              f"(got {self.importance_top}, {self.max_prediction_rows}, {self.figure_seed})")
 
 
+@dataclasses.dataclass(frozen=True)
+class BootstrapConfig:
+    """The paired cluster bootstrap of RMSE differences (SPEC 4): ``n`` resamples drawn with ``seed``."""
+
+    __pydantic_config__ = NESTED
+
+    n: int = 2000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n < 1 or self.seed < 0:
+            raise ValueError(f"evaluation.bootstrap: n = {self.n!r} must be >= 1 and seed = {self.seed!r} >= 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationConfig(Section):
+    """The shared evaluation protocol (SPEC 4).
+
+    Attributes:
+        age_bin_edges: log10(age / yr) edges of the age bins of the metrics and of the inner folds' strata.
+        young_old_log_age: log10(age / yr) threshold of the young/old view.
+        catastrophic_dex: an error larger than this (dex) is catastrophic.
+        bootstrap: the paired cluster bootstrap.
+    """
+
+    section: ClassVar[str] = "evaluation"
+    __pydantic_config__ = NESTED
+
+    age_bin_edges: tuple[float, ...] = AGE_BIN_EDGES
+    young_old_log_age: float = 8.0
+    catastrophic_dex: float = 1.0
+    bootstrap: BootstrapConfig = BootstrapConfig()
+
+    def __post_init__(self) -> None:
+        edges = list(self.age_bin_edges)
+        if not edges or any(b <= a for a, b in zip(edges[:-1], edges[1:])):
+            raise ValueError(f"evaluation.age_bin_edges = {edges!r}: a non-empty, strictly increasing list of log ages is required")
+        if self.catastrophic_dex <= 0:
+            raise ValueError(f"evaluation.catastrophic_dex = {self.catastrophic_dex!r}: must be > 0 (dex)")
+
+
 # --------------------------------------------------------------------------------- the registry
 
 SECTIONS: dict[str, str | Callable[[Any], Any]] = {
@@ -389,7 +430,7 @@ SECTIONS: dict[str, str | Callable[[Any], Any]] = {
     "folds": "tess_cluster_age.config:FoldsConfig",
     "predict": "tess_cluster_age.config:PredictConfig",
     "reporting": "tess_cluster_age.config:ReportingConfig",
-    "evaluation": "tess_cluster_age.models.config:EvaluationConfig",
+    "evaluation": "tess_cluster_age.config:EvaluationConfig",
     "gaussian_nn": "tess_cluster_age.models.config:validate_gaussian_nn",
     "random_forest": "tess_cluster_age.models.config:validate_random_forest",
     "regression": "tess_cluster_age.models.config:validate_regression",

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from tess_cluster_age import evaluation
+from tess_cluster_age.config import FeatureExecutionConfig, IngestionConfig, OutOfRangeConfig, PredictConfig
 from tess_cluster_age.datasets.elk import ELKLightCurveDataset, list_folder
 from tess_cluster_age.lightcurves import Issue
 from tess_cluster_age.pipelines.augmentation.nodes import build_segments
@@ -37,9 +38,6 @@ from tess_cluster_age.pipelines.modelling import join_periodogram
 from tess_cluster_age.schema import GALAXIES
 
 logger = logging.getLogger(__name__)
-
-MODEL_PIPELINES: tuple[str, ...] = ("random_forest", "regression", "gaussian_nn")
-"""The pipelines that write trained models (``data/06_models/<pipeline>.pkl``), in lookup order."""
 
 PREDICTION_COLUMNS: list[str] = [
     "name", "galaxy", "model", "log_age_pred", "sigma", "lo68", "hi68", "lo95", "hi95", "age_myr", "n_segments",
@@ -244,7 +242,7 @@ def provenance_key(provenance: Mapping[str, Any]) -> str:
 
 
 def cluster_model_input(clusters: pd.DataFrame, samples: pd.DataFrame, provenance: Mapping[str, Any],
-                        execution: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+                        execution: FeatureExecutionConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Segments, features and model input of ingested clusters, exactly as in training.
 
     Args:
@@ -252,7 +250,7 @@ def cluster_model_input(clusters: pd.DataFrame, samples: pd.DataFrame, provenanc
             reaches a feature or a model).
         provenance: the trained model's ``provenance`` (``augmentation``, ``classic_features``,
             ``invariant_features``, ``model_input``, ``seed``).
-        execution: ``workers``, ``scheduler_address``, ``log_every_seconds`` of the feature runs.
+        execution: how the segments are processed (at most one worker per cluster is used).
 
     Returns:
         (model-input table with ``log_age`` all NaN, ``{"classic": Periodograms, "invariant": ...}``).
@@ -260,7 +258,7 @@ def cluster_model_input(clusters: pd.DataFrame, samples: pd.DataFrame, provenanc
     unlabelled = clusters.assign(log_age=np.nan)
     seed = int(provenance["seed"])
     segments = build_segments(unlabelled, samples, dict(provenance["augmentation"]), seed)
-    execution = {**execution, "workers": max(1, min(int(execution.get("workers", 1)), len(unlabelled)))}
+    execution = dataclasses.asdict(dataclasses.replace(execution, workers=max(1, min(execution.workers, len(unlabelled)))))
     classic, periodograms_classic = compute_classic_features(segments, samples, dict(provenance["classic_features"]), execution, seed)
     invariant, periodograms_invariant = compute_invariant_features(segments, samples, dict(provenance["invariant_features"]), execution)
     model_input = build_model_input(segments, unlabelled, classic, invariant, dict(provenance["model_input"]),
@@ -268,21 +266,21 @@ def cluster_model_input(clusters: pd.DataFrame, samples: pd.DataFrame, provenanc
     return model_input, {"classic": periodograms_classic, "invariant": periodograms_invariant}
 
 
-def out_of_range(model_input: pd.DataFrame, feature_ranges: Mapping[str, Mapping[str, float]], bounds: str = "min_max",
-                 segment_fraction: float = 0.5) -> pd.Series:
+def out_of_range(model_input: pd.DataFrame, feature_ranges: Mapping[str, Mapping[str, float]],
+                 config: OutOfRangeConfig = OutOfRangeConfig()) -> pd.Series:
     """Features of each cluster that lie outside the training range.
 
     Args:
         model_input: segments (``name`` and the feature columns).
         feature_ranges: training ranges per feature (``p01``, ``p99``, ``min``, ``max``).
-        bounds: ``min_max`` (the values ever seen in training) or ``p01_p99``.
-        segment_fraction: a feature is out of range for a cluster when at least this fraction of
-            its segments with a finite value lie outside the bounds.
+        config: ``bounds``: ``min_max`` (the values ever seen in training) or ``p01_p99``;
+            ``segment_fraction``: a feature is out of range for a cluster when at least this
+            fraction of its segments with a finite value lie outside the bounds.
 
     Returns:
         Per cluster name, the sorted list of out-of-range features (empty list when none).
     """
-    low_key, high_key = {"min_max": ("min", "max"), "p01_p99": ("p01", "p99")}[bounds]
+    low_key, high_key = {"min_max": ("min", "max"), "p01_p99": ("p01", "p99")}[config.bounds]
     features = [f for f in feature_ranges if f in model_input.columns]
     values = model_input[features].to_numpy(float)
     low = np.array([feature_ranges[f][low_key] for f in features], float)
@@ -290,7 +288,7 @@ def out_of_range(model_input: pd.DataFrame, feature_ranges: Mapping[str, Mapping
     outside = pd.DataFrame((values < low) | (values > high), columns=features).astype(float)
     outside[~np.isfinite(values)] = np.nan
     fraction = outside.groupby(model_input["name"].to_numpy(), sort=False).mean()
-    return fraction.apply(lambda row: sorted(row.index[row.fillna(0.0) >= segment_fraction]), axis=1)
+    return fraction.apply(lambda row: sorted(row.index[row.fillna(0.0) >= config.segment_fraction]), axis=1)
 
 
 # ------------------------------------------------------------------------------------ dating
@@ -349,7 +347,7 @@ def predict_clusters(model: TrainedModel, model_input: pd.DataFrame, periodogram
 
 
 def date_clusters(partitions: Mapping[str, Callable[[], Any]], models: Sequence[TrainedModel],
-                  params: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  config: PredictConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Date every cluster of a set of ELK files with every selected model.
 
     Args:
@@ -357,9 +355,8 @@ def date_clusters(partitions: Mapping[str, Callable[[], Any]], models: Sequence[
             :class:`~tess_cluster_age.datasets.ELKFolderDataset` load, or
             :func:`partitions_from_paths`); ids ending in ``/`` are folders without files.
         models: from :func:`select_models`.
-        params: the ``predict`` section: ``galaxy`` (for files outside a galaxy folder, or null),
-            ``execution`` (``workers``, ``scheduler_address``, ``log_every_seconds``),
-            ``out_of_range`` (``bounds``, ``segment_fraction``).
+        config: the validated ``predict`` section: ``galaxy`` (for files outside a galaxy folder,
+            or None), ``execution`` (how segments are processed), ``out_of_range``.
 
     Returns:
         predictions: one row per cluster and model (:data:`PREDICTION_COLUMNS`), galaxies in
@@ -370,8 +367,6 @@ def date_clusters(partitions: Mapping[str, Callable[[], Any]], models: Sequence[
     """
     if not models:
         raise MissingModelError("no model selected")
-    execution = dict(params.get("execution") or {})
-    range_params = dict(params.get("out_of_range") or {})
     groups: dict[str, list[TrainedModel]] = {}
     for model in models:
         groups.setdefault(provenance_key(model.metadata["provenance"]), []).append(model)
@@ -383,7 +378,7 @@ def date_clusters(partitions: Mapping[str, Callable[[], Any]], models: Sequence[
         ingestion = dict(provenance["ingestion"])
         key = provenance_key(ingestion)
         if key not in read:
-            keyed, original, galaxy_problems = assign_galaxies(partitions, params.get("galaxy"), ingestion.get("galaxies", GALAXIES))
+            keyed, original, galaxy_problems = assign_galaxies(partitions, config.galaxy, IngestionConfig.from_params(ingestion).galaxies)
             clusters, _, samples, ingestion_problems = read_clusters(keyed, ingestion)
             ingestion_problems["file"] = ingestion_problems["file"].map(functools.partial(_original_id, original))
             read[key] = (clusters, samples, galaxy_problems + ingestion_problems.to_dict("records"))
@@ -391,14 +386,13 @@ def date_clusters(partitions: Mapping[str, Callable[[], Any]], models: Sequence[
         problems += read_problems
         if clusters.empty:
             continue
-        model_input, periodograms = cluster_model_input(clusters, samples, provenance, execution)
+        model_input, periodograms = cluster_model_input(clusters, samples, provenance, config.execution)
         for name in sorted(set(clusters["name"]) - set(model_input["name"])):
             problems.append(_problem(clusters.set_index("name").at[name, "file"], name, "cluster", "no_segments", PREDICT_PROBLEM_CODES["no_segments"]))
         if model_input.empty:
             continue
         for model in group:
-            flags = out_of_range(model_input, model.metadata.get("feature_ranges", {}), range_params.get("bounds", "min_max"),
-                                 float(range_params.get("segment_fraction", 0.5)))
+            flags = out_of_range(model_input, model.metadata.get("feature_ranges", {}), config.out_of_range)
             rows, model_problems = predict_clusters(model, model_input, periodograms, clusters, flags)
             predictions.append(rows)
             problems += model_problems

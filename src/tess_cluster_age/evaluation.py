@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,9 +25,13 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from tess_cluster_age.schema import GALAXIES
+from tess_cluster_age.config import EvaluationConfig
+from tess_cluster_age.schema import BASELINES, GALAXIES
 
 logger = logging.getLogger(__name__)
+
+PROTOCOL = EvaluationConfig()
+"""The default evaluation protocol (SPEC 4), whose values are the defaults of the functions here."""
 
 Z68 = 1.0
 """Half-width of the 68.27 % Gaussian interval, in sigma."""
@@ -40,6 +45,50 @@ METRICS: tuple[str, ...] = (
 """Metric names of the long metrics tables, in report order."""
 
 METRIC_COLUMNS = ["model", "level", "galaxy", "age_bin", "seed", "metric", "value"]
+
+
+# ------------------------------------------------------------------------------------ folds
+def cluster_folds(galaxy: np.ndarray, log_age: np.ndarray, names: np.ndarray, n_splits: int, seed: int,
+                  age_bin_edges: Sequence[float], quiet: bool = False) -> np.ndarray:
+    """Cluster-grouped folds stratified by galaxy x log-age bin (SPEC 4): the fold of each cluster.
+
+    ``StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)`` over clusters (one row each,
+    groups = names), strata = galaxy x bin of ``np.digitize(log_age, age_bin_edges)``; coarser strata
+    (galaxy, then none) when no stratum could fill every fold. This one function makes the outer
+    folds of ``folds.parquet`` and the inner folds of every model.
+
+    Args:
+        galaxy, log_age, names: one entry per cluster (log10 yr), in the order the folds are drawn
+            (callers sort by name, so that the folds depend only on the set of clusters).
+        n_splits: folds (at most the number of clusters).
+        seed: the shuffle seed.
+        age_bin_edges: log10(age / yr) edges of the strata.
+        quiet: True for the inner folds of a model: no message on coarser strata or small strata.
+
+    Returns:
+        The fold index (0 .. n_splits - 1) of each cluster.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    galaxy = np.asarray(galaxy).astype(str).astype(object)
+    age_bin = np.digitize(np.asarray(log_age, float), np.asarray(age_bin_edges, float)).astype(str).astype(object)
+    for label, strata in (("galaxy x age bin", galaxy + ":" + age_bin), ("galaxy", galaxy)):
+        if pd.Series(strata).value_counts().max() >= n_splits:
+            break
+        if not quiet:
+            logger.warning("folds: no %s stratum has %d clusters; stratifying more coarsely", label, n_splits)
+    else:
+        strata = np.full(len(galaxy), "all", dtype=object)
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=int(seed))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fold = np.empty(len(galaxy), int)
+        for k, (_, test) in enumerate(splitter.split(np.zeros(len(galaxy)), strata, groups=np.asarray(names))):
+            fold[test] = k
+    if not quiet:
+        for message in sorted({str(w.message) for w in caught}):
+            logger.warning("folds (seed %s): %s", seed, message)
+    return fold
 
 
 # ------------------------------------------------------------------------------------ mixture
@@ -56,12 +105,22 @@ def mixture_moments(mu: np.ndarray, sigma: np.ndarray, groups: np.ndarray) -> pd
     Returns:
         One row per group (index = group, in order of first appearance): ``mu``, ``sigma``, ``n``.
     """
-    frame = pd.DataFrame({"g": groups, "mu": np.asarray(mu, float), "second": np.asarray(sigma, float) ** 2 + np.asarray(mu, float) ** 2})
+    frame = pd.DataFrame({"g": groups, "mu": np.asarray(mu, float), "second": second_moment(mu, sigma)})
     grouped = frame.groupby("g", sort=False)
     out = grouped[["mu", "second"]].mean()
-    variance = np.maximum(out["second"].to_numpy() - out["mu"].to_numpy() ** 2, 0.0)
-    return pd.DataFrame({"mu": out["mu"].to_numpy(), "sigma": np.sqrt(variance), "n": grouped.size().to_numpy()},
-                        index=out.index.rename("name"))
+    return pd.DataFrame({"mu": out["mu"].to_numpy(), "sigma": mixture_sigma(out["mu"].to_numpy(), out["second"].to_numpy()),
+                         "n": grouped.size().to_numpy()}, index=out.index.rename("name"))
+
+
+def second_moment(mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """``E[x^2] = sigma^2 + mu^2`` of each Gaussian ``N(mu, sigma)`` (dex^2)."""
+    return np.asarray(sigma, float) ** 2 + np.asarray(mu, float) ** 2
+
+
+def mixture_sigma(mean_mu: np.ndarray, mean_second: np.ndarray) -> np.ndarray:
+    """Standard deviation of an equal-weight mixture from the means of its components' ``mu`` and
+    second moments: ``sqrt(mean(sigma_i^2 + mu_i^2) - mean(mu_i)^2)`` (dex; rounding below 0 is 0)."""
+    return np.sqrt(np.maximum(np.asarray(mean_second, float) - np.asarray(mean_mu, float) ** 2, 0.0))
 
 
 def mixture_cdf(x: np.ndarray | float, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
@@ -132,8 +191,8 @@ def _safe_ratio(a: float, b: float) -> float:
     return float(a / b) if b > 0 else float("nan")
 
 
-def point_metrics(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, young_old_log_age: float = 8.0,
-                  catastrophic_dex: float = 1.0) -> dict[str, float]:
+def point_metrics(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, young_old_log_age: float = PROTOCOL.young_old_log_age,
+                  catastrophic_dex: float = PROTOCOL.catastrophic_dex) -> dict[str, float]:
     """Every metric of SPEC 4 but ``skill`` (which needs the constant model) for one set of rows.
 
     Args:
@@ -187,14 +246,15 @@ def age_bins(log_age: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     return labels[np.digitize(np.asarray(log_age, float), np.asarray(edges, float))]
 
 
-def score(predictions: pd.DataFrame, age_bin_edges: Sequence[float] = (7.5, 8.0, 8.5, 9.0), young_old_log_age: float = 8.0,
-          catastrophic_dex: float = 1.0, reference_model: str = "constant") -> pd.DataFrame:
+def score(predictions: pd.DataFrame, age_bin_edges: Sequence[float] = PROTOCOL.age_bin_edges,
+          young_old_log_age: float = PROTOCOL.young_old_log_age, catastrophic_dex: float = PROTOCOL.catastrophic_dex,
+          reference_model: str = "constant") -> pd.DataFrame:
     """Every metric for every model, level, galaxy (all/MW/LMC/SMC), age bin (all and each) and seed.
 
     Args:
         predictions: out-of-fold rows ``model, level, seed, name, galaxy, log_age, mu, sigma``
             (``level`` is ``segment`` or ``cluster``).
-        age_bin_edges: log-age bin edges (SPEC 4: 7.5, 8.0, 8.5, 9.0).
+        age_bin_edges: log-age bin edges (SPEC 4; the default is the ``evaluation`` section's).
         young_old_log_age, catastrophic_dex: see :func:`point_metrics`.
         reference_model: ``skill = 1 - MSE / MSE_reference`` in the same cell (SPEC 4: ``constant``).
 
@@ -242,8 +302,8 @@ def summarise(metrics: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"mean": grouped.mean(), "sd": grouped.std(ddof=1)}).reset_index()
 
 
-def bootstrap_rmse_difference(predictions: pd.DataFrame, reference_model: str = "galaxy_mean", n_boot: int = 2000,
-                              seed: int = 0, level: str = "cluster") -> pd.DataFrame:
+def bootstrap_rmse_difference(predictions: pd.DataFrame, reference_model: str = "galaxy_mean", n_boot: int = PROTOCOL.bootstrap.n,
+                              seed: int = PROTOCOL.bootstrap.seed, level: str = "cluster") -> pd.DataFrame:
     """Paired cluster bootstrap of each model's RMSE minus the reference model's (dex).
 
     Clusters are resampled with replacement (the same draw for both models and for every fold seed,
@@ -355,13 +415,13 @@ def _fold_predictions(task: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame 
     from tess_cluster_age.schema import feature_columns
 
     table = permutation_importance(model, test, test[label].to_numpy(float), test["name"].to_numpy(), feature_columns(test),
-                                   int(importance.get("n_repeats", 3)), seed * 1000 + fold)
+                                   importance.n_repeats, seed * 1000 + fold)
     return rows, table.assign(seed=seed, fold=fold)
 
 
 def cross_validate(make_model: Callable[[], Any], data: pd.DataFrame, folds: pd.DataFrame, model_name: str,
                    label: str = "log_age", progress: logging.Logger | None = None,
-                   importance: dict[str, Any] | None = None, workers: int = 1) -> pd.DataFrame:
+                   importance: Any | None = None, workers: int = 1) -> pd.DataFrame:
     """Out-of-fold segment predictions of one model for every seed and fold of ``folds``.
 
     For each (seed, fold) the model is built fresh by ``make_model()``, fitted on the segments of
@@ -377,7 +437,8 @@ def cross_validate(make_model: Callable[[], Any], data: pd.DataFrame, folds: pd.
         model_name: written in the ``model`` column.
         label: the label column (``log_age``).
         progress: a logger for progress lines (none when None).
-        importance: ``seeds`` and ``n_repeats``: permutation importances of the scalar features on
+        importance: a :class:`~tess_cluster_age.models.config.ImportanceConfig` (``seeds``,
+            ``n_repeats``): permutation importances of the scalar features on
             the held-out folds of those seeds, returned in ``result.attrs["importance"]``
             (``seed, fold, feature, importance``).
         workers: folds fitted in parallel processes (1 = in this process). Results do not depend
@@ -388,7 +449,7 @@ def cross_validate(make_model: Callable[[], Any], data: pd.DataFrame, folds: pd.
     """
     from tess_cluster_age.parallel import run_tasks
 
-    importance_seeds = {int(x) for x in (importance or {}).get("seeds", [])}
+    importance_seeds = {int(x) for x in importance.seeds} if importance is not None else set()
     tasks = []
     for seed in sorted(folds["seed"].unique()):
         fold_of = folds[folds["seed"] == seed].set_index("name")["fold"]
@@ -421,7 +482,7 @@ SHUFFLED_SUFFIX = "_shuffled_labels"
 """Model-name suffix of the shuffled-label control (models trained and scored on permuted labels)."""
 
 
-def controls_without_skill(metrics: pd.DataFrame, tolerance: float = 0.01, baselines: Sequence[str] = ("constant", "galaxy_mean")) -> bool:
+def controls_without_skill(metrics: pd.DataFrame, tolerance: float = 0.01, baselines: Sequence[str] = BASELINES) -> bool:
     """True when no shuffled-label model beats the best shuffled-label baseline by more than ``tolerance``.
 
     On labels permuted across clusters there is nothing to learn, so any gain in cluster RMSE

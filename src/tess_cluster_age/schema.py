@@ -25,6 +25,13 @@ are not scalar features."""
 GALAXIES: tuple[str, ...] = ("MW", "LMC", "SMC")
 """Host galaxies, in the order every table and report uses."""
 
+BASELINES: tuple[str, ...] = ("constant", "galaxy_mean")
+"""Baseline models every model pipeline scores on the same folds (SPEC 4)."""
+
+MODEL_PIPELINES: tuple[str, ...] = ("random_forest", "gaussian_nn", "regression")
+"""The pipelines that train (and save) age models, in the order the report's tables and predict's
+model lookup use."""
+
 
 def feature_columns(columns: Iterable[str] | pd.DataFrame) -> list[str]:
     """The scalar feature columns of a model-input table (or of its column names), in table order."""

@@ -12,6 +12,7 @@ from tess_cluster_age import evaluation
 from tess_cluster_age.models import (ConstantModel, GalaxyMeanModel, GaussianNetworkAgeModel, PerGalaxy, RandomForestAgeModel,
                                      RidgeAgeModel, TunedAgeModel, build_model)
 from tess_cluster_age.models.base import sigma_scales
+from tess_cluster_age.models.config import ModelSpec, TuningConfig
 
 from .conftest import synthetic_folds, synthetic_model_input
 
@@ -163,7 +164,7 @@ def test_tuning_chooses_on_training_clusters_and_keeps_the_best_trial(model_inpu
     assert 0.001 <= tuned.best_params_["alpha"] <= 1000
     assert tuned.model_.alpha == tuned.best_params_["alpha"]
     assert tuned.best_score_ == pytest.approx(tuned.model_.inner_cluster_rmse_)
-    built = build_model({"estimator": "regression", "per_galaxy": True}, tuning={"n_trials": 2, "space": space})
+    built = build_model(ModelSpec(estimator="regression", per_galaxy=True), tuning=TuningConfig(n_trials=2, space={"regression": space}))
     assert isinstance(built, PerGalaxy) and isinstance(built.estimator, TunedAgeModel)
 
 

@@ -122,13 +122,13 @@ def test_with_shuffled_labels_no_model_shows_skill():
     section = small(project_section("random_forest"), n_estimators=30, inner_folds=3, n_jobs=1)
     section["models"] = {"random_forest": section["models"]["random_forest"]}
     section["importance"] = {"models": []}
-    oof, _ = cross_validate_models(data, folds, None, None, {**section, "shuffle_labels": True}, 42)
+    oof, _ = cross_validate_models(data, folds, None, None, {**section, "shuffle_labels": True}, EVALUATION, 42)
     metrics = score_models(oof, EVALUATION)
     assert set(oof["model"]) == {"random_forest_shuffled_labels", "constant_shuffled_labels", "galaxy_mean_shuffled_labels"}
     assert _cluster_rmse(metrics, "random_forest_shuffled_labels") >= _cluster_rmse(metrics, "galaxy_mean_shuffled_labels") - 0.01
     assert evaluation.controls_without_skill(metrics)
 
-    oof, _ = cross_validate_models(data, folds, None, None, section, 42)
+    oof, _ = cross_validate_models(data, folds, None, None, section, EVALUATION, 42)
     metrics = score_models(oof, EVALUATION)
     assert _cluster_rmse(metrics, "random_forest") < _cluster_rmse(metrics, "galaxy_mean") - 0.3
     assert _cluster_rmse(metrics, "random_forest_shuffled_labels") >= _cluster_rmse(metrics, "galaxy_mean_shuffled_labels") - 0.01
@@ -153,3 +153,30 @@ def test_the_shuffled_label_check_catches_a_leaking_model():
                                       shuffled, folds, "galaxy_mean_shuffled_labels")]
     metrics = score_models(evaluation.with_cluster_rows(pd.concat(rows)), EVALUATION)
     assert not evaluation.controls_without_skill(metrics)
+
+
+@pytest.mark.parametrize("edges", [(8.0,), (7.0, 7.8, 8.6)])
+def test_the_evaluation_age_bins_reach_the_inner_folds(edges, monkeypatch):
+    """Changing ``evaluation.age_bin_edges`` changes the strata of every model's inner folds too."""
+    from tess_cluster_age.models import base
+
+    seen = []
+    drawn = base.cluster_folds
+
+    def spy(galaxy, log_age, names, n_splits, seed, age_bin_edges, quiet=False):
+        seen.append(tuple(age_bin_edges))
+        return drawn(galaxy, log_age, names, n_splits, seed, age_bin_edges, quiet)
+
+    monkeypatch.setattr(base, "cluster_folds", spy)
+    data = synthetic_model_input(n_clusters=45, seed=5)
+    folds = synthetic_folds(data, n_splits=3, seeds=(0,))
+    section = small(project_section("regression"), inner_folds=3)
+    section.update(controls=[], importance={"models": []})
+    cross_validate_models(data, folds, None, None, section, {**EVALUATION, "age_bin_edges": list(edges)}, 42)
+    assert len(seen) == 3 and set(seen) == {edges}  # one inner split per outer fold, each with the configured edges
+
+    # and the edges change the folds themselves: the inner folds of one training set under two sets of edges
+    labelled = data.drop_duplicates("name")
+    split = [drawn(labelled["galaxy"].to_numpy(), labelled["log_age"].to_numpy(), labelled["name"].to_numpy(), 3, 0, e, True)
+             for e in (edges, EVALUATION["age_bin_edges"])]
+    assert not np.array_equal(*split)

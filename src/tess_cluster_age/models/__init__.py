@@ -5,14 +5,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Sequence
 
 from tess_cluster_age.config import resolve
 from tess_cluster_age.models.base import AgeModel, CalibratedAgeModel, ConstantModel, GalaxyMeanModel, PerGalaxy
+from tess_cluster_age.models.config import ModelSpec, TuningConfig
 from tess_cluster_age.models.forest import RandomForestAgeModel
 from tess_cluster_age.models.linear import RidgeAgeModel
 from tess_cluster_age.models.tuning import TunedAgeModel
+from tess_cluster_age.schema import BASELINES
 
 ESTIMATORS: dict[str, str] = {
     "constant": "tess_cluster_age.models.base:ConstantModel",
@@ -38,33 +39,35 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-BASELINES = ("constant", "galaxy_mean")
-
-
-def build_model(spec: Mapping[str, Any], seed: int = 0, tuning: Mapping[str, Any] | None = None) -> AgeModel:
+def build_model(spec: ModelSpec, seed: int = 0, tuning: TuningConfig | None = None,
+                age_bin_edges: Sequence[float] | None = None) -> AgeModel:
     """An unfitted model from one ``models:`` entry of a pipeline's parameters.
 
     Args:
-        spec: ``estimator`` (a key of :data:`ESTIMATORS`), ``options`` (constructor arguments),
-            ``per_galaxy`` (one model per galaxy, default False).
+        spec: the entry: ``estimator`` (a key of :data:`ESTIMATORS`), ``options`` (constructor
+            arguments), ``per_galaxy`` (one model per galaxy).
         seed: ``random_state`` unless ``options`` sets it.
-        tuning: ``n_trials`` and ``space`` (``{parameter: {low, high[, log]} | {choices}}``); with
-            ``n_trials > 0`` the model is tuned on inner folds of its training clusters (per galaxy
-            when ``per_galaxy``).
+        tuning: with ``n_trials > 0`` and a search space for this estimator, the model is tuned on
+            inner folds of its training clusters (per galaxy when ``per_galaxy``).
+        age_bin_edges: log10(age / yr) edges of the inner folds' strata (the ``evaluation``
+            section's), for estimators that draw inner folds, unless ``options`` sets them.
     """
-    cls = estimator_class(spec.get("estimator"))
-    options = dict(spec.get("options") or {})
-    if "random_state" in cls().get_params() and "random_state" not in options:
+    cls = estimator_class(spec.estimator)
+    accepted = cls().get_params()
+    options = dict(spec.options)
+    if "random_state" in accepted and "random_state" not in options:
         options["random_state"] = int(seed)
+    if "age_bin_edges" in accepted and age_bin_edges is not None and "age_bin_edges" not in options:
+        options["age_bin_edges"] = tuple(age_bin_edges)
     options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
     model: AgeModel = cls(**options)
-    tuning = tuning or {}
-    if int(tuning.get("n_trials", 0) or 0) > 0 and tuning.get("space"):
-        model = TunedAgeModel(model, space=dict(tuning["space"]), n_trials=int(tuning["n_trials"]), random_state=int(seed))
-    if spec.get("per_galaxy", False):
+    space = tuning.for_estimator(spec.estimator) if tuning is not None else None
+    if tuning is not None and tuning.n_trials > 0 and space:
+        model = TunedAgeModel(model, space=dict(space), n_trials=tuning.n_trials, random_state=int(seed))
+    if spec.per_galaxy:
         model = PerGalaxy(model)
     return model
 
 
 __all__ = ["AgeModel", "BASELINES", "CalibratedAgeModel", "ConstantModel", "ESTIMATORS", "GalaxyMeanModel", "estimator_class", "GaussianNetworkAgeModel",
-           "PerGalaxy", "RandomForestAgeModel", "RidgeAgeModel", "TunedAgeModel", "build_model"]
+           "PerGalaxy", "RandomForestAgeModel", "RidgeAgeModel", "TunedAgeModel", "build_model", "ModelSpec"]

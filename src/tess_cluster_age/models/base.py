@@ -27,16 +27,15 @@ no scaler, early-stopping set or calibration set ever holds a test cluster.
 from __future__ import annotations
 
 import logging
-import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import StratifiedGroupKFold
 
-from tess_cluster_age.evaluation import Z68, Z95, cluster_rmse, mixture_moments
+from tess_cluster_age.evaluation import Z68, Z95, cluster_folds, cluster_rmse, mixture_moments, mixture_sigma, second_moment
 from tess_cluster_age.schema import GALAXIES, feature_columns
 
 logger = logging.getLogger(__name__)
@@ -69,10 +68,17 @@ def galaxy_of(X: pd.DataFrame) -> np.ndarray:
 
 
 def inner_folds(y: np.ndarray, galaxy: np.ndarray, groups: np.ndarray, n_splits: int, seed: int,
-                age_bin_edges=(7.5, 8.0, 8.5, 9.0)) -> list[tuple[np.ndarray, np.ndarray]]:
+                age_bin_edges: Sequence[float]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Cluster-grouped folds of the training rows, stratified by galaxy x age bin (SPEC 4).
 
-    Falls back to galaxy strata, then to none, when a stratum has fewer clusters than folds.
+    The folds are drawn over the clusters (sorted by name) by :func:`evaluation.cluster_folds`,
+    the function that makes the outer folds, with at most one fold per cluster.
+
+    Args:
+        y, galaxy, groups: per row: log age (dex), host galaxy, cluster name.
+        n_splits: inner folds.
+        seed: the shuffle seed.
+        age_bin_edges: log10(age / yr) edges of the strata (``evaluation.age_bin_edges``).
 
     Returns:
         ``(train_rows, validation_rows)`` index pairs; a cluster's rows are always on one side.
@@ -81,16 +87,8 @@ def inner_folds(y: np.ndarray, galaxy: np.ndarray, groups: np.ndarray, n_splits:
     n_splits = min(n_splits, len(clusters))
     if n_splits < 2:
         raise ValueError(f"{len(clusters)} training cluster(s): at least 2 are needed for inner folds")
-    age_bin = np.digitize(clusters["y"].to_numpy(), age_bin_edges).astype(str)
-    for strata in (clusters["galaxy"].to_numpy() + ":" + age_bin, clusters["galaxy"].to_numpy(), np.zeros(len(clusters), str)):
-        if pd.Series(strata).value_counts().max() >= n_splits:
-            break
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "The least populated class ..." for small strata
-        splits = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(clusters, strata, clusters.index)
-        fold_of_cluster = np.empty(len(clusters), int)
-        for k, (_, test) in enumerate(splits):
-            fold_of_cluster[test] = k
+    fold_of_cluster = cluster_folds(clusters["galaxy"].to_numpy(), clusters["y"].to_numpy(float), clusters.index.to_numpy(),
+                                    n_splits, seed, age_bin_edges, quiet=True)
     fold = pd.Series(fold_of_cluster, index=clusters.index).reindex(groups).to_numpy()
     return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(n_splits)]
 
@@ -225,8 +223,9 @@ class CalibratedAgeModel(AgeModel):
     Subclasses implement ``_fit_member(X, y, weight, X_val, y_val, weight_val, seed) -> member`` and
     ``_member_dist(member, X) -> (mu, sigma_raw)``, and may override ``_fit_final``. Parameters of
     this class shared by all: ``features`` (feature columns; None = every feature column of the
-    table), ``use_galaxy`` (galaxy one-hot as an input), ``inner_folds``, ``sigma_floor`` (dex) and
-    ``random_state``.
+    table), ``use_galaxy`` (galaxy one-hot as an input), ``inner_folds``, ``age_bin_edges`` (log10 yr
+    edges of the inner folds' strata; :func:`tess_cluster_age.models.build_model` sets them from the
+    ``evaluation`` section), ``sigma_floor`` (dex) and ``random_state``.
     """
 
     refit_final = True
@@ -264,7 +263,7 @@ class CalibratedAgeModel(AgeModel):
         self.feature_names_ = self._columns(X)
         galaxy = galaxy_of(X)
         design = self._design(X)
-        splits = inner_folds(y, galaxy, groups, self.inner_folds, self.random_state)
+        splits = inner_folds(y, galaxy, groups, self.inner_folds, self.random_state, self.age_bin_edges)
         members = self._fit_members(design, y, weight, splits, [self.random_state + 1 + k for k in range(len(splits))])
         inner_mu, inner_sigma = np.empty(len(y)), np.empty(len(y))
         for member, (_, val) in zip(members, splits):
@@ -293,8 +292,7 @@ class CalibratedAgeModel(AgeModel):
         mu = np.mean([p[0] for p in predictions], axis=0)
         if not self.mix_members:
             return mu, np.mean([p[1] for p in predictions], axis=0)
-        second = np.mean([p[1] ** 2 + p[0] ** 2 for p in predictions], axis=0)
-        return mu, np.sqrt(np.maximum(second - mu**2, 0.0))
+        return mu, mixture_sigma(mu, np.mean([second_moment(p[0], p[1]) for p in predictions], axis=0))
 
     def predict_dist(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         check_fitted(self, "members_")

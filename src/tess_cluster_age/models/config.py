@@ -1,8 +1,10 @@
-"""Validation of the model pipelines' parameter sections and of the shared ``evaluation`` section.
+"""The model pipelines' parameter sections (``parameters_<pipeline>.yml``), validated into typed objects.
 
-Registered in :data:`tess_cluster_age.config.SECTIONS`, so a mistyped model option, an unknown
-estimator or a bad range fails before any node runs, naming the parameter, its value and what is
-allowed.
+:class:`ModelPipelineConfig` is one pipeline's section; :func:`validate_model_section` checks a raw
+section (unknown keys, unknown estimator, every model option against its estimator, tuning spaces)
+and returns that object. It is registered in :data:`tess_cluster_age.config.SECTIONS`, so a
+mistyped model option fails before any node runs, naming the parameter, its value and what is
+allowed; the nodes build the same object with :meth:`ModelPipelineConfig.from_params`.
 """
 
 from __future__ import annotations
@@ -10,54 +12,97 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, Literal
 
-from tess_cluster_age.config import AGE_BIN_EDGES, NESTED, ParameterError, Section
-
-MODEL_SECTION_KEYS = {"models", "controls", "control_seeds", "shuffle_labels", "shuffle_seed", "importance", "tuning"}
-MODEL_ENTRY_KEYS = {"estimator", "per_galaxy", "save", "periodogram", "workers", "options"}
-PERIODOGRAMS = (None, "classic", "invariant")
+from tess_cluster_age.config import NESTED, ParameterError, config_from_params
 
 
 @dataclasses.dataclass(frozen=True)
-class BootstrapConfig:
-    """The paired cluster bootstrap of RMSE differences (SPEC 4): ``n`` resamples drawn with ``seed``."""
-
-    __pydantic_config__ = NESTED
-
-    n: int = 2000
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.n < 1 or self.seed < 0:
-            raise ParameterError(f"evaluation.bootstrap: n = {self.n!r} must be >= 1 and seed = {self.seed!r} >= 0")
-
-
-@dataclasses.dataclass(frozen=True)
-class EvaluationConfig(Section):
-    """The shared evaluation protocol (SPEC 4).
+class ModelSpec:
+    """One entry of ``<pipeline>.models``: a model, cross-validated and (with ``save``) trained for predict.
 
     Attributes:
-        age_bin_edges: log10(age / yr) edges of the age bins of the metrics and of the inner folds' strata.
-        young_old_log_age: log10(age / yr) threshold of the young/old view.
-        catastrophic_dex: an error larger than this (dex) is catastrophic.
-        bootstrap: the paired cluster bootstrap.
+        estimator: a key of :data:`tess_cluster_age.models.ESTIMATORS`.
+        per_galaxy: one model per host galaxy.
+        save: fitted on all labelled clusters and saved for predict.
+        periodogram: the periodogram vector (SPEC 3c) joined to the input for a network branch, or None.
+        workers: outer folds fitted in parallel processes.
+        options: the estimator's constructor arguments.
     """
 
-    section: ClassVar[str] = "evaluation"
     __pydantic_config__ = NESTED
 
-    age_bin_edges: tuple[float, ...] = AGE_BIN_EDGES
-    young_old_log_age: float = 8.0
-    catastrophic_dex: float = 1.0
-    bootstrap: BootstrapConfig = BootstrapConfig()
+    estimator: str
+    per_galaxy: bool = False
+    save: bool = True
+    periodogram: Literal["classic", "invariant"] | None = None
+    workers: int = 1
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        edges = list(self.age_bin_edges)
-        if not edges or any(b <= a for a, b in zip(edges[:-1], edges[1:])):
-            raise ParameterError(f"evaluation.age_bin_edges = {edges!r}: a non-empty, strictly increasing list of log ages is required")
-        if self.catastrophic_dex <= 0:
-            raise ParameterError(f"evaluation.catastrophic_dex = {self.catastrophic_dex!r}: must be > 0 (dex)")
+
+@dataclasses.dataclass(frozen=True)
+class ImportanceConfig:
+    """Permutation importances on held-out folds: of ``models``, on the fold ``seeds``, ``n_repeats`` permutations each."""
+
+    __pydantic_config__ = NESTED
+
+    models: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = ()
+    n_repeats: int = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class TuningConfig:
+    """optuna on inner folds of the training clusters: ``n_trials`` (0 = the configured options) over
+    ``space`` (estimator -> parameter -> ``{low, high[, log]}`` or ``{choices: [...]}``)."""
+
+    __pydantic_config__ = NESTED
+
+    n_trials: int = 0
+    space: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def for_estimator(self, estimator: str) -> Mapping[str, Any] | None:
+        """The search space of ``estimator`` (None when it has none)."""
+        return self.space.get(estimator)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelPipelineConfig:
+    """The section of one model pipeline (``gaussian_nn``, ``random_forest``, ``regression``).
+
+    Attributes:
+        models: model name -> :class:`ModelSpec`, in the order they are run.
+        controls: models also run on labels permuted across clusters (``<model>_shuffled_labels``).
+        control_seeds: the fold seeds the controls run on (None: all).
+        shuffle_labels: every model is trained and scored on permuted labels.
+        shuffle_seed: seed of the permutation.
+        importance: permutation importances.
+        tuning: hyperparameter tuning.
+    """
+
+    __pydantic_config__ = NESTED
+
+    models: Mapping[str, ModelSpec] = dataclasses.field(default_factory=dict)
+    controls: tuple[str, ...] = ()
+    control_seeds: tuple[int, ...] | None = None
+    shuffle_labels: bool = False
+    shuffle_seed: int = 0
+    importance: ImportanceConfig = ImportanceConfig()
+    tuning: TuningConfig = TuningConfig()
+
+    @classmethod
+    def from_params(cls, params: Any, name: str = "model section") -> ModelPipelineConfig:
+        """The validated section (:func:`validate_model_section`)."""
+        return validate_model_section(params, name)
+
+
+def _field_names(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+MODEL_SECTION_KEYS = _field_names(ModelPipelineConfig)
+MODEL_ENTRY_KEYS = _field_names(ModelSpec)
+PERIODOGRAMS = (None, "classic", "invariant")
 
 
 def _unknown(keys, allowed, where: str) -> list[str]:
@@ -91,8 +136,8 @@ def _check_options(estimator: str, options: Mapping[str, Any], where: str) -> li
     return problems
 
 
-def validate_model_section(section: Any, name: str = "model section") -> Any:
-    """Check a model pipeline's section (``parameters_<pipeline>.yml``); return it unchanged.
+def validate_model_section(section: Any, name: str = "model section") -> ModelPipelineConfig:
+    """Check a model pipeline's section (``parameters_<pipeline>.yml``) and return it typed.
 
     Raises:
         ParameterError: one line per problem (unknown keys, unknown estimator, bad option, ...).
@@ -130,12 +175,12 @@ def validate_model_section(section: Any, name: str = "model section") -> Any:
     if "shuffle_labels" in section and not isinstance(section["shuffle_labels"], bool):
         problems.append(f"{name}.shuffle_labels = {section['shuffle_labels']!r}: true or false is required")
     importance = section.get("importance") or {}
-    problems += _unknown(importance, {"models", "seeds", "n_repeats"}, f"{name}.importance")
+    problems += _unknown(importance, _field_names(ImportanceConfig), f"{name}.importance")
     for model in importance.get("models") or []:
         if model not in models:
             problems.append(f"{name}.importance.models: {model!r} is not one of the models {sorted(models)}")
     tuning = section.get("tuning") or {}
-    problems += _unknown(tuning, {"n_trials", "space"}, f"{name}.tuning")
+    problems += _unknown(tuning, _field_names(TuningConfig), f"{name}.tuning")
     n_trials = tuning.get("n_trials", 0)
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0:
         problems.append(f"{name}.tuning.n_trials = {n_trials!r}: an integer >= 0 is required")
@@ -151,16 +196,16 @@ def validate_model_section(section: Any, name: str = "model section") -> Any:
                 problems.append(f"{name}.tuning.space.{estimator}.{parameter}: low {entry['low']!r} must be below high {entry['high']!r}")
     if problems:
         raise ParameterError("\n".join(problems))
-    return section
+    return config_from_params(ModelPipelineConfig, section, name)
 
 
-def validate_gaussian_nn(section: Any) -> Any:
+def validate_gaussian_nn(section: Any) -> ModelPipelineConfig:
     return validate_model_section(section, "gaussian_nn")
 
 
-def validate_random_forest(section: Any) -> Any:
+def validate_random_forest(section: Any) -> ModelPipelineConfig:
     return validate_model_section(section, "random_forest")
 
 
-def validate_regression(section: Any) -> Any:
+def validate_regression(section: Any) -> ModelPipelineConfig:
     return validate_model_section(section, "regression")

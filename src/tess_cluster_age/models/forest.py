@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 
+from tess_cluster_age.config import AGE_BIN_EDGES
 from tess_cluster_age.models.base import CalibratedAgeModel
 
 
@@ -26,6 +27,7 @@ class RandomForestAgeModel(CalibratedAgeModel):
         features: feature columns (None = all of model_input).
         use_galaxy: add the galaxy one-hot (MW, LMC, SMC) to the inputs.
         inner_folds: inner grouped folds for the sigma calibration.
+        age_bin_edges: log10(age / yr) edges of the inner folds' strata.
         sigma_floor: smallest sigma (dex).
         n_jobs: threads of the forest.
         random_state: seed of the inner folds and of the trees.
@@ -33,7 +35,8 @@ class RandomForestAgeModel(CalibratedAgeModel):
 
     def __init__(self, n_estimators: int = 40, max_features: float = 0.33, min_samples_leaf: int = 1, max_depth: int | None = None,
                  max_samples: float | None = None,
-                 refit: bool = False, features=None, use_galaxy: bool = True, inner_folds: int = 5, sigma_floor: float = 0.05,
+                 refit: bool = False, features=None, use_galaxy: bool = True, inner_folds: int = 5,
+                 age_bin_edges: tuple[float, ...] = AGE_BIN_EDGES, sigma_floor: float = 0.05,
                  n_jobs: int = 2, random_state: int = 0):
         self.n_estimators = n_estimators
         self.max_features = max_features
@@ -44,6 +47,7 @@ class RandomForestAgeModel(CalibratedAgeModel):
         self.features = features
         self.use_galaxy = use_galaxy
         self.inner_folds = inner_folds
+        self.age_bin_edges = age_bin_edges
         self.sigma_floor = sigma_floor
         self.n_jobs = n_jobs
         self.random_state = random_state

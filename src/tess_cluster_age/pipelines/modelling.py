@@ -9,6 +9,7 @@ the shared ``model_input`` and ``folds``. The nodes here are pure functions; the
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -20,10 +21,12 @@ import pandas as pd
 from kedro.pipeline import Pipeline, node, pipeline
 
 from tess_cluster_age import evaluation
-from tess_cluster_age.models import BASELINES, build_model
+from tess_cluster_age.config import EvaluationConfig
+from tess_cluster_age.models import build_model
+from tess_cluster_age.models.config import ModelPipelineConfig, ModelSpec
 from tess_cluster_age.provenance import package_versions
 from tess_cluster_age.provenance import provenance_of as record_of
-from tess_cluster_age.schema import GALAXIES, ID_COLUMNS, PERIODOGRAM_PREFIX, feature_columns
+from tess_cluster_age.schema import BASELINES, GALAXIES, ID_COLUMNS, PERIODOGRAM_PREFIX, feature_columns
 
 logger = logging.getLogger(__name__)
 
@@ -34,19 +37,6 @@ PROVENANCE_PARAMETERS = ("ingestion", "augmentation", "classic_features", "invar
 
 
 # ------------------------------------------------------------------------------------ inputs
-def labelled_table(model_input: pd.DataFrame, periodograms: Mapping[str, Any] | None, periodogram: str | None) -> pd.DataFrame:
-    """Labelled segments of ``model_input``, with a periodogram vector joined as ``periodogram_<i>``.
-
-    Args:
-        model_input: the model-input table (SPEC 4).
-        periodograms: ``{"classic": Periodograms, "invariant": Periodograms}`` (only read when
-            ``periodogram`` is set).
-        periodogram: null, ``classic`` or ``invariant``: which vector to join (SPEC 3c).
-    """
-    table = model_input[model_input["log_age"].notna()].reset_index(drop=True)
-    return join_periodogram(table, periodograms, periodogram)
-
-
 def join_periodogram(table: pd.DataFrame, periodograms: Mapping[str, Any] | None, periodogram: str | None) -> pd.DataFrame:
     """``table`` with the chosen periodogram vector of each segment as columns ``periodogram_<i>``."""
     if not periodogram:
@@ -61,21 +51,18 @@ def join_periodogram(table: pd.DataFrame, periodograms: Mapping[str, Any] | None
     return pd.concat([table, columns], axis=1)
 
 
-def _model_specs(params: Mapping[str, Any]) -> dict[str, dict]:
-    specs = {name: dict(spec) for name, spec in (params.get("models") or {}).items()}
-    if not specs:
-        raise ValueError("no models configured: set <pipeline>.models in parameters_<pipeline>.yml")
-    return specs
+def _labelled(model_input: pd.DataFrame) -> pd.DataFrame:
+    return model_input[model_input["log_age"].notna()].reset_index(drop=True)
 
 
-def _tuning(params: Mapping[str, Any], spec: Mapping[str, Any]) -> dict:
-    tuning = dict(params.get("tuning") or {})
-    return {"n_trials": int(tuning.get("n_trials", 0) or 0), "space": (tuning.get("space") or {}).get(spec["estimator"])}
+def _model_factory(spec: ModelSpec, seed: int, config: ModelPipelineConfig, evaluation_config: EvaluationConfig):
+    """A picklable ``make_model()`` for :func:`evaluation.cross_validate`."""
+    return functools.partial(build_model, spec, seed, config.tuning, evaluation_config.age_bin_edges)
 
 
 # ------------------------------------------------------------------------------------ nodes
 def cross_validate_models(model_input: pd.DataFrame, folds: pd.DataFrame, periodograms_classic: Any, periodograms_invariant: Any,
-                          params: dict[str, Any], seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+                          params: dict[str, Any], evaluation_params: dict[str, Any], seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Out-of-fold predictions of every configured model and of the baselines, on every fold seed.
 
     Args:
@@ -88,7 +75,9 @@ def cross_validate_models(model_input: pd.DataFrame, folds: pd.DataFrame, period
             labels permuted across clusters), ``controls`` (models that are also run on permuted
             labels, named ``<model>_shuffled_labels``), ``control_seeds`` (the fold seeds the
             controls run on; all when absent), ``shuffle_seed``, ``tuning``,
-            ``importance`` (``models``, ``seeds``, ``n_repeats``).
+            ``importance`` (``models``, ``seeds``, ``n_repeats``) (:class:`ModelPipelineConfig`).
+        evaluation_params: the shared ``evaluation`` section (its ``age_bin_edges`` stratify the
+            models' inner folds).
         seed: the global seed (models' random states).
 
     Returns:
@@ -97,40 +86,35 @@ def cross_validate_models(model_input: pd.DataFrame, folds: pd.DataFrame, period
         (``model, seed, fold, feature, importance`` = increase of held-out cluster RMSE, dex).
     """
     periodograms = {"classic": periodograms_classic, "invariant": periodograms_invariant}
-    specs = _model_specs(params)
-    labelled = model_input[model_input["log_age"].notna()].reset_index(drop=True)
-    shuffle_seed = int(params.get("shuffle_seed", 0))
-    shuffled = evaluation.shuffled_labels(labelled["log_age"], labelled["name"], shuffle_seed)
-    if params.get("shuffle_labels"):
-        logger.warning("shuffle_labels: every model is trained and scored on labels permuted across clusters (seed %d)", shuffle_seed)
-        runs = [(shuffled, SHUFFLED_SUFFIX, list(specs))]
+    config = ModelPipelineConfig.from_params(params)
+    evaluation_config = EvaluationConfig.from_params(evaluation_params)
+    labelled = _labelled(model_input)
+    shuffled = evaluation.shuffled_labels(labelled["log_age"], labelled["name"], config.shuffle_seed)
+    if config.shuffle_labels:
+        logger.warning("shuffle_labels: every model is trained and scored on labels permuted across clusters (seed %d)", config.shuffle_seed)
+        runs = [(shuffled, SHUFFLED_SUFFIX, list(config.models))]
     else:
-        runs = [(labelled["log_age"], "", list(specs))]
-        controls = list(params.get("controls") or [])
-        unknown = sorted(set(controls) - set(specs))
-        if unknown:
-            raise ValueError(f"controls {unknown} are not configured models ({sorted(specs)})")
-        if controls:
-            runs.append((shuffled, SHUFFLED_SUFFIX, controls))
-    importance = dict(params.get("importance") or {})
-    control_seeds = params.get("control_seeds")
+        runs = [(labelled["log_age"], "", list(config.models))]
+        if config.controls:
+            runs.append((shuffled, SHUFFLED_SUFFIX, list(config.controls)))
     rows, importances = [], []
     for labels, suffix, names in runs:
         data = labelled.assign(log_age=labels.to_numpy())   # the label column is never a feature
         run_folds = folds
-        if suffix and control_seeds and not params.get("shuffle_labels"):
-            run_folds = folds[folds["seed"].isin(control_seeds)]
+        if suffix and config.control_seeds and not config.shuffle_labels:
+            run_folds = folds[folds["seed"].isin(config.control_seeds)]
         for baseline in BASELINES:
-            rows.append(evaluation.cross_validate(functools.partial(build_model, {"estimator": baseline}), data, run_folds, baseline + suffix))
+            rows.append(evaluation.cross_validate(_model_factory(ModelSpec(estimator=baseline), seed, config, evaluation_config), data,
+                                                  run_folds, baseline + suffix))
         for name in names:
-            spec = specs[name]
-            table = join_periodogram(data, periodograms, spec.get("periodogram"))
+            spec = config.models[name]
+            table = join_periodogram(data, periodograms, spec.periodogram)
             start = time.perf_counter()
             logger.info("cross-validating %s on %d seeds x %d folds ...", name + suffix, run_folds["seed"].nunique(), run_folds["fold"].nunique())
-            wants_importance = name in importance.get("models", []) and not suffix
-            oof = evaluation.cross_validate(functools.partial(build_model, spec, seed, _tuning(params, spec)), table, run_folds, name + suffix,
-                                            progress=logger, importance=importance if wants_importance else None,
-                                            workers=int(spec.get("workers", 1)))
+            wants_importance = name in config.importance.models and not suffix
+            oof = evaluation.cross_validate(_model_factory(spec, seed, config, evaluation_config), table, run_folds, name + suffix,
+                                            progress=logger, importance=config.importance if wants_importance else None,
+                                            workers=spec.workers)
             if "importance" in oof.attrs:
                 importances.append(oof.attrs.pop("importance").assign(model=name))
             logger.info("%s: cross-validated in %.0f s", name + suffix, time.perf_counter() - start)
@@ -153,16 +137,16 @@ def score_models(oof: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
         Long table ``model, level, galaxy, age_bin, seed, metric, value`` (``seed`` empty for the
         bootstrap rows, which pool the fold seeds).
     """
-    edges = params["age_bin_edges"]
+    config = EvaluationConfig.from_params(params)
     parts = []
     for suffix in ("", SHUFFLED_SUFFIX):
         rows = oof[oof["model"].str.endswith(SHUFFLED_SUFFIX) == bool(suffix)]
         if rows.empty:
             continue
-        parts.append(evaluation.score(rows, edges, params["young_old_log_age"], params["catastrophic_dex"], reference_model="constant" + suffix))
+        parts.append(evaluation.score(rows, config.age_bin_edges, config.young_old_log_age, config.catastrophic_dex,
+                                      reference_model="constant" + suffix))
         for level in ("cluster", "segment"):
-            parts.append(evaluation.bootstrap_rmse_difference(rows, "galaxy_mean" + suffix, int(params["bootstrap"]["n"]),
-                                                              int(params["bootstrap"]["seed"]), level))
+            parts.append(evaluation.bootstrap_rmse_difference(rows, "galaxy_mean" + suffix, config.bootstrap.n, config.bootstrap.seed, level))
     metrics = pd.concat(parts, ignore_index=True)
     metrics["seed"] = metrics["seed"].astype("Int64")
     _log_summary(metrics)
@@ -180,13 +164,14 @@ def _log_summary(metrics: pd.DataFrame) -> None:
 
 
 def train_final_models(model_input: pd.DataFrame, periodograms_classic: Any, periodograms_invariant: Any, metrics: pd.DataFrame,
-                       params: dict[str, Any], seed: int, provenance: dict[str, Any]) -> dict[str, Any]:
+                       params: dict[str, Any], evaluation_params: dict[str, Any], seed: int, provenance: dict[str, Any]) -> dict[str, Any]:
     """Every model with ``save: true``, fitted on all labelled clusters, with what predict needs.
 
     Args:
         model_input, periodograms_*: as for :func:`cross_validate_models`.
         metrics: this pipeline's metrics (the cross-validated skill per galaxy goes with the model).
         params: the pipeline's section.
+        evaluation_params: the shared ``evaluation`` section (inner folds' age bins).
         seed: the global seed.
         provenance: the parameters that produced ``model_input`` (segments and features), so
             predict rebuilds exactly these features.
@@ -199,18 +184,21 @@ def train_final_models(model_input: pd.DataFrame, periodograms_classic: Any, per
         features), package versions and training set size.
     """
     periodograms = {"classic": periodograms_classic, "invariant": periodograms_invariant}
-    specs = {n: s for n, s in _model_specs(params).items() if s.get("save", True)}
-    labelled = model_input[model_input["log_age"].notna()].reset_index(drop=True)
+    config = ModelPipelineConfig.from_params(params)
+    evaluation_config = EvaluationConfig.from_params(evaluation_params)
+    labelled = _labelled(model_input)
     features = feature_columns(labelled)
     models, per_model = {}, {}
-    for name, spec in specs.items():
+    for name, spec in config.models.items():
+        if not spec.save:
+            continue
         start = time.perf_counter()
-        table = join_periodogram(labelled, periodograms, spec.get("periodogram"))
-        model = build_model(spec, seed, _tuning(params, spec))
+        table = join_periodogram(labelled, periodograms, spec.periodogram)
+        model = _model_factory(spec, seed, config, evaluation_config)()
         model.fit(table, table["log_age"].to_numpy(float), sample_weight=table["weight"].to_numpy(float), groups=table["name"].to_numpy())
         models[name] = model
         per_model[name] = {
-            "spec": spec,
+            "spec": dataclasses.asdict(spec),
             "tuned_parameters": _tuned_parameters(model),
             "cross_validation": _cv_summary(metrics, name),
         }
@@ -270,13 +258,15 @@ def model_pipeline(name: str) -> Pipeline:
     """The model pipeline template under namespace ``name`` (its parameters: ``params:<name>.*``)."""
     template = pipeline([
         node(cross_validate_models,
-             inputs=["model_input", "folds", "periodograms_classic", "periodograms_invariant", "params:models_section", "params:seed"],
+             inputs=["model_input", "folds", "periodograms_classic", "periodograms_invariant", "params:models_section", "params:evaluation",
+                     "params:seed"],
              outputs=["oof", "importances"], name="cross_validate_models_node"),
         node(score_models, inputs=["oof", "params:evaluation"], outputs="metrics", name="score_models_node"),
         node(collect_provenance,
              inputs=[f"params:{p}" for p in PROVENANCE_PARAMETERS], outputs="provenance", name="collect_provenance_node"),
         node(train_final_models,
-             inputs=["model_input", "periodograms_classic", "periodograms_invariant", "metrics", "params:models_section", "params:seed", "provenance"],
+             inputs=["model_input", "periodograms_classic", "periodograms_invariant", "metrics", "params:models_section", "params:evaluation",
+                     "params:seed", "provenance"],
              outputs="trained_models", name="train_final_models_node"),
     ])
     return pipeline(

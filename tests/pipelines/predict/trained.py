@@ -84,7 +84,7 @@ def cv_metrics(model: str = "random_forest") -> pd.DataFrame:
 def train(root: Path) -> tuple[dict, dict]:
     """The training path of ``root`` and the bundle train_final_models makes from it."""
     data = training_path(root)
-    bundle = train_final_models(data["model_input"], data["periodograms_classic"], data["periodograms_invariant"], cv_metrics(), FOREST,
+    bundle = train_final_models(data["model_input"], data["periodograms_classic"], data["periodograms_invariant"], cv_metrics(), FOREST, {},
                                 PROVENANCE["seed"], PROVENANCE)
     return data, bundle
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import functools
 import logging
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tess_cluster_age import provenance
+from tess_cluster_age import evaluation, provenance
 from tess_cluster_age.config import FeatureExecutionConfig, FoldsConfig, ModelInputConfig
 from tess_cluster_age.features.classic import CLASSIC_FEATURES, ClassicConfig, classic_periodogram_frequencies
 from tess_cluster_age.features.extract import (
@@ -181,17 +180,6 @@ def build_model_input(segments: pd.DataFrame, clusters: pd.DataFrame, features_c
                              {"segments": segments, "clusters": clusters, **used})
 
 
-def _strata(labelled: pd.DataFrame, age_bin_edges: np.ndarray, n_splits: int) -> pd.Series:
-    """galaxy × age bin; coarser (galaxy, then none) when no stratum could fill every fold."""
-    age_bin = pd.Series(np.digitize(labelled["log_age"].to_numpy(float), age_bin_edges)).astype(str)
-    for label, strata in (("galaxy x age bin", labelled["galaxy"].astype(str) + ":" + age_bin),
-                          ("galaxy", labelled["galaxy"].astype(str))):
-        if strata.value_counts().max() >= n_splits:
-            return strata
-        logger.warning("folds: no %s stratum has %d clusters; stratifying more coarsely", label, n_splits)
-    return pd.Series(["all"] * len(labelled))
-
-
 def make_folds(clusters: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
     """Cluster-grouped folds shared by every model (SPEC 4).
 
@@ -203,25 +191,17 @@ def make_folds(clusters: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
     Returns:
         ``name, seed, fold`` (one row per labelled cluster and seed), with its provenance record.
     """
-    from sklearn.model_selection import StratifiedGroupKFold
-
     config = FoldsConfig.from_params(params)
     labelled = clusters[clusters["log_age"].notna()].sort_values("name").reset_index(drop=True)
     n_splits = config.n_splits
     if len(labelled) < n_splits:
         raise ValueError(f"folds: {len(labelled)} labelled clusters cannot make {n_splits} cluster-grouped folds; "
                          "lower folds.n_splits or ingest more labelled clusters")
-    strata = _strata(labelled, np.asarray(config.age_bin_edges, float), n_splits)
     rows = []
     for seed in config.seeds:
-        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=int(seed))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            splits = list(splitter.split(labelled, strata, groups=labelled["name"]))
-        for message in {str(w.message) for w in caught}:
-            logger.warning("folds (seed %s): %s", seed, message)
-        for fold, (_, test) in enumerate(splits):
-            rows += [(name, int(seed), fold) for name in labelled["name"].iloc[test]]
+        fold = evaluation.cluster_folds(labelled["galaxy"].to_numpy(), labelled["log_age"].to_numpy(float), labelled["name"].to_numpy(),
+                                        n_splits, seed, config.age_bin_edges)
+        rows += [(name, int(seed), int(k)) for name, k in zip(labelled["name"], fold)]
     folds = pd.DataFrame(rows, columns=["name", "seed", "fold"]).sort_values(["seed", "name"]).reset_index(drop=True)
     logger.info("Folds: %d labelled clusters, %d splits, seeds %s", len(labelled), n_splits, list(config.seeds))
     return provenance.record(folds, "make_folds_node", {"folds": config}, {"clusters": clusters})

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from tess_cluster_age.config import PredictConfig
 from tess_cluster_age.dating import TrainedModel, date_clusters, select_models
 
 
@@ -26,7 +27,7 @@ def select_trained_models(trained_models: Mapping[str, Callable[[], dict] | None
         MissingModelError: a needed trained model does not exist; the message names the
             ``kedro run --pipeline=...`` command that trains it.
     """
-    return select_models(trained_models, params.get("models", "all"))
+    return select_models(trained_models, PredictConfig.from_params(params).models)
 
 
 def date_new_clusters(light_curves: dict[str, Callable[[], Any]], models: list[TrainedModel],
@@ -43,4 +44,4 @@ def date_new_clusters(light_curves: dict[str, Callable[[], Any]], models: list[T
         predictions (one row per cluster and model; log ages in log10 yr, widths in dex, ages in
         Myr) and the problems (unusable files with their reason, undated clusters).
     """
-    return date_clusters(light_curves, models, params)
+    return date_clusters(light_curves, models, PredictConfig.from_params(params))
