@@ -12,6 +12,13 @@ from tess_cluster_age.lightcurves import SECONDS_PER_DAY, RawSectorTable
 REPO = Path(__file__).resolve().parents[1]
 
 
+def project_parameters() -> dict:
+    """The project's parameters (``conf/base``), loaded as Kedro loads them (``${globals:...}`` resolved)."""
+    from kedro.config import OmegaConfigLoader
+
+    return OmegaConfigLoader(str(REPO / "conf"), base_env="base", default_run_env="base")["parameters"]
+
+
 def data_folder(kind: str) -> Path:
     """Where the real data of ``kind`` ("elk" or "reference") is: $TESS_CLUSTER_AGE_ELK_DIR or
     $TESS_CLUSTER_AGE_REFERENCE_DIR (set by ``make test``), else ../shared/data/<kind> beside the repo."""

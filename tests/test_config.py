@@ -12,7 +12,6 @@ import re
 import time
 
 import pytest
-import yaml
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro.io import DataCatalog, MemoryDataset
@@ -25,14 +24,7 @@ from tess_cluster_age.config import (
     validate_section,
 )
 from tess_cluster_age.hooks import ParameterValidationHook
-from tests.synthetic import REPO
-
-
-def project_parameters() -> dict:
-    params = {}
-    for path in sorted((REPO / "conf" / "base").glob("parameters*.yml")):
-        params.update(yaml.safe_load(path.read_text()) or {})
-    return params
+from tests.synthetic import REPO, project_parameters
 
 
 def test_the_project_parameters_are_valid():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
@@ -16,15 +15,15 @@ from tess_cluster_age.pipelines.modelling import cross_validate_models, score_mo
 from tess_cluster_age.pipelines.random_forest import create_pipeline as random_forest_pipeline
 from tess_cluster_age.pipelines.regression import create_pipeline as regression_pipeline
 from tests.models.conftest import synthetic_folds, synthetic_model_input
-from tests.synthetic import REPO
+from tests.synthetic import project_parameters
 
-EVALUATION = yaml.safe_load((REPO / "conf" / "base" / "parameters.yml").read_text())["evaluation"] | {"bootstrap": {"n": 200, "seed": 0}}
+EVALUATION = project_parameters()["evaluation"] | {"bootstrap": {"n": 200, "seed": 0}}
 PROVENANCE = {"ingestion": {"galaxies": ["MW", "LMC", "SMC"]}, "augmentation": {"kinds": {"sector": True}}, "classic_features": {"f_step": 0.01},
               "invariant_features": {"bin_minutes": 30.0}, "model_input": {"feature_sets": ["classic", "invariant"]}, "seed": 42}
 
 
 def project_section(name: str) -> dict:
-    return yaml.safe_load((REPO / "conf" / "base" / f"parameters_{name}.yml").read_text())[name]
+    return project_parameters()[name]
 
 
 def small(section: dict, **options) -> dict:

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pandas as pd
-import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from tess_cluster_age.datasets import AtomicParquetDataset as ParquetDataset
@@ -10,13 +9,13 @@ from tess_cluster_age.datasets import AtomicParquetDataset as ParquetDataset
 from tess_cluster_age.datasets import PeriodogramDataset
 from tess_cluster_age.pipelines.augmentation.nodes import build_segments
 from tess_cluster_age.pipelines.feature_engineering import create_pipeline
-from tests.synthetic import REPO, sinusoid_samples
+from tests.synthetic import project_parameters, sinusoid_samples
 
 OUTPUTS = ("features_classic", "features_invariant", "model_input", "folds")
 
 
-def project_parameters() -> dict:
-    loaded = yaml.safe_load((REPO / "conf" / "base" / "parameters_feature_engineering.yml").read_text())
+def feature_parameters() -> dict:
+    loaded = project_parameters()
     return {**loaded, "feature_execution": {**loaded["feature_execution"], "workers": 1}}
 
 
@@ -33,7 +32,7 @@ def test_pipeline_runs_with_the_project_parameters(tmp_path):
     samples = sinusoid_samples(names, 700, 3000, 0.5, np.random.default_rng(11))
     clusters = pd.DataFrame({"name": names, "galaxy": ["LMC", "SMC", "MW"] * 2, "log_age": [7.0, 7.6, 8.1, 8.6, 9.2, 9.8]})
     segments = build_segments(clusters, samples, {"kinds": {"sector": True, "half": True, "stitched": True}}, seed=42)
-    params = project_parameters()
+    params = feature_parameters()
     params["folds"] = {**params["folds"], "n_splits": 3}
     catalog = DataCatalog({
         "segments": MemoryDataset(segments), "sector_light_curves": MemoryDataset(samples), "clusters": MemoryDataset(clusters),

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from kedro.io.core import Version
 from kedro_datasets.pickle import PickleDataset
 
@@ -19,12 +18,12 @@ from tess_cluster_age.pipelines.augmentation.nodes import build_segments
 from tess_cluster_age.pipelines.feature_engineering.nodes import build_model_input, compute_classic_features, compute_invariant_features
 from tess_cluster_age.pipelines.ingestion.nodes import read_clusters
 from tess_cluster_age.pipelines.modelling import collect_provenance, train_final_models
-from tests.synthetic import REPO, elk_header, synthetic_sector
+from tests.synthetic import REPO, elk_header, project_parameters, synthetic_sector
 
-BASE = yaml.safe_load((REPO / "conf" / "base" / "parameters_feature_engineering.yml").read_text())
+BASE = project_parameters()
 # Provenance that differs from conf/base (grid, bootstrap count, seed, kinds): predict must use it.
 PROVENANCE = collect_provenance(
-    ingestion=yaml.safe_load((REPO / "conf" / "base" / "parameters_ingestion.yml").read_text())["ingestion"],
+    ingestion=BASE["ingestion"],
     augmentation={"kinds": {"sector": True, "half": True, "stitched": True, "window": False, "combo": False}},
     classic_features={**BASE["classic_features"], "f_step": 0.05, "n_bootstrap": 3},
     invariant_features=BASE["invariant_features"],
