@@ -8,7 +8,13 @@ columns ``time`` (BTJD, d), ``flux`` and ``flux_err`` (e/s), ``mag`` and ``mag_e
 This is the only module that knows the file layout. Everything downstream works on
 :class:`ClusterLightCurve` / :class:`SectorLightCurve`, plain arrays with units in their names.
 Reading (:func:`read_elk_file`) and validation (:func:`validate_cluster`) are separate, so that a
-pipeline can give each problem a counted, logged outcome.
+pipeline can give each problem a counted, logged outcome. Other formats (TESS light-curve files,
+tables, astropy and lightkurve objects) are converted to the raw objects of this layout by
+:mod:`tess_cluster_age.reading`, and validated by the same :func:`validate_cluster`.
+
+Validated clusters are stored as three tables, one row per cluster, per sector and per sample
+(:func:`cluster_table`, :func:`sector_table`, :func:`sample_table`); :func:`sectors_from_samples`
+turns the sample table back into sectors.
 """
 
 from __future__ import annotations

@@ -19,7 +19,9 @@ repeated and conflicting samples are treated, and counted, exactly as in trainin
 :class:`LightCurves`, holds validated :class:`~tess_cluster_age.lightcurves.ClusterLightCurve`
 objects and the problem rows; its tables are those ingestion writes.
 
-Formats (:func:`read_light_curves` for files and folders, :func:`as_light_curves` for objects):
+Formats (:func:`read_light_curves` for files and folders, :func:`read_partitions` for the loaders
+of a Kedro folder dataset, :func:`as_light_curves` for objects; :func:`read_elk_partitions` is
+ingestion's reader of the training folder, ELK files only):
 
 - **ELK files** (``.fits``, ``.fits.gz``): recognised by a primary header holding one of
   :data:`ELK_KEYWORDS`; read by :func:`~tess_cluster_age.lightcurves.read_elk_file`.
@@ -85,7 +87,7 @@ import logging
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -267,9 +269,9 @@ def _read_sources(items: Sequence[_Source | dict[str, Any]], problems: _ProblemL
     :func:`_resolve_duplicate_names`. A listed folder whose sources all failed to load is reported
     (``no_readable_file``).
     """
-    candidates: list[tuple[str, ClusterLightCurve]] = []
+    candidates: list[tuple[int, str, ClusterLightCurve]] = []  # (input position, id, cluster)
     readable: Counter[str] = Counter()  # listed folder -> files that could be read
-    tess_files: dict[tuple[str, str], list[tuple[str, RawELKFile]]] = defaultdict(list)  # (name, galaxy) -> files
+    tess_files: dict[tuple[str, str], list[tuple[int, str, RawELKFile]]] = defaultdict(list)  # (name, galaxy) -> files
     logger.info("Reading %d files", len(items))
     for count, item in enumerate(items, start=1):
         if count % log_every == 0:
@@ -290,13 +292,14 @@ def _read_sources(items: Sequence[_Source | dict[str, Any]], problems: _ProblemL
         if item.folder is not None:
             readable[item.folder] += 1
         if raw.file_format == "TESS FITS":
-            tess_files[(raw.header["NAME"], item.galaxy)].append((item.id, raw))
+            tess_files[(raw.header["NAME"], item.galaxy)].append((count, item.id, raw))
             continue
-        _validate(item.id, raw, item.galaxy, candidates, problems)
+        _validate(count, item.id, raw, item.galaxy, candidates, problems)
     for (_, galaxy), files in tess_files.items():
-        source_id, raw = _merge_tess_files(files, problems)
-        _validate(source_id, raw, galaxy, candidates, problems)
-    kept, duplicate_problems = _resolve_duplicate_names(candidates)
+        source_id, raw = _merge_tess_files([(i, r) for _, i, r in files], problems)
+        _validate(files[0][0], source_id, raw, galaxy, candidates, problems)
+    candidates.sort(key=lambda candidate: candidate[0])  # input order (a merged cluster at its first file)
+    kept, duplicate_problems = _resolve_duplicate_names([(i, c) for _, i, c in candidates])
     for row in duplicate_problems:
         problems.add(row)
     clusters = []
@@ -318,15 +321,15 @@ def _read_sources(items: Sequence[_Source | dict[str, Any]], problems: _ProblemL
     return LightCurves(tuple(clusters), problems.table())
 
 
-def _validate(source_id: str, raw: RawELKFile, galaxy: str, candidates: list[tuple[str, ClusterLightCurve]],
-              problems: _ProblemLog) -> None:
+def _validate(position: int, source_id: str, raw: RawELKFile, galaxy: str,
+              candidates: list[tuple[int, str, ClusterLightCurve]], problems: _ProblemLog) -> None:
     """Validate one raw cluster: append it to ``candidates``, or its problem row to ``problems``."""
     cluster, issue = validate_cluster(raw, galaxy)
     if cluster is None:
         name = raw.header.get("NAME")
         problems.add(problem_row(source_id, name if isinstance(name, str) else None, "file", issue.code, issue.message))
         return
-    candidates.append((source_id, cluster))
+    candidates.append((position, source_id, cluster))
 
 
 def _merge_tess_files(files: list[tuple[str, RawELKFile]], problems: _ProblemLog) -> tuple[str, RawELKFile]:
@@ -589,12 +592,49 @@ def read_light_curves(paths: str | os.PathLike | Iterable[str | os.PathLike], ga
     return _read_sources(items, _ProblemLog(strict), config.log_every, what="light-curve files")
 
 
+def read_partitions(partitions: Mapping[str, Callable[[], RawELKFile | Issue]], galaxy: str | None = None, *,
+                    strict: bool = False, config: IngestionConfig | None = None) -> LightCurves:
+    """Read and validate the light curves of a partitioned folder of new clusters (the ``predict``
+    pipeline's :class:`~tess_cluster_age.datasets.ELKFolderDataset`): as :func:`read_light_curves`
+    reads a folder, with the loaders of the dataset.
+
+    A file's galaxy is the nearest folder of its partition id named after one, else ``galaxy``.
+    A loader may return any raw file of :func:`read_light_curve_file`'s layouts; a FITS file that
+    is not ELK is read as a TESS light curve.
+
+    Args:
+        partitions: partition id (``[<galaxy>/]<file name>``, relative to the folder) -> loader of
+            the raw file; an id ending in ``/`` is a folder with no file, whose loader returns the
+            :class:`Issue`.
+        galaxy: the host galaxy of files that are not in a galaxy folder.
+        strict: raise at the first input that cannot be read (see :func:`read_light_curves`).
+        config: the ingestion parameters (those stored with the model, for dating).
+
+    Returns:
+        The clusters, in partition-id order, and the problem rows (files named by partition id).
+    """
+    config = config or IngestionConfig()
+    check_galaxy(galaxy, config.galaxies)
+    items: list[_Source | dict[str, Any]] = []
+    for partition_id in sorted(partitions):
+        load = partitions[partition_id]
+        if partition_id.endswith("/"):
+            issue = load()
+            items.append(problem_row(partition_id.rstrip("/"), None, "folder", issue.code, issue.message, outcome="empty"))
+            continue
+        folder = partition_id.replace("\\", "/").rpartition("/")[0] or "."
+        items.append(_file_item(partition_id, galaxy, config, folder, lambda load=load: _in_elk_layout(load())))
+    return _read_sources(items, _ProblemLog(strict), config.log_every, what="light-curve files")
+
+
 def _fits_suffixes(config: IngestionConfig) -> tuple[str, ...]:
     return tuple(s.lower() for s in config.file_suffixes)
 
 
-def _file_item(path: str, galaxy: str | None, config: IngestionConfig, folder: str | None) -> _Source | dict[str, Any]:
-    """The source of one file, or the problem row that says why it is not read."""
+def _file_item(path: str, galaxy: str | None, config: IngestionConfig, folder: str | None,
+               load: Callable[[], RawELKFile] | None = None) -> _Source | dict[str, Any]:
+    """The source of one file (read by ``load``, else from disk), or the problem row that says why
+    it is not read."""
     lower = os.path.basename(path).lower()
     suffixes = _fits_suffixes(config) + TABLE_SUFFIXES
     if not lower.endswith(suffixes):
@@ -606,14 +646,18 @@ def _file_item(path: str, galaxy: str | None, config: IngestionConfig, folder: s
     found = _galaxy_of_path(path, config.galaxies) or galaxy
     if found is None:
         return problem_row(path, None, "file", "no_galaxy", no_galaxy_reason(config.galaxies))
-    return _Source(path, lambda: read_light_curve_file(os.path.abspath(path)), found, folder)
+    return _Source(path, load or (lambda: read_light_curve_file(os.path.abspath(path))), found, folder)
 
 
-def read_light_curve_file(path: str | os.PathLike) -> RawELKFile:
+def read_light_curve_file(path: str | os.PathLike, fileobj: IO[bytes] | None = None) -> RawELKFile:
     """One light-curve file of any format read here, in the ELK layout (no cuts applied).
 
     ``.csv`` and ``.ecsv`` are read as tables; anything else as FITS: an ELK file when its primary
     header holds one of :data:`ELK_KEYWORDS`, else a TESS light-curve file.
+
+    Args:
+        path: the file's path; it names the file in errors and in the result.
+        fileobj: an open binary file to read instead of ``path`` (for a dataset on remote storage).
 
     Raises:
         ELKFileError: the file is missing, is not FITS or is truncated.
@@ -621,11 +665,15 @@ def read_light_curve_file(path: str | os.PathLike) -> RawELKFile:
             a TESS light curve (the message lists the formats read), a flux unit that is not e/s.
     """
     path = os.fspath(path)
-    lower = path.lower()
-    if lower.endswith(TABLE_SUFFIXES):
-        return _read_table_file(path)
-    raw = read_elk_file(path)
-    if any(key in raw.header for key in ELK_KEYWORDS):
+    if path.lower().endswith(TABLE_SUFFIXES):
+        return _read_table_file(path, fileobj)
+    return _in_elk_layout(read_elk_file(path, fileobj))
+
+
+def _in_elk_layout(raw: RawELKFile) -> RawELKFile:
+    """A raw FITS file as it is when it is an ELK file (a primary header with one of
+    :data:`ELK_KEYWORDS`), else read as a TESS light-curve file; converted files pass unchanged."""
+    if raw.file_format != "ELK" or any(key in raw.header for key in ELK_KEYWORDS):
         return raw
     return _tess_file_as_elk(raw)
 
@@ -662,15 +710,18 @@ def _tess_file_as_elk(raw: RawELKFile) -> RawELKFile:
     return _as_elk(raw.path, str(name) if name else _file_stem(raw.path), primary, parts, raw.sha256, "TESS FITS")
 
 
-def _read_table_file(path: str) -> RawELKFile:
-    """A CSV or ECSV light-curve table (astropy ``Table.read``) in the ELK layout."""
+def _read_table_file(path: str, fileobj: IO[bytes] | None = None) -> RawELKFile:
+    """A CSV or ECSV light-curve table (astropy ``Table.read``, UTF-8 text) in the ELK layout."""
     from astropy.table import Table
 
     kind = "ECSV" if path.lower().endswith(".ecsv") else "CSV"
     try:
-        with open(path, "rb") as stream:
-            content = stream.read()
-        table = Table.read(path, format=f"ascii.{kind.lower()}")
+        if fileobj is None:
+            with open(path, "rb") as stream:
+                content = stream.read()
+        else:
+            content = fileobj.read()
+        table = Table.read(content.decode("utf-8").splitlines(), format=f"ascii.{kind.lower()}")
     except OSError as exc:
         raise LightCurveInputError(path, f"unreadable: {exc.strerror or exc}", "unreadable") from exc
     except Exception as exc:  # noqa: BLE001 - astropy's readers raise many types
