@@ -98,6 +98,7 @@ from tess_cluster_age.lightcurves import (
     Issue,
     RawELKFile,
     RawSectorTable,
+    _as_int,  # header values as ELK reads them (SECTOR)
     cluster_table,
     read_elk_file,
     sample_table,
@@ -867,14 +868,6 @@ def _object_loader(obj: Any, name: str | None, source_id: str) -> Callable[[], R
 
 
 # ------------------------------------------------------------------------------------ columns -> sectors
-
-
-def _as_int(value: Any) -> int | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return int(number) if np.isfinite(number) and number == int(number) else None
 
 
 def _float_array(values: Any) -> np.ndarray:
