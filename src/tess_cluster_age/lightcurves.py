@@ -8,7 +8,13 @@ columns ``time`` (BTJD, d), ``flux`` and ``flux_err`` (e/s), ``mag`` and ``mag_e
 This is the only module that knows the file layout. Everything downstream works on
 :class:`ClusterLightCurve` / :class:`SectorLightCurve`, plain arrays with units in their names.
 Reading (:func:`read_elk_file`) and validation (:func:`validate_cluster`) are separate, so that a
-pipeline can give each problem a counted, logged outcome.
+pipeline can give each problem a counted, logged outcome. Other formats (TESS light-curve files,
+tables, astropy and lightkurve objects) are converted to the raw objects of this layout by
+:mod:`tess_cluster_age.reading`, and validated by the same :func:`validate_cluster`.
+
+Validated clusters are stored as three tables, one row per cluster, per sector and per sample
+(:func:`cluster_table`, :func:`sector_table`, :func:`sample_table`); :func:`sectors_from_samples`
+turns the sample table back into sectors.
 """
 
 from __future__ import annotations
@@ -66,11 +72,16 @@ class RawSectorTable:
         hdu: HDU index in the file (1-based; HDU order is the order of the light curve).
         sector: TESS sector number from the table header (``SECTOR``), or None if absent.
         columns: column name -> float64 array, as stored (no cuts applied).
+        units: column name -> unit text as stored (FITS ``TUNITn``), for the columns that have one.
+        header: the table-header keywords of :data:`TABLE_KEYWORDS` that the table has (what a
+            TESS light-curve file needs beside ``SECTOR``: ``BJDREFI``, ``BJDREFF`` ...).
     """
 
     hdu: int
     sector: int | None
     columns: dict[str, np.ndarray]
+    units: dict[str, str] = dataclasses.field(default_factory=dict)
+    header: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +99,11 @@ class RawELKFile:
             was replaced by U+FFFD.
         sha256: SHA-256 of the (decompressed) FITS bytes: two files with the same value hold the
             same data. Empty when not known.
+        file_format: the format the light curve was read from: ``ELK``, or a format that
+            :mod:`tess_cluster_age.reading` converts to this layout (``TESS FITS``, ``CSV``,
+            ``ECSV``, or the type of an in-memory object).
+        notes: problems met while converting another format to this layout that keep the cluster
+            (e.g. ``no_sector_number``); validation lists them with the header notes.
     """
 
     path: str
@@ -96,6 +112,8 @@ class RawELKFile:
     unparsable: dict[str, str] = dataclasses.field(default_factory=dict)
     not_utf8: tuple[str, ...] = ()
     sha256: str = ""
+    file_format: str = "ELK"
+    notes: tuple[Issue, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,8 +167,9 @@ class ClusterLightCurve:
         file: path of the file read.
         sector_problems: (hdu, sector, issue) for every sector table that was skipped.
         header_issues: header problems that keep the cluster (no or unparsable ``LOG_AGE``,
-            unparsable cards, a name that is not UTF-8).
+            unparsable cards, a name that is not UTF-8, notes of a format conversion).
         sha256: SHA-256 of the file's (decompressed) FITS bytes.
+        file_format: the format it was read from (see :class:`RawELKFile`).
     """
 
     name: str
@@ -166,11 +185,15 @@ class ClusterLightCurve:
     sector_problems: list[tuple[int, int | None, Issue]] = dataclasses.field(default_factory=list)
     header_issues: list[Issue] = dataclasses.field(default_factory=list)
     sha256: str = ""
+    file_format: str = "ELK"
 
     @property
     def n_points(self) -> int:
         return sum(s.n_points for s in self.sectors)
 
+
+TABLE_KEYWORDS = ("EXTNAME", "BJDREFI", "BJDREFF", "TIMEUNIT", "TIMESYS")
+"""Table-header keywords kept in :attr:`RawSectorTable.header` (``SECTOR`` has its own field)."""
 
 FITS_CARD_BYTES = 80
 """Length of one FITS header card (keyword, value indicator, value and comment), bytes."""
@@ -320,14 +343,17 @@ def _read_hdul(path: Path, content: bytes) -> RawELKFile:
             if not isinstance(hdu, (fits.BinTableHDU, fits.TableHDU)):
                 continue
             sector = _as_int(_lenient_get(hdu.header, "SECTOR"))
-            columns = {}
+            columns, units = {}, {}
             if hdu.data is not None:
-                for col in hdu.data.columns.names:
+                for col in hdu.data.columns:
                     try:
-                        columns[col.strip()] = np.asarray(hdu.data[col], dtype=np.float64)
+                        columns[col.name.strip()] = np.asarray(hdu.data[col.name], dtype=np.float64)
                     except (TypeError, ValueError):
                         continue  # non-numeric column: not one we use
-            tables.append(RawSectorTable(index, sector, columns))
+                    if col.unit:
+                        units[col.name.strip()] = str(col.unit).strip()
+            keywords = {key: value for key in TABLE_KEYWORDS if (value := _lenient_get(hdu.header, key)) is not None}
+            tables.append(RawSectorTable(index, sector, columns, units, keywords))
     return RawELKFile(str(path), header, tables, unparsable=unparsable, not_utf8=not_utf8,
                       sha256=hashlib.sha256(content).hexdigest())
 
@@ -465,7 +491,7 @@ def _header_issues(raw: RawELKFile) -> list[Issue]:
     issues += [Issue("header_not_utf8", f"header {key} holds bytes that are not UTF-8, read as "
                                         f"{raw.header.get(key)!r} (U+FFFD replaces each)")
                for key in raw.not_utf8]
-    return issues
+    return issues + list(raw.notes)
 
 
 def validate_cluster(raw: RawELKFile, galaxy: str) -> tuple[ClusterLightCurve | None, Issue | None]:
@@ -513,6 +539,7 @@ def validate_cluster(raw: RawELKFile, galaxy: str) -> tuple[ClusterLightCurve | 
             sector_problems=problems,
             header_issues=([age_issue] if age_issue else []) + _header_issues(raw),
             sha256=raw.sha256,
+            file_format=raw.file_format,
         ),
         None,
     )
@@ -572,9 +599,80 @@ def write_elk_file(path: str | Path, header: dict[str, Any], tables: list[RawSec
     path.write_bytes(elk_file_bytes(header, tables, compress=path.name.endswith(".gz")))
 
 
+# ------------------------------------------------------------------ tables of validated clusters
+# The project stores clusters as three tables (ingestion writes them, dating builds them the same
+# way): one row per cluster, per sector and per sample. sample_table and sectors_from_samples are
+# the two directions between validated clusters and the long sample table.
+
+CLUSTER_TABLE_COLUMNS = ["name", "galaxy", "log_age", "ra", "dec", "radius_deg", "n_obs", "n_good", "n_sectors",
+                         "n_points", "n_dropped", "file"]
+SECTOR_TABLE_COLUMNS = ["name", "hdu", "sector", "n_points", "n_dropped", "cadence_s", "time_start", "time_end"]
+SAMPLE_TABLE_COLUMNS = ["name", "sector", "hdu", "time", "flux", "flux_err", "cadence_s"]
+
+
+def cluster_table(clusters: list[ClusterLightCurve]) -> pd.DataFrame:
+    """One row per cluster: ``name, galaxy, log_age`` (log10 yr, NaN when unlabelled), ``ra, dec,
+    radius_deg`` (deg), ``n_obs, n_good`` (header, nullable), ``n_sectors, n_points, n_dropped``
+    (usable sectors, samples kept, samples dropped) and ``file``."""
+    return pd.DataFrame(
+        {
+            "name": [c.name for c in clusters],
+            "galaxy": [c.galaxy for c in clusters],
+            "log_age": np.array([np.nan if c.log_age is None else c.log_age for c in clusters], float),
+            "ra": np.array([c.ra_deg for c in clusters], float),
+            "dec": np.array([c.dec_deg for c in clusters], float),
+            "radius_deg": np.array([c.radius_deg for c in clusters], float),
+            "n_obs": pd.array([c.n_obs for c in clusters], dtype="Int64"),
+            "n_good": pd.array([c.n_good for c in clusters], dtype="Int64"),
+            "n_sectors": np.array([len(c.sectors) for c in clusters], dtype=np.int64),
+            "n_points": np.array([c.n_points for c in clusters], dtype=np.int64),
+            "n_dropped": np.array([sum(s.n_dropped for s in c.sectors) for c in clusters], dtype=np.int64),
+            "file": [c.file for c in clusters],
+        }
+    )
+
+
+def sector_table(clusters: list[ClusterLightCurve]) -> pd.DataFrame:
+    """One row per usable sector: ``name, hdu, sector, n_points, n_dropped, cadence_s`` (s),
+    ``time_start, time_end`` (BTJD d), clusters in order, sectors in HDU order."""
+    rows = [(c.name, s.hdu, s.sector, s.n_points, s.n_dropped, s.cadence_s, float(s.time_btjd[0]), float(s.time_btjd[-1]))
+            for c in clusters for s in c.sectors]
+    return pd.DataFrame(rows, columns=SECTOR_TABLE_COLUMNS)
+
+
+def sample_table(clusters: list[ClusterLightCurve]) -> pd.DataFrame:
+    """The long sample table: one row per light-curve sample, ``name, sector, hdu, time, flux,
+    flux_err, cadence_s`` (BTJD d, e/s, e/s, s), clusters in order and each cluster's sectors in
+    HDU order, so that :func:`sectors_from_samples` gives the sectors back. ``name`` is categorical
+    (one string per cluster, stored by parquet as a dictionary)."""
+    sectors = [(c.name, s.hdu, s) for c in clusters for s in c.sectors]
+    sizes = np.array([s.n_points for _, _, s in sectors], dtype=np.int64)
+
+    def column(values, dtype):
+        return np.repeat(np.asarray(values, dtype=dtype), sizes) if sectors else np.array([], dtype=dtype)
+
+    def concat(attribute):
+        return np.concatenate([getattr(s, attribute) for _, _, s in sectors]) if sectors else np.array([], float)
+
+    names = [c.name for c in clusters]
+    code = {name: i for i, name in enumerate(names)}
+    return pd.DataFrame(
+        {
+            "name": pd.Categorical.from_codes(column([code[n] for n, _, _ in sectors], np.int32), categories=names)
+            if sectors else pd.Categorical([], categories=names),
+            "sector": column([s.sector for _, _, s in sectors], np.int32),
+            "hdu": column([hdu for _, hdu, _ in sectors], np.int32),
+            "time": concat("time_btjd"),
+            "flux": concat("flux_e_per_s"),
+            "flux_err": concat("flux_err_e_per_s"),
+            "cadence_s": column([s.cadence_s for _, _, s in sectors], np.float64),
+        }
+    )
+
+
 def sectors_from_samples(samples: pd.DataFrame) -> dict[str, list[SectorLightCurve]]:
-    """Split the long sample table (``name, sector, hdu, time, flux, flux_err, cadence_s``) back into
-    each cluster's sectors, in HDU order. The arrays are views into the table's columns, not copies.
+    """Split the long sample table (``name, sector, hdu, time, flux, flux_err, cadence_s``, see
+    :func:`sample_table`) back into each cluster's sectors, in HDU order. The arrays are views into the table's columns, not copies.
 
     Rows of one (name, hdu) must be contiguous, as ingestion writes them.
     """

@@ -14,6 +14,7 @@ from kedro.io.core import DatasetError
 from kedro_datasets.partitions import PartitionedDataset
 
 from tess_cluster_age.lightcurves import ELKFileError, Issue, RawELKFile, elk_file_bytes, read_elk_file
+from tess_cluster_age.reading import list_folder  # kedro-free; imported from here by dating
 
 from ._file import SingleFileDataset
 
@@ -58,52 +59,6 @@ class ELKLightCurveDataset(SingleFileDataset[RawELKFile, RawELKFile]):
                 "build one with tess_cluster_age.lightcurves.RawELKFile(path, header, tables)"
             )
         self._write_bytes(elk_file_bytes(data.header, data.tables, compress=self._path.endswith(".gz")))
-
-
-def list_folder(root: str) -> tuple[list[str], dict[str, Issue]]:
-    """Every file under ``root``, following symlinked folders, each real folder read once.
-
-    A symlinked folder (``LMC -> /data/elk/LMC``) is read like a real one; a link that leads back
-    to a folder already read (a loop, or a second link to it) is not read again. A dangling link is
-    listed as a file (its read then fails and is counted).
-
-    Args:
-        root: a local folder.
-
-    Returns:
-        files: paths of the files, sorted, as reached through ``root`` (links not resolved).
-        folders: folder path relative to ``root`` (``/``-separated) -> :class:`Issue` for every
-            folder that holds no file: ``empty_folder``, ``symlink_loop`` or ``unlistable_folder``.
-    """
-    files: list[str] = []
-    notes: dict[str, Issue] = {}
-    seen: dict[str, str] = {}
-
-    def visit(folder: str, relative: str) -> int:
-        real = os.path.realpath(folder)
-        if real in seen:
-            notes[relative] = Issue("symlink_loop", f"links to {real}, already read as {seen[real] or '.'}: not read again")
-            return 0
-        seen[real] = relative
-        try:
-            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
-        except OSError as exc:
-            notes[relative] = Issue("unlistable_folder", f"cannot list the folder ({exc.strerror or exc})")
-            return 0
-        found = 0
-        for entry in entries:
-            child = f"{relative}/{entry.name}" if relative else entry.name
-            if entry.is_dir(follow_symlinks=True):
-                found += visit(entry.path, child)
-            else:
-                files.append(entry.path)
-                found += 1
-        if found == 0 and relative and relative not in notes:
-            notes[relative] = Issue("empty_folder", "folder holds no file")
-        return found
-
-    visit(root, "")
-    return sorted(files), notes
 
 
 class ELKFolderDataset(PartitionedDataset):
