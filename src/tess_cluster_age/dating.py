@@ -2,7 +2,7 @@
 and of the ``tess-cluster-age predict`` command.
 
 A folder (or list) of ELK files goes through the training code itself: ingestion
-(:func:`~tess_cluster_age.pipelines.ingestion.nodes.read_clusters`, without the catalogue
+(:func:`~tess_cluster_age.reading.read_elk_partitions`, without the catalogue
 cross-check), segments (:func:`~tess_cluster_age.pipelines.augmentation.nodes.build_segments`),
 features and model input (:mod:`tess_cluster_age.pipelines.feature_engineering.nodes`), each with
 the parameters stored in the trained model's metadata (``provenance``), never with today's
@@ -31,9 +31,9 @@ from tess_cluster_age import evaluation
 from tess_cluster_age.config import FeatureExecutionConfig, IngestionConfig, OutOfRangeConfig, PredictConfig
 from tess_cluster_age.datasets.elk import ELKLightCurveDataset, list_folder
 from tess_cluster_age.lightcurves import Issue
+from tess_cluster_age.reading import PROBLEM_COLUMNS, problem_row, read_elk_partitions
 from tess_cluster_age.pipelines.augmentation.nodes import build_segments
 from tess_cluster_age.pipelines.feature_engineering.nodes import build_model_input, compute_classic_features, compute_invariant_features
-from tess_cluster_age.pipelines.ingestion.nodes import PROBLEM_COLUMNS, read_clusters
 from tess_cluster_age.pipelines.modelling import join_periodogram
 from tess_cluster_age.schema import GALAXIES
 
@@ -226,9 +226,8 @@ def assign_galaxies(partitions: Mapping[str, Callable[[], Any]], galaxy: str | N
         folders = pid.replace("\\", "/").split("/")[:-1]
         found = next((f for f in reversed(folders) if f in galaxies), None) or galaxy
         if found is None:
-            problems.append(dict(zip(PROBLEM_COLUMNS, [pid, None, "file", None, "skipped", "no_galaxy",
-                                                       "not in an MW, LMC or SMC folder and no galaxy given: "
-                                                       "use --galaxy (CLI) or --params=predict.galaxy=... (kedro run)", 0])))
+            problems.append(problem_row(pid, None, "file", "no_galaxy", "not in an MW, LMC or SMC folder and no galaxy given: "
+                                        "use --galaxy (CLI) or --params=predict.galaxy=... (kedro run)"))
             continue
         key = pid if folders and folders[0] == found else f"{found}/{pid}"
         out[key], original[key] = partitions[pid], pid
@@ -299,10 +298,6 @@ def _skill(cv: Mapping[str, float]) -> str:
     return "better" if hi < 0 else "worse" if lo > 0 else "none"
 
 
-def _problem(file, name, level, code, reason) -> dict[str, Any]:
-    return dict(zip(PROBLEM_COLUMNS, [file, name, level, None, "skipped", code, reason, 0]))
-
-
 def predict_clusters(model: TrainedModel, model_input: pd.DataFrame, periodograms: Mapping[str, Any], clusters: pd.DataFrame,
                      flags: pd.Series) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """One model's rows of the predictions table for every cluster of ``model_input``.
@@ -320,7 +315,7 @@ def predict_clusters(model: TrainedModel, model_input: pd.DataFrame, periodogram
         try:
             mu, sigma = model.estimator.predict_dist(part)
         except ValueError as exc:
-            problems += [_problem(info.at[n, "file"], n, "model", "model_error", f"{model.name}: {exc}") for n in part["name"].unique()]
+            problems += [problem_row(info.at[n, "file"], n, "model", "model_error", f"{model.name}: {exc}") for n in part["name"].unique()]
             continue
         cv = dict(model.cross_validation.get(galaxy, {}))
         for name, rows_of in pd.Series(np.arange(len(part))).groupby(part["name"].to_numpy(), sort=False):
@@ -328,7 +323,7 @@ def predict_clusters(model: TrainedModel, model_input: pd.DataFrame, periodogram
             m, s = np.asarray(mu)[index], np.asarray(sigma)[index]
             keep = np.isfinite(m) & np.isfinite(s) & (s > 0)
             if not keep.any():
-                problems.append(_problem(info.at[name, "file"], name, "model", "model_error", f"{model.name}: no finite prediction"))
+                problems.append(problem_row(info.at[name, "file"], name, "model", "model_error", f"{model.name}: no finite prediction"))
                 continue
             moments = evaluation.mixture_moments(m[keep], s[keep], np.zeros(keep.sum()))
             lo95, lo68, hi68, hi95 = evaluation.mixture_quantiles(m[keep], s[keep], [0.025, 0.16, 0.84, 0.975])
@@ -379,7 +374,8 @@ def date_clusters(partitions: Mapping[str, Callable[[], Any]], models: Sequence[
         key = provenance_key(ingestion)
         if key not in read:
             keyed, original, galaxy_problems = assign_galaxies(partitions, config.galaxy, IngestionConfig.from_params(ingestion).galaxies)
-            clusters, _, samples, ingestion_problems = read_clusters(keyed, ingestion)
+            read_result = read_elk_partitions(keyed, IngestionConfig.from_params(ingestion))
+            clusters, samples, ingestion_problems = read_result.cluster_table(), read_result.sample_table(), read_result.problems
             ingestion_problems["file"] = ingestion_problems["file"].map(functools.partial(_original_id, original))
             read[key] = (clusters, samples, galaxy_problems + ingestion_problems.to_dict("records"))
         clusters, samples, read_problems = read[key]
@@ -388,7 +384,7 @@ def date_clusters(partitions: Mapping[str, Callable[[], Any]], models: Sequence[
             continue
         model_input, periodograms = cluster_model_input(clusters, samples, provenance, config.execution)
         for name in sorted(set(clusters["name"]) - set(model_input["name"])):
-            problems.append(_problem(clusters.set_index("name").at[name, "file"], name, "cluster", "no_segments", PREDICT_PROBLEM_CODES["no_segments"]))
+            problems.append(problem_row(clusters.set_index("name").at[name, "file"], name, "cluster", "no_segments", PREDICT_PROBLEM_CODES["no_segments"]))
         if model_input.empty:
             continue
         for model in group:
@@ -405,7 +401,7 @@ def date_clusters(partitions: Mapping[str, Callable[[], Any]], models: Sequence[
     problem_table = problem_table[problem_table["code"] != "no_log_age"].reset_index(drop=True)
     dated = set(table["name"])
     all_clusters = {n: f for c, _, _ in read.values() for n, f in zip(c["name"], c["file"])}
-    undated = [_problem(f, n, "cluster", "not_dated", PREDICT_PROBLEM_CODES["not_dated"]) for n, f in sorted(all_clusters.items()) if n not in dated]
+    undated = [problem_row(f, n, "cluster", "not_dated", PREDICT_PROBLEM_CODES["not_dated"]) for n, f in sorted(all_clusters.items()) if n not in dated]
     problem_table = pd.concat([problem_table, pd.DataFrame(undated, columns=PROBLEM_COLUMNS)], ignore_index=True)
     n_flagged = table.loc[table["out_of_range"].astype(bool), "name"].nunique() if len(table) else 0
     logger.info("Dated %d clusters with %d models (%d rows); %d clusters outside the training range; %d not dated",
