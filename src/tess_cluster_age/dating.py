@@ -1,12 +1,12 @@
 """Dating clusters nobody has aged (SPEC section 6): the one code path of the ``predict`` pipeline
 and of the ``tess-cluster-age predict`` command.
 
-A folder (or list) of ELK files goes through the training code itself: ingestion
-(:func:`~tess_cluster_age.reading.read_elk_partitions`, without the catalogue
-cross-check), segments (:func:`~tess_cluster_age.pipelines.augmentation.nodes.build_segments`),
-features and model input (:mod:`tess_cluster_age.pipelines.feature_engineering.nodes`), each with
-the parameters stored in the trained model's metadata (``provenance``), never with today's
-``conf/``. Every model then predicts a Gaussian per segment, and a cluster's age distribution is
+A folder (or list) of ELK files goes through the training code itself: reading and validation
+(:func:`~tess_cluster_age.reading.read_elk_partitions`, without the catalogue cross-check),
+segments (:func:`~tess_cluster_age.segments.segment_table`), features
+(:mod:`tess_cluster_age.features.extract`) and model input
+(:func:`~tess_cluster_age.features.model_input.model_input_table`), each with the parameters
+stored in the trained model's metadata (``provenance``), never with today's ``conf/``. Every model then predicts a Gaussian per segment, and a cluster's age distribution is
 the equal-weight mixture of its segments' Gaussians (:func:`tess_cluster_age.evaluation.mixture_moments`,
 :func:`~tess_cluster_age.evaluation.mixture_quantiles`), as in cross-validation.
 
@@ -28,14 +28,16 @@ import numpy as np
 import pandas as pd
 
 from tess_cluster_age import evaluation
-from tess_cluster_age.config import FeatureExecutionConfig, IngestionConfig, OutOfRangeConfig, PredictConfig
+from tess_cluster_age.config import FeatureExecutionConfig, IngestionConfig, ModelInputConfig, OutOfRangeConfig, PredictConfig
 from tess_cluster_age.datasets.elk import ELKLightCurveDataset, list_folder
 from tess_cluster_age.lightcurves import Issue
 from tess_cluster_age.reading import PROBLEM_COLUMNS, problem_row, read_elk_partitions
-from tess_cluster_age.pipelines.augmentation.nodes import build_segments
-from tess_cluster_age.pipelines.feature_engineering.nodes import build_model_input, compute_classic_features, compute_invariant_features
-from tess_cluster_age.pipelines.modelling import join_periodogram
+from tess_cluster_age.features.classic import ClassicConfig
+from tess_cluster_age.features.extract import classic_feature_table, invariant_feature_table
+from tess_cluster_age.features.invariant import InvariantConfig
+from tess_cluster_age.features.model_input import join_periodogram, model_input_table
 from tess_cluster_age.schema import GALAXIES
+from tess_cluster_age.segments import SegmentConfig, segment_table
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +67,7 @@ PREDICT_PROBLEM_CODES = {
     "model_error": "a model could not date the cluster (e.g. a per-galaxy model without that galaxy)",
     "not_dated": "no model dated the cluster",
 }
-"""Problem codes that predict adds to ingestion's (see :mod:`tess_cluster_age.pipelines.ingestion.nodes`)."""
+"""Problem codes that predict adds to those of reading (see :mod:`tess_cluster_age.reading`)."""
 
 
 class MissingModelError(RuntimeError):
@@ -203,7 +205,7 @@ def _original_id(original: Mapping[str, str], key: str) -> str:
 
 def assign_galaxies(partitions: Mapping[str, Callable[[], Any]], galaxy: str | None,
                     galaxies: Sequence[str] = GALAXIES) -> tuple[dict[str, Callable[[], Any]], dict[str, str], list[dict[str, Any]]]:
-    """Re-key file partitions as ``<galaxy>/<id>``, the layout :func:`read_clusters` reads.
+    """Re-key file partitions as ``<galaxy>/<id>``, the layout :func:`~tess_cluster_age.reading.read_elk_partitions` reads.
 
     A file's galaxy is the nearest enclosing folder named after one (``MW``, ``LMC``, ``SMC``),
     else ``galaxy`` (the ``--galaxy`` option or ``predict.galaxy`` parameter); a file with neither
@@ -245,7 +247,7 @@ def cluster_model_input(clusters: pd.DataFrame, samples: pd.DataFrame, provenanc
     """Segments, features and model input of ingested clusters, exactly as in training.
 
     Args:
-        clusters, samples: from :func:`read_clusters` (``log_age`` is dropped here: it never
+        clusters, samples: the cluster and sample tables of the files read (``log_age`` is dropped here: it never
             reaches a feature or a model).
         provenance: the trained model's ``provenance`` (``augmentation``, ``classic_features``,
             ``invariant_features``, ``model_input``, ``seed``).
@@ -256,12 +258,14 @@ def cluster_model_input(clusters: pd.DataFrame, samples: pd.DataFrame, provenanc
     """
     unlabelled = clusters.assign(log_age=np.nan)
     seed = int(provenance["seed"])
-    segments = build_segments(unlabelled, samples, dict(provenance["augmentation"]), seed)
-    execution = dataclasses.asdict(dataclasses.replace(execution, workers=max(1, min(execution.workers, len(unlabelled)))))
-    classic, periodograms_classic = compute_classic_features(segments, samples, dict(provenance["classic_features"]), execution, seed)
-    invariant, periodograms_invariant = compute_invariant_features(segments, samples, dict(provenance["invariant_features"]), execution)
-    model_input = build_model_input(segments, unlabelled, classic, invariant, dict(provenance["model_input"]),
-                                    dict(provenance["invariant_features"]))
+    segments = segment_table(unlabelled, samples, SegmentConfig.from_params(provenance["augmentation"]), seed)
+    execution = dataclasses.replace(execution, workers=max(1, min(execution.workers, len(unlabelled))))
+    invariant_config = InvariantConfig.from_params(provenance["invariant_features"])
+    classic, periodograms_classic = classic_feature_table(segments, samples, ClassicConfig.from_params(provenance["classic_features"]),
+                                                          execution, seed)
+    invariant, periodograms_invariant = invariant_feature_table(segments, samples, invariant_config, execution)
+    model_input = model_input_table(segments, unlabelled, classic, invariant, ModelInputConfig.from_params(provenance["model_input"]),
+                                    invariant_config)
     return model_input, {"classic": periodograms_classic, "invariant": periodograms_invariant}
 
 

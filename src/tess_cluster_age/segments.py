@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -29,8 +30,10 @@ import numpy as np
 import pandas as pd
 
 from tess_cluster_age.config import ParameterError, config_from_params
-from tess_cluster_age.lightcurves import SECONDS_PER_DAY, SectorLightCurve
+from tess_cluster_age.lightcurves import SECONDS_PER_DAY, SectorLightCurve, sectors_from_samples
 from tess_cluster_age.seeding import keyed_rng
+
+logger = logging.getLogger(__name__)
 
 KINDS = ("sector", "half", "stitched", "window", "combo")
 NORMALISED_KINDS = frozenset({"stitched", "combo"})
@@ -263,3 +266,28 @@ def segment_arrays(kind: str, parts: list[dict[str, int]], sectors: SectorArrays
     if len(parts) == 1:
         return times[0], fluxes[0], errors[0]
     return np.concatenate(times), np.concatenate(fluxes), np.concatenate(errors)
+
+
+def segment_table(clusters: pd.DataFrame, samples: pd.DataFrame, config: SegmentConfig, seed: int) -> pd.DataFrame:
+    """One row per segment of every cluster (SPEC section 2), for the kinds switched on.
+
+    Args:
+        clusters: one row per cluster (``name``, ``galaxy``), in the order the segments are listed.
+        samples: the long sample table (``name, sector, hdu, time, flux, flux_err, cadence_s``;
+            BTJD d, e/s, e/s, s), as :func:`tess_cluster_age.lightcurves.sample_table` makes it.
+        config: which kinds are cut, and the window and combo settings.
+        seed: global seed; combos are drawn from a generator keyed by (seed, cluster name).
+
+    Returns:
+        :data:`SEGMENT_COLUMNS`: ``segment_id, name, galaxy, kind, parts, n_points, n_sectors,
+        span_days (d), cadence_s (median sample spacing, s), weight``, clusters in table order.
+    """
+    sectors = sectors_from_samples(samples)
+    rows = []
+    for name, galaxy in zip(clusters["name"], clusters["galaxy"]):
+        rows += cluster_segments(name, galaxy, sectors.get(name, []), config, seed)
+    segments = add_weights(pd.DataFrame(rows, columns=[c for c in SEGMENT_COLUMNS if c != "weight"]))
+    counts = segments["kind"].value_counts().reindex(list(config.kinds), fill_value=0)
+    logger.info("Built %d segments of %d clusters: %s", len(segments), segments["name"].nunique(),
+                ", ".join(f"{k} {n}" for k, n in counts.items()))
+    return segments[SEGMENT_COLUMNS]

@@ -13,7 +13,6 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,8 @@ from tess_cluster_age.models import build_model
 from tess_cluster_age.models.config import ModelPipelineConfig, ModelSpec
 from tess_cluster_age.provenance import package_versions
 from tess_cluster_age.provenance import provenance_of as record_of
-from tess_cluster_age.schema import BASELINES, GALAXIES, ID_COLUMNS, PERIODOGRAM_PREFIX, feature_columns
+from tess_cluster_age.features.model_input import join_periodogram
+from tess_cluster_age.schema import BASELINES, GALAXIES, ID_COLUMNS, feature_columns
 
 logger = logging.getLogger(__name__)
 
@@ -37,20 +37,6 @@ PROVENANCE_PARAMETERS = ("ingestion", "augmentation", "classic_features", "invar
 
 
 # ------------------------------------------------------------------------------------ inputs
-def join_periodogram(table: pd.DataFrame, periodograms: Mapping[str, Any] | None, periodogram: str | None) -> pd.DataFrame:
-    """``table`` with the chosen periodogram vector of each segment as columns ``periodogram_<i>``."""
-    if not periodogram:
-        return table
-    if not periodograms or periodogram not in periodograms:
-        raise ValueError(f"periodogram {periodogram!r}: use 'classic' or 'invariant'")
-    try:
-        values = periodograms[periodogram].rows(table["segment_id"])
-    except KeyError as exc:
-        raise ValueError(f"periodograms_{periodogram}: {exc.args[0]}; re-run the feature_engineering pipeline") from None
-    columns = pd.DataFrame(values, columns=[f"{PERIODOGRAM_PREFIX}{i}" for i in range(values.shape[1])], index=table.index)
-    return pd.concat([table, columns], axis=1)
-
-
 def _labelled(model_input: pd.DataFrame) -> pd.DataFrame:
     return model_input[model_input["log_age"].notna()].reset_index(drop=True)
 

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import pandas as pd
 
 from tess_cluster_age import provenance
-from tess_cluster_age.lightcurves import sectors_from_samples
-from tess_cluster_age.segments import SEGMENT_COLUMNS, SegmentConfig, add_weights, cluster_segments
-
-logger = logging.getLogger(__name__)
+from tess_cluster_age.segments import SegmentConfig, segment_table
 
 
 def build_segments(clusters: pd.DataFrame, sector_light_curves: pd.DataFrame, params: dict[str, Any],
                    seed: int) -> pd.DataFrame:
-    """One row per segment of every cluster (SPEC section 2), for the kinds switched on.
+    """One row per segment of every cluster (SPEC section 2), for the kinds switched on
+    (:func:`tess_cluster_age.segments.segment_table`).
 
     Args:
         clusters: cluster table from ingestion (``name``, ``galaxy``).
@@ -30,13 +27,6 @@ def build_segments(clusters: pd.DataFrame, sector_light_curves: pd.DataFrame, pa
         provenance record (:mod:`tess_cluster_age.provenance`) of its parameters and inputs.
     """
     config = SegmentConfig.from_params(params)
-    sectors = sectors_from_samples(sector_light_curves)
-    rows = []
-    for name, galaxy in zip(clusters["name"], clusters["galaxy"]):
-        rows += cluster_segments(name, galaxy, sectors.get(name, []), config, seed)
-    segments = add_weights(pd.DataFrame(rows, columns=[c for c in SEGMENT_COLUMNS if c != "weight"]))
-    counts = segments["kind"].value_counts().reindex(list(config.kinds), fill_value=0)
-    logger.info("Built %d segments of %d clusters: %s", len(segments), segments["name"].nunique(),
-                ", ".join(f"{k} {n}" for k, n in counts.items()))
-    return provenance.record(segments[SEGMENT_COLUMNS], "build_segments_node", {"augmentation": config, "seed": int(seed)},
+    segments = segment_table(clusters, sector_light_curves, config, seed)
+    return provenance.record(segments, "build_segments_node", {"augmentation": config, "seed": int(seed)},
                              {"clusters": clusters, "sector_light_curves": sector_light_curves})
