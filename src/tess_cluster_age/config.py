@@ -314,6 +314,8 @@ class PredictConfig(Section):
     Attributes:
         galaxy: host galaxy of every file of a flat folder (None: the files sit in galaxy folders).
         models: ``"all"`` or the names of the saved models to date with.
+        recommend_by: the rule that picks each galaxy's recommended model: the saved model with
+            the lowest cross-validated cluster ``nll`` (default), ``crps`` or ``rmse`` in that galaxy.
         execution: how the segments of the files to date are processed.
         out_of_range: when a cluster is flagged as outside the training range.
     """
@@ -323,6 +325,7 @@ class PredictConfig(Section):
 
     galaxy: Literal["MW", "LMC", "SMC"] | None = None
     models: str | tuple[str, ...] = "all"
+    recommend_by: Literal["nll", "crps", "rmse"] = "nll"
     execution: FeatureExecutionConfig = FeatureExecutionConfig()
     out_of_range: OutOfRangeConfig = OutOfRangeConfig()
 

@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 PREDICTION_COLUMNS: list[str] = [
     "name", "galaxy", "model", "log_age_pred", "sigma", "lo68", "hi68", "lo95", "hi95", "age_myr", "n_segments",
     "log_age_header", "file", "out_of_range", "out_of_range_features", "cv_rmse", "cv_rmse_minus_galaxy_mean",
-    "cv_rmse_minus_galaxy_mean_lo95", "cv_rmse_minus_galaxy_mean_hi95", "skill_vs_galaxy_mean",
+    "cv_rmse_minus_galaxy_mean_lo95", "cv_rmse_minus_galaxy_mean_hi95", "skill_vs_galaxy_mean", "recommended",
 ]
 """Columns of ``predictions.csv``, one row per cluster and model:
 
@@ -59,6 +59,7 @@ PREDICTION_COLUMNS: list[str] = [
   ``cv_rmse_minus_galaxy_mean`` and its paired-bootstrap 95 % CI (``_lo95``, ``_hi95``): RMSE minus
   the galaxy-mean baseline's (dex; negative = better); ``skill_vs_galaxy_mean``: ``better`` (CI
   below 0), ``none`` (CI includes 0), ``worse`` (CI above 0) or ``unknown`` (no metrics stored).
+- ``recommended``: True on the row of the galaxy's recommended model (:func:`recommended_models`).
 """
 
 PREDICT_PROBLEM_CODES = {
@@ -294,6 +295,33 @@ def out_of_range(model_input: pd.DataFrame, feature_ranges: Mapping[str, Mapping
     return fraction.apply(lambda row: sorted(row.index[row.fillna(0.0) >= config.segment_fraction]), axis=1)
 
 
+# ------------------------------------------------------------------------------------ recommendation
+def recommended_models(models: Sequence[TrainedModel], recommend_by: str = PredictConfig.recommend_by,
+                       galaxies: Sequence[str] = GALAXIES) -> dict[str, tuple[str, str]]:
+    """The recommended model of each galaxy and why: the lowest cross-validated cluster ``recommend_by``.
+
+    Each trained model stores its cross-validated cluster metrics per galaxy (mean over fold seeds).
+    In each galaxy the model with the lowest ``recommend_by`` (``nll``, ``crps`` or ``rmse``) is
+    recommended; ties go to the model listed first. A galaxy where no model has that metric stored
+    gets the first model, with the reason saying so.
+
+    Returns:
+        galaxy -> (model name, reason in words).
+    """
+    out = {}
+    for galaxy in galaxies:
+        scored = [(m.cross_validation.get(galaxy, {}).get(recommend_by, np.nan), i, m.name) for i, m in enumerate(models)]
+        finite = sorted((value, i, name) for value, i, name in scored if np.isfinite(value))
+        if finite:
+            value, _, name = finite[0]
+            others = ", ".join(f"{n} {v:.3f}" for v, _, n in finite[1:])
+            out[galaxy] = (name, f"lowest cross-validated cluster {recommend_by} in {galaxy}: {value:.3f}"
+                                 + (f" (against {others})" if others else ""))
+        elif models:
+            out[galaxy] = (models[0].name, f"no cross-validated {recommend_by} stored for {galaxy}: the first model given")
+    return out
+
+
 # ------------------------------------------------------------------------------------ dating
 def _skill(cv: Mapping[str, float]) -> str:
     lo, hi = cv.get("rmse_diff_lo95"), cv.get("rmse_diff_hi95")
@@ -341,6 +369,7 @@ def predict_clusters(model: TrainedModel, model_input: pd.DataFrame, periodogram
                 "cv_rmse": cv.get("rmse", np.nan), "cv_rmse_minus_galaxy_mean": cv.get("rmse_diff", np.nan),
                 "cv_rmse_minus_galaxy_mean_lo95": cv.get("rmse_diff_lo95", np.nan),
                 "cv_rmse_minus_galaxy_mean_hi95": cv.get("rmse_diff_hi95", np.nan), "skill_vs_galaxy_mean": _skill(cv),
+                "recommended": False,
             })
     return pd.DataFrame(rows, columns=PREDICTION_COLUMNS), problems
 
@@ -397,6 +426,8 @@ def date_clusters(partitions: Mapping[str, Callable[[], Any]], models: Sequence[
             predictions.append(rows)
             problems += model_problems
     table = pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(columns=PREDICTION_COLUMNS)
+    recommended = {galaxy: name for galaxy, (name, _) in recommended_models(models, config.recommend_by).items()}
+    table["recommended"] = table["model"].to_numpy() == table["galaxy"].map(recommended).to_numpy()
     order = {g: i for i, g in enumerate(GALAXIES)}
     model_order = {m.name: i for i, m in enumerate(models)}
     table = table.sort_values(["galaxy", "name", "model"], key=lambda c: c.map(order) if c.name == "galaxy"

@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 
 SHUFFLED_SUFFIX = evaluation.SHUFFLED_SUFFIX
 
+CV_SUMMARY_METRICS = ("rmse", "skill", "nll", "crps", "cov68", "cov95", "rmse_diff", "rmse_diff_lo95", "rmse_diff_hi95")
+"""Cluster-level cross-validated metrics stored with each trained model, per galaxy (mean over fold
+seeds); the recommended model of a galaxy is chosen on one of them (``predict.recommend_by``)."""
+
 PROVENANCE_PARAMETERS = ("ingestion", "augmentation", "classic_features", "invariant_features", "model_input", "seed")
 """Parameter sections that produced a model's inputs; stored with the trained model for predict."""
 
@@ -229,7 +233,7 @@ def _cv_summary(metrics: pd.DataFrame, model: str) -> dict:
     out = {}
     for galaxy, part in rows.groupby("galaxy"):
         values = part.groupby("metric")["value"].mean()
-        out[galaxy] = {k: float(values[k]) for k in ("rmse", "skill", "cov68", "cov95", "rmse_diff", "rmse_diff_lo95", "rmse_diff_hi95") if k in values}
+        out[galaxy] = {k: float(values[k]) for k in CV_SUMMARY_METRICS if k in values}
     return out
 
 
