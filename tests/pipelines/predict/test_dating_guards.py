@@ -74,6 +74,7 @@ def test_a_cluster_exactly_at_the_segment_fraction_is_flagged(labelled_file):
     distinct = [c for c in seen.columns if c.startswith("classic_") and np.isfinite(seen[c]).all() and seen[c].nunique() == n]
     at, below = distinct[:2]
     k = n // 2
+    assert k >= 2, n
     fraction = Fraction(k, n)
 
     def range_with_outside(column: str, n_outside: int) -> dict:
