@@ -81,22 +81,48 @@ def _in_folder(folder: Path):
         os.chdir(previous)
 
 
-def _session(project_dir: Path, verbose: bool, runtime_params: dict[str, Any] | None = None):
-    """A KedroSession of the project, with quiet logging unless ``verbose``."""
-    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
-    if not verbose:
-        logging.disable(logging.INFO)      # kedro's start-up messages
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
+_QUIET_LEVELS: tuple[tuple[str, int], ...] = (
+    ("kedro", logging.WARNING), ("tess_cluster_age", logging.WARNING),
+    # every file's problem is in the printed list: no log line per file
+    ("tess_cluster_age.pipelines.ingestion", logging.ERROR), ("py.warnings", logging.ERROR),
+)
+"""Logger levels of a command run without ``--verbose``."""
 
-    bootstrap_project(project_dir)
-    logging.disable(logging.NOTSET)
-    if not verbose:
-        for name, level in (("kedro", logging.WARNING), ("tess_cluster_age", logging.WARNING),
-                            # every file's problem is in the printed list: no log line per file
-                            ("tess_cluster_age.pipelines.ingestion", logging.ERROR), ("py.warnings", logging.ERROR)):
-            logging.getLogger(name).setLevel(level)
-    return KedroSession.create(project_path=project_dir, runtime_params=runtime_params)
+
+@contextlib.contextmanager
+def _kept_logger_levels(names: list[str]):
+    """Put the level of each named logger back as it was on leaving, so that a notebook or a test
+    that calls the command keeps its own logging (Kedro's first ``bootstrap_project`` in a process
+    also resets the project's loggers)."""
+    previous = [(logger, logger.level) for logger in map(logging.getLogger, names)]
+    try:
+        yield
+    finally:
+        for logger, level in previous:
+            logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def _session(project_dir: Path, verbose: bool, runtime_params: dict[str, Any] | None = None):
+    """A KedroSession of the project, with quiet logging unless ``verbose``; the levels of the
+    loggers it quietens are restored when the session closes."""
+    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+    with _kept_logger_levels([name for name, _ in _QUIET_LEVELS]):
+        disabled = logging.root.manager.disable
+        try:
+            if not verbose:
+                logging.disable(logging.INFO)      # kedro's start-up messages
+            from kedro.framework.session import KedroSession
+            from kedro.framework.startup import bootstrap_project
+
+            bootstrap_project(project_dir)
+        finally:
+            logging.disable(disabled)
+        if not verbose:
+            for name, level in _QUIET_LEVELS:
+                logging.getLogger(name).setLevel(level)
+        with KedroSession.create(project_path=project_dir, runtime_params=runtime_params) as session:
+            yield session
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

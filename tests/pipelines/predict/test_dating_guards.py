@@ -1,0 +1,89 @@
+"""Guards on dating new clusters: a header LOG_AGE never reaches a model, and the out-of-range flag
+counts a cluster exactly at the segment fraction.
+
+A spy stands in for a trained model (it records the table it is asked to predict and answers a
+fixed Gaussian), so the real path of :func:`dating.date_clusters` (ingestion, segments, features,
+model input, range flags) runs on one purpose-built file in about a second.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tess_cluster_age import dating
+from tests.pipelines.predict.trained import NEW, PREDICT_PARAMS, PROVENANCE, write_new_cluster
+
+HEADER_LOG_AGE = 9.3
+WIDE = {"min": -1e300, "max": 1e300, "p01": -1e300, "p99": 1e300}
+"""A training range nothing falls outside."""
+
+
+class SpyModel:
+    """Answers ``N(8, 0.3)`` for every segment and keeps every table it is given."""
+
+    def __init__(self):
+        self.tables: list[pd.DataFrame] = []
+
+    def predict_dist(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        self.tables.append(X.copy())
+        return np.full(len(X), 8.0), np.full(len(X), 0.3)
+
+
+def spy_model(feature_ranges: dict) -> dating.TrainedModel:
+    """A 'trained' model with the test provenance (so that features are built as in training)."""
+    metadata = {"provenance": PROVENANCE, "feature_columns": [], "feature_ranges": feature_ranges}
+    return dating.TrainedModel("spy", "random_forest", SpyModel(), {}, {}, metadata)
+
+
+def date(folder: Path, model: dating.TrainedModel, **params) -> pd.DataFrame:
+    predictions, problems = dating.date_clusters(dating.partitions_from_paths([str(folder)]), [model], {**PREDICT_PARAMS, **params})
+    assert problems.empty, problems
+    return predictions
+
+
+@pytest.fixture(scope="module")
+def labelled_file(tmp_path_factory) -> dict:
+    """A new cluster whose file header carries LOG_AGE, dated once by the spy."""
+    folder = tmp_path_factory.mktemp("dating")
+    write_new_cluster(folder / "LMC" / "new.fits", log_age=HEADER_LOG_AGE)
+    model = spy_model({"log_flux": WIDE})
+    predictions = date(folder, model)
+    return {"folder": folder, "predictions": predictions, "seen": model.estimator.tables}
+
+
+def test_a_header_log_age_is_reported_but_never_handed_to_a_model(labelled_file):
+    row = labelled_file["predictions"].set_index("name").loc[NEW]
+    assert row["log_age_header"] == HEADER_LOG_AGE                    # the header was read ...
+    (seen,) = labelled_file["seen"]
+    assert len(seen) == row["n_segments"] > 1 and (seen["name"] == NEW).all()
+    # ... and the segments the model dated carry no label at all
+    assert "log_age" not in seen.columns or seen["log_age"].isna().all(), seen.get("log_age")
+    assert not np.isin(seen.select_dtypes("number").to_numpy(), [HEADER_LOG_AGE]).any()
+
+
+def test_a_cluster_exactly_at_the_segment_fraction_is_flagged(labelled_file):
+    (seen,) = labelled_file["seen"]
+    n = len(seen)
+    # two features whose values differ between all the cluster's segments: a training minimum
+    # between the k-th and (k+1)-th smallest value puts exactly k segments outside the range
+    distinct = [c for c in seen.columns if c.startswith("classic_") and np.isfinite(seen[c]).all() and seen[c].nunique() == n]
+    at, below = distinct[:2]
+    k = n // 2
+    assert k >= 2, n
+    fraction = Fraction(k, n)
+
+    def range_with_outside(column: str, n_outside: int) -> dict:
+        values = np.sort(seen[column].to_numpy(float))
+        return {**WIDE, "min": float(values[n_outside - 1] + values[n_outside]) / 2}
+
+    ranges = {at: range_with_outside(at, k), below: range_with_outside(below, k - 1)}
+    out_of_range = {"bounds": "min_max", "segment_fraction": float(fraction)}
+    row = date(labelled_file["folder"], spy_model(ranges), out_of_range=out_of_range).set_index("name").loc[NEW]
+    # k of n segments outside, k / n == segment_fraction: flagged; k - 1 of n: not
+    assert row["out_of_range_features"] == at, f"{k} of {n} segments outside, segment_fraction {fraction}"
+    assert row["out_of_range"]
