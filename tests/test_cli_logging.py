@@ -14,8 +14,8 @@ import pytest
 from tess_cluster_age.cli import main
 from tests.pipelines.predict.trained import make_project, write_new_cluster
 
-INGESTION = "tess_cluster_age.pipelines.ingestion"
-QUIETENED = ("kedro", "tess_cluster_age", INGESTION, "py.warnings")
+READING = "tess_cluster_age.reading"
+QUIETENED = ("kedro", "tess_cluster_age", READING, "py.warnings")
 """The loggers the command sets to WARNING or ERROR unless --verbose."""
 
 
@@ -25,12 +25,12 @@ def _levels() -> dict[str, int]:
 
 @pytest.mark.parametrize("command", [["-v", "predict"], ["predict"]])
 def test_logging_levels_are_the_same_after_the_command_as_before(command, tmp_path, caplog):
-    caplog.set_level(logging.WARNING, logger=INGESTION)    # a level of the caller's own (put back after the test)
+    caplog.set_level(logging.WARNING, logger=READING)    # a level of the caller's own (put back after the test)
     before, disabled = _levels(), logging.root.manager.disable
     project = make_project(tmp_path / "project", None)     # no trained model: predict exits 1 inside its session
     write_new_cluster(tmp_path / "LMC" / "a.fits")
     assert main(["--project-dir", str(project), *command, str(tmp_path / "LMC"), "--out", str(tmp_path / "p.csv")]) == 1
     assert _levels() == before
     assert logging.root.manager.disable == disabled
-    # and an ingestion warning logged afterwards is no longer filtered out
-    assert logging.getLogger(f"{INGESTION}.nodes").isEnabledFor(logging.WARNING)
+    # and a reading (ingestion) warning logged afterwards is no longer filtered out
+    assert logging.getLogger(READING).isEnabledFor(logging.WARNING)

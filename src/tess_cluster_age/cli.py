@@ -84,7 +84,7 @@ def _in_folder(folder: Path):
 _QUIET_LEVELS: tuple[tuple[str, int], ...] = (
     ("kedro", logging.WARNING), ("tess_cluster_age", logging.WARNING),
     # every file's problem is in the printed list: no log line per file
-    ("tess_cluster_age.pipelines.ingestion", logging.ERROR), ("py.warnings", logging.ERROR),
+    ("tess_cluster_age.reading", logging.ERROR), ("py.warnings", logging.ERROR),
 )
 """Logger levels of a command run without ``--verbose``."""
 

@@ -286,6 +286,8 @@ def out_of_range(model_input: pd.DataFrame, feature_ranges: Mapping[str, Mapping
     """
     low_key, high_key = {"min_max": ("min", "max"), "p01_p99": ("p01", "p99")}[config.bounds]
     features = [f for f in feature_ranges if f in model_input.columns]
+    if not features:  # no range stored for any feature of the table: nothing can be flagged
+        return pd.Series([[] for _ in model_input["name"].unique()], index=model_input["name"].unique(), dtype=object)
     values = model_input[features].to_numpy(float)
     low = np.array([feature_ranges[f][low_key] for f in features], float)
     high = np.array([feature_ranges[f][high_key] for f in features], float)

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from tess_cluster_age import dating
+from tess_cluster_age.config import PredictConfig
 from tests.pipelines.predict.trained import NEW, PREDICT_PARAMS, PROVENANCE, write_new_cluster
 
 HEADER_LOG_AGE = 9.3
@@ -41,7 +42,8 @@ def spy_model(feature_ranges: dict) -> dating.TrainedModel:
 
 
 def date(folder: Path, model: dating.TrainedModel, **params) -> pd.DataFrame:
-    predictions, problems = dating.date_clusters(dating.partitions_from_paths([str(folder)]), [model], {**PREDICT_PARAMS, **params})
+    config = PredictConfig.from_params({**PREDICT_PARAMS, **params})
+    predictions, problems = dating.date_clusters(dating.partitions_from_paths([str(folder)]), [model], config)
     assert problems.empty, problems
     return predictions
 
@@ -87,3 +89,10 @@ def test_a_cluster_exactly_at_the_segment_fraction_is_flagged(labelled_file):
     # k of n segments outside, k / n == segment_fraction: flagged; k - 1 of n: not
     assert row["out_of_range_features"] == at, f"{k} of {n} segments outside, segment_fraction {fraction}"
     assert row["out_of_range"]
+
+
+def test_no_stored_range_for_any_feature_flags_nothing():
+    """A model that stored no feature range (an empty mapping) leaves every cluster unflagged instead of failing."""
+    table = pd.DataFrame({"name": ["a", "a", "b"], "inv_slope": [1.0, 2.0, 3.0]})
+    flags = dating.out_of_range(table, {})
+    assert flags.to_dict() == {"a": [], "b": []}
