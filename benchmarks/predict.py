@@ -48,6 +48,7 @@ def parts(file: Path, project: Path, model: str) -> dict[str, float]:
     start = time.perf_counter()
     from tess_cluster_age import cli, dating
     from tess_cluster_age.config import PredictConfig
+    from tess_cluster_age.reading import read_light_curves
 
     out["imports (torch, scipy, kedro, project)"] = time.perf_counter() - start
     start = time.perf_counter()
@@ -60,19 +61,16 @@ def parts(file: Path, project: Path, model: str) -> dict[str, float]:
         start = time.perf_counter()
         models = dating.select_models(trained, model)
         out["loading the trained models"] = time.perf_counter() - start
-        partitions = dating.partitions_from_paths([str(file)])
         start = time.perf_counter()
-        keyed, _, _ = dating.assign_galaxies(partitions, None)
-        from tess_cluster_age.pipelines.ingestion.nodes import read_clusters
-
+        read = read_light_curves(file, strict=False, config=dating.reading_config(models))
+        clusters, samples = read.cluster_table(), read.sample_table()
         provenance = models[0].metadata["provenance"]
-        clusters, _, samples, _ = read_clusters(keyed, provenance["ingestion"])
-        out["ingestion"] = time.perf_counter() - start
+        out["reading"] = time.perf_counter() - start
         start = time.perf_counter()
         dating.cluster_model_input(clusters, samples, provenance, config.execution)
         out["segments and features"] = time.perf_counter() - start
         start = time.perf_counter()
-        dating.date_clusters(partitions, models, config)
+        dating.date_clusters(read, models, config)
         out["the whole dating function (again, features included)"] = time.perf_counter() - start
     return out
 

@@ -10,6 +10,7 @@ from tess_cluster_age import dating
 from tess_cluster_age.cli import main
 from tess_cluster_age.config import PredictConfig
 from tess_cluster_age.datasets.trained_models import TrainedModelsDataset
+from tess_cluster_age.reading import read_light_curves
 from tests.pipelines.predict.trained import NEW, PREDICT_PARAMS, make_project, train, write_new_cluster, write_training_folder
 
 
@@ -52,7 +53,9 @@ def test_predict_dates_every_file_prints_a_table_and_exits_0(project, tmp_path, 
     assert list(table.columns) == dating.PREDICTION_COLUMNS and table["log_age_header"].tolist() == [8.4]
     # the same numbers as the pipeline's function on the same file
     loaders = TrainedModelsDataset(path=str(project / "data" / "06_models"), pipelines=["random_forest"]).load()
-    expected, _ = dating.date_clusters(dating.partitions_from_paths([str(folder)]), dating.select_models(loaders), PredictConfig.from_params(PREDICT_PARAMS))
+    models = dating.select_models(loaders)
+    read = read_light_curves(folder, strict=False, config=dating.reading_config(models))
+    expected = dating.date_clusters(read, models, PredictConfig.from_params(PREDICT_PARAMS)).predictions
     np.testing.assert_allclose(table["log_age_pred"], expected["log_age_pred"], rtol=0, atol=1e-9)
 
 

@@ -169,12 +169,9 @@ def predict(ctx: click.Context, paths: tuple[str, ...], galaxy: str | None, mode
     from tess_cluster_age import dating
     from tess_cluster_age.config import PredictConfig
     from tess_cluster_age.models.config import ModelPipelineConfig
+    from tess_cluster_age.reading import read_light_curves
 
     project = _project(ctx)
-    try:
-        partitions = dating.partitions_from_paths(paths)
-    except FileNotFoundError as exc:
-        raise click.BadParameter(str(exc), param_hint="PATHS") from None
     out = out.resolve()
     problems = problems.resolve() if problems is not None else None
     with _in_folder(project), _session(project, ctx.obj["verbose"]) as session:
@@ -191,7 +188,9 @@ def predict(ctx: click.Context, paths: tuple[str, ...], galaxy: str | None, mode
             ctx.exit(EXIT_NOT_DATED)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--model") from None
-        table, problem_table = dating.date_clusters(partitions, models, config)
+        read = read_light_curves(paths, galaxy, strict=False, config=dating.reading_config(models))
+        result = dating.date_clusters(read, models, config)
+        table, problem_table = result.predictions, result.problems
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False)
     if problems is not None:

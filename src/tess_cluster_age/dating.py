@@ -17,21 +17,17 @@ model: the cluster table is stripped of it before segments and features are buil
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import logging
-import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tess_cluster_age import evaluation
 from tess_cluster_age.config import FeatureExecutionConfig, IngestionConfig, ModelInputConfig, OutOfRangeConfig, PredictConfig
-from tess_cluster_age.datasets.elk import ELKLightCurveDataset, list_folder
-from tess_cluster_age.lightcurves import Issue
-from tess_cluster_age.reading import PROBLEM_COLUMNS, problem_row, read_elk_partitions
+from tess_cluster_age.age_distribution import AgeDistribution
+from tess_cluster_age.reading import PROBLEM_COLUMNS, LightCurves, problem_row
 from tess_cluster_age.features.classic import ClassicConfig
 from tess_cluster_age.features.extract import classic_feature_table, invariant_feature_table
 from tess_cluster_age.features.invariant import InvariantConfig
@@ -163,78 +159,12 @@ def available_models(trained_models: Mapping[str, Callable[[], dict] | None]) ->
 
 
 # ------------------------------------------------------------------------------------ inputs
-def partitions_from_paths(paths: Iterable[str]) -> dict[str, Callable[[], Any]]:
-    """Loaders of the ELK files named by ``paths`` (files, or folders read recursively).
-
-    Folders are listed as the training folder is (:func:`~tess_cluster_age.datasets.elk.list_folder`:
-    symlinks followed, empty folders reported). The ids are the paths as given (joined with the
-    file names below a folder), so a galaxy folder name in them (``.../LMC/x.fits.gz``) is kept;
-    the loaders hold absolute paths, so they work from any working folder.
-
-    Raises:
-        FileNotFoundError: a path that is neither a file nor a folder.
-    """
-    partitions: dict[str, Callable[[], Any]] = {}
-    for path in paths:
-        path = str(path)
-        if os.path.isdir(path):
-            files, notes = list_folder(path)
-            for file in files:
-                partitions[file] = ELKLightCurveDataset(filepath=os.path.abspath(file)).load
-            for folder, issue in notes.items():
-                partitions[f"{os.path.join(path, folder)}/"] = functools.partial(_issue, issue)
-            if not files and not notes:
-                partitions[f"{path.rstrip('/')}/"] = functools.partial(_issue, Issue("empty_folder", "folder holds no file"))
-        elif os.path.isfile(path):
-            partitions[path] = ELKLightCurveDataset(filepath=os.path.abspath(path)).load
-        else:
-            raise FileNotFoundError(f"{path}: no such file or folder")
-    return partitions
-
-
-def _issue(issue: Issue) -> Issue:
-    return issue
-
-
-def _original_id(original: Mapping[str, str], key: str) -> str:
-    """The id a problem row's file had before :func:`assign_galaxies` prefixed its galaxy."""
-    if key in original or key + "/" in original:
-        return original.get(key) or original[key + "/"].rstrip("/")
-    head, _, rest = key.partition("/")
-    return rest if head in GALAXIES and rest else key
-
-
-def assign_galaxies(partitions: Mapping[str, Callable[[], Any]], galaxy: str | None,
-                    galaxies: Sequence[str] = GALAXIES) -> tuple[dict[str, Callable[[], Any]], dict[str, str], list[dict[str, Any]]]:
-    """Re-key file partitions as ``<galaxy>/<id>``, the layout :func:`~tess_cluster_age.reading.read_elk_partitions` reads.
-
-    A file's galaxy is the nearest enclosing folder named after one (``MW``, ``LMC``, ``SMC``),
-    else ``galaxy`` (the ``--galaxy`` option or ``predict.galaxy`` parameter); a file with neither
-    is listed as a problem (``no_galaxy``) and not read.
-
-    Returns:
-        (re-keyed partitions (folder ids ending in ``/`` unchanged), new id -> original id,
-        problem rows).
-
-    Raises:
-        ValueError: ``galaxy`` is not one of ``galaxies``.
-    """
-    if galaxy is not None and galaxy not in galaxies:
-        raise ValueError(f"galaxy {galaxy!r}: use one of {', '.join(galaxies)}")
-    out, original, problems = {}, {}, []
-    for pid in sorted(partitions):
-        if pid.endswith("/"):
-            out[pid], original[pid] = partitions[pid], pid
-            continue
-        folders = pid.replace("\\", "/").split("/")[:-1]
-        found = next((f for f in reversed(folders) if f in galaxies), None) or galaxy
-        if found is None:
-            problems.append(problem_row(pid, None, "file", "no_galaxy", "not in an MW, LMC or SMC folder and no galaxy given: "
-                                        "use --galaxy (CLI) or --params=predict.galaxy=... (kedro run)"))
-            continue
-        key = pid if folders and folders[0] == found else f"{found}/{pid}"
-        out[key], original[key] = partitions[pid], pid
-    return out, original, problems
+def reading_config(models: Sequence[TrainedModel]) -> IngestionConfig:
+    """How files are read for these models: the ingestion parameters stored with the first of them
+    (galaxy folders and file names, as in training)."""
+    if not models:
+        raise MissingModelError("no model selected")
+    return IngestionConfig.from_params(models[0].metadata["provenance"]["ingestion"])
 
 
 # ------------------------------------------------------------------------------------ features
@@ -333,18 +263,19 @@ def _skill(cv: Mapping[str, float]) -> str:
 
 
 def predict_clusters(model: TrainedModel, model_input: pd.DataFrame, periodograms: Mapping[str, Any], clusters: pd.DataFrame,
-                     flags: pd.Series) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+                     flags: pd.Series) -> tuple[pd.DataFrame, list[dict[str, Any]], dict[tuple[str, str], AgeDistribution]]:
     """One model's rows of the predictions table for every cluster of ``model_input``.
 
     Returns:
-        (rows with :data:`PREDICTION_COLUMNS`, problem rows for clusters the model could not date).
+        (rows with :data:`PREDICTION_COLUMNS`, problem rows for clusters the model could not date,
+        ``(cluster, model) -> AgeDistribution``).
     """
     table = join_periodogram(model_input, periodograms, model.spec.get("periodogram"))
     missing = sorted(set(model.metadata.get("feature_columns", [])) - set(table.columns))
     if missing:
         raise ValueError(f"{model.name}: features {missing} were not built; the model's provenance does not match its features")
     info = clusters.set_index("name")
-    rows, problems = [], []
+    rows, problems, distributions = [], [], {}
     for galaxy, part in table.groupby("galaxy", sort=False):
         try:
             mu, sigma = model.estimator.predict_dist(part)
@@ -359,12 +290,12 @@ def predict_clusters(model: TrainedModel, model_input: pd.DataFrame, periodogram
             if not keep.any():
                 problems.append(problem_row(info.at[name, "file"], name, "model", "model_error", f"{model.name}: no finite prediction"))
                 continue
-            moments = evaluation.mixture_moments(m[keep], s[keep], np.zeros(keep.sum()))
-            lo95, lo68, hi68, hi95 = evaluation.mixture_quantiles(m[keep], s[keep], [0.025, 0.16, 0.84, 0.975])
-            centre = float(moments["mu"].iloc[0])
+            distribution = distributions[name, model.name] = AgeDistribution(m[keep], s[keep], name, model.name)
+            lo95, lo68, hi68, hi95 = distribution.quantile([0.025, 0.16, 0.84, 0.975])
+            centre = distribution.mean
             features = list(flags.get(name, []))
             rows.append({
-                "name": name, "galaxy": galaxy, "model": model.name, "log_age_pred": centre, "sigma": float(moments["sigma"].iloc[0]),
+                "name": name, "galaxy": galaxy, "model": model.name, "log_age_pred": centre, "sigma": distribution.std,
                 "lo68": float(lo68), "hi68": float(hi68), "lo95": float(lo95), "hi95": float(hi95), "age_myr": 10 ** (centre - 6),
                 "n_segments": int(keep.sum()), "log_age_header": float(info.at[name, "log_age"]), "file": info.at[name, "file"],
                 "out_of_range": bool(features), "out_of_range_features": ";".join(features),
@@ -373,27 +304,43 @@ def predict_clusters(model: TrainedModel, model_input: pd.DataFrame, periodogram
                 "cv_rmse_minus_galaxy_mean_hi95": cv.get("rmse_diff_hi95", np.nan), "skill_vs_galaxy_mean": _skill(cv),
                 "recommended": False,
             })
-    return pd.DataFrame(rows, columns=PREDICTION_COLUMNS), problems
+    return pd.DataFrame(rows, columns=PREDICTION_COLUMNS), problems, distributions
 
 
-def date_clusters(partitions: Mapping[str, Callable[[], Any]], models: Sequence[TrainedModel],
-                  config: PredictConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Date every cluster of a set of ELK files with every selected model.
+@dataclasses.dataclass(frozen=True)
+class DatingResult:
+    """The ages of a set of clusters.
+
+    Attributes:
+        predictions: one row per cluster and model (:data:`PREDICTION_COLUMNS`).
+        problems: every input not read or not dated, skipped sector and dropped sample, with its
+            reason (:data:`tess_cluster_age.reading.PROBLEM_COLUMNS`).
+        distributions: ``(cluster, model) -> AgeDistribution`` of every predicted row.
+        recommended: galaxy -> (recommended model, why it was chosen) (:func:`recommended_models`).
+    """
+
+    predictions: pd.DataFrame
+    problems: pd.DataFrame
+    distributions: dict[tuple[str, str], AgeDistribution]
+    recommended: dict[str, tuple[str, str]]
+
+
+def date_clusters(light_curves: LightCurves, models: Sequence[TrainedModel], config: PredictConfig) -> DatingResult:
+    """Date every cluster read with every selected model.
 
     Args:
-        partitions: file id -> loader of the raw ELK file (an
-            :class:`~tess_cluster_age.datasets.ELKFolderDataset` load, or
-            :func:`partitions_from_paths`); ids ending in ``/`` are folders without files.
+        light_curves: the clusters read and the problems met reading them
+            (:func:`tess_cluster_age.reading.read_light_curves`, ``read_partitions`` or
+            ``as_light_curves``, with :func:`reading_config`).
         models: from :func:`select_models`.
-        config: the validated ``predict`` section: ``galaxy`` (for files outside a galaxy folder,
-            or None), ``execution`` (how segments are processed), ``out_of_range``.
+        config: the validated ``predict`` section: ``execution`` (how segments are processed),
+            ``out_of_range``, ``recommend_by``.
 
     Returns:
-        predictions: one row per cluster and model (:data:`PREDICTION_COLUMNS`), galaxies in
-            ``MW, LMC, SMC`` order, then name, then model in the given order.
-        problems: every unusable file, skipped sector, dropped sample and undated cluster
-            (ingestion's ``PROBLEM_COLUMNS``; codes of ingestion and :data:`PREDICT_PROBLEM_CODES`);
-            the normal absence of ``LOG_AGE`` is not listed.
+        The predictions (galaxies in ``MW, LMC, SMC`` order, then name, then model in the given
+        order), the problems (those of reading, without the normal absence of ``LOG_AGE``, and the
+        clusters not dated with :data:`PREDICT_PROBLEM_CODES`), each row's age distribution and the
+        recommended model of each galaxy.
     """
     if not models:
         raise MissingModelError("no model selected")
@@ -402,34 +349,26 @@ def date_clusters(partitions: Mapping[str, Callable[[], Any]], models: Sequence[
         groups.setdefault(provenance_key(model.metadata["provenance"]), []).append(model)
     if len(groups) > 1:
         logger.info("The models were trained on %d different feature settings: features are built once for each", len(groups))
-    predictions, problems, read = [], [], {}
-    for group in groups.values():
+    clusters, samples = light_curves.cluster_table(), light_curves.sample_table()
+    problems = light_curves.problems.to_dict("records")
+    predictions, distributions = [], {}
+    for group in groups.values() if not clusters.empty else []:
         provenance = group[0].metadata["provenance"]
-        ingestion = dict(provenance["ingestion"])
-        key = provenance_key(ingestion)
-        if key not in read:
-            keyed, original, galaxy_problems = assign_galaxies(partitions, config.galaxy, IngestionConfig.from_params(ingestion).galaxies)
-            read_result = read_elk_partitions(keyed, IngestionConfig.from_params(ingestion))
-            clusters, samples, ingestion_problems = read_result.cluster_table(), read_result.sample_table(), read_result.problems
-            ingestion_problems["file"] = ingestion_problems["file"].map(functools.partial(_original_id, original))
-            read[key] = (clusters, samples, galaxy_problems + ingestion_problems.to_dict("records"))
-        clusters, samples, read_problems = read[key]
-        problems += read_problems
-        if clusters.empty:
-            continue
         model_input, periodograms = cluster_model_input(clusters, samples, provenance, config.execution)
         for name in sorted(set(clusters["name"]) - set(model_input["name"])):
-            problems.append(problem_row(clusters.set_index("name").at[name, "file"], name, "cluster", "no_segments", PREDICT_PROBLEM_CODES["no_segments"]))
+            problems.append(problem_row(clusters.set_index("name").at[name, "file"], name, "cluster", "no_segments",
+                                        PREDICT_PROBLEM_CODES["no_segments"]))
         if model_input.empty:
             continue
         for model in group:
             flags = out_of_range(model_input, model.metadata.get("feature_ranges", {}), config.out_of_range)
-            rows, model_problems = predict_clusters(model, model_input, periodograms, clusters, flags)
+            rows, model_problems, model_distributions = predict_clusters(model, model_input, periodograms, clusters, flags)
             predictions.append(rows)
             problems += model_problems
+            distributions.update(model_distributions)
     table = pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(columns=PREDICTION_COLUMNS)
-    recommended = {galaxy: name for galaxy, (name, _) in recommended_models(models, config.recommend_by).items()}
-    table["recommended"] = table["model"].to_numpy() == table["galaxy"].map(recommended).to_numpy()
+    recommended = recommended_models(models, config.recommend_by)
+    table["recommended"] = table["model"].to_numpy() == table["galaxy"].map({g: name for g, (name, _) in recommended.items()}).to_numpy()
     order = {g: i for i, g in enumerate(GALAXIES)}
     model_order = {m.name: i for i, m in enumerate(models)}
     table = table.sort_values(["galaxy", "name", "model"], key=lambda c: c.map(order) if c.name == "galaxy"
@@ -437,7 +376,7 @@ def date_clusters(partitions: Mapping[str, Callable[[], Any]], models: Sequence[
     problem_table = pd.DataFrame(problems, columns=PROBLEM_COLUMNS).drop_duplicates(ignore_index=True)
     problem_table = problem_table[problem_table["code"] != "no_log_age"].reset_index(drop=True)
     dated = set(table["name"])
-    all_clusters = {n: f for c, _, _ in read.values() for n, f in zip(c["name"], c["file"])}
+    all_clusters = dict(zip(clusters["name"], clusters["file"])) if not clusters.empty else {}
     undated = [problem_row(f, n, "cluster", "not_dated", PREDICT_PROBLEM_CODES["not_dated"]) for n, f in sorted(all_clusters.items()) if n not in dated]
     problem_table = pd.concat([problem_table, pd.DataFrame(undated, columns=PROBLEM_COLUMNS)], ignore_index=True)
     n_flagged = table.loc[table["out_of_range"].astype(bool), "name"].nunique() if len(table) else 0
@@ -445,7 +384,7 @@ def date_clusters(partitions: Mapping[str, Callable[[], Any]], models: Sequence[
                 len(dated), len(models), len(table), n_flagged, len(undated))
     if n_flagged:
         logger.warning("%d clusters have features outside the training range (column out_of_range_features)", n_flagged)
-    return table, problem_table
+    return DatingResult(table, problem_table, distributions, recommended)
 
 
 def undated_inputs(problems: pd.DataFrame) -> pd.DataFrame:

@@ -5,7 +5,7 @@ into place), so an interrupted save leaves the last good file.
 """
 
 from .atomic import AtomicCSVDataset, AtomicJSONDataset, AtomicParquetDataset, AtomicPickleDataset, AtomicTextDataset
-from .elk import ELKFolderDataset, ELKLightCurveDataset
+from .elk import ELKFolderDataset, ELKLightCurveDataset, LightCurveFileDataset
 from .fits_table import FitsTableDataset
 from .periodograms import PeriodogramDataset
 from .reporting import FigureFolderDataset, OptionalCSVDataset
@@ -18,6 +18,7 @@ __all__ = [
     "AtomicTextDataset",
     "ELKFolderDataset",
     "ELKLightCurveDataset",
+    "LightCurveFileDataset",
     "FigureFolderDataset",
     "FitsTableDataset",
     "OptionalCSVDataset",

@@ -14,7 +14,7 @@ from kedro.io.core import DatasetError
 from kedro_datasets.partitions import PartitionedDataset
 
 from tess_cluster_age.lightcurves import ELKFileError, Issue, RawELKFile, elk_file_bytes, read_elk_file
-from tess_cluster_age.reading import list_folder  # kedro-free; imported from here by dating
+from tess_cluster_age.reading import LightCurveInputError, list_folder, read_light_curve_file
 
 from ._file import SingleFileDataset
 
@@ -59,6 +59,28 @@ class ELKLightCurveDataset(SingleFileDataset[RawELKFile, RawELKFile]):
                 "build one with tess_cluster_age.lightcurves.RawELKFile(path, header, tables)"
             )
         self._write_bytes(elk_file_bytes(data.header, data.tables, compress=self._path.endswith(".gz")))
+
+
+class LightCurveFileDataset(ELKLightCurveDataset):
+    """Loads one light-curve file of any format that :mod:`tess_cluster_age.reading` reads (ELK,
+    a TESS light-curve FITS file, a CSV or ECSV table), in the ELK layout
+    (:func:`tess_cluster_age.reading.read_light_curve_file`); saves ELK files.
+
+    The predict pipeline reads the folder to date with it:
+
+    .. code-block:: yaml
+
+        predict_light_curves:
+          type: tess_cluster_age.datasets.ELKFolderDataset
+          path: data/01_raw/predict
+          dataset: tess_cluster_age.datasets.LightCurveFileDataset
+    """
+
+    def load(self) -> RawELKFile:
+        try:
+            return read_light_curve_file(self._path, fileobj=io.BytesIO(self._read_bytes()))
+        except (ELKFileError, LightCurveInputError) as exc:
+            raise DatasetError(str(exc)) from exc
 
 
 class ELKFolderDataset(PartitionedDataset):

@@ -17,6 +17,7 @@ import pytest
 
 from tess_cluster_age import dating
 from tess_cluster_age.config import PredictConfig
+from tess_cluster_age.reading import read_light_curves
 from tests.pipelines.predict.trained import NEW, PREDICT_PARAMS, PROVENANCE, write_new_cluster
 
 HEADER_LOG_AGE = 9.3
@@ -43,7 +44,9 @@ def spy_model(feature_ranges: dict) -> dating.TrainedModel:
 
 def date(folder: Path, model: dating.TrainedModel, **params) -> pd.DataFrame:
     config = PredictConfig.from_params({**PREDICT_PARAMS, **params})
-    predictions, problems = dating.date_clusters(dating.partitions_from_paths([str(folder)]), [model], config)
+    read = read_light_curves(folder, strict=False, config=dating.reading_config([model]))
+    result = dating.date_clusters(read, [model], config)
+    predictions, problems = result.predictions, result.problems
     assert problems.empty, problems
     return predictions
 

@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 
 from tess_cluster_age.config import PredictConfig
-from tess_cluster_age.dating import TrainedModel, date_clusters, select_models
+from tess_cluster_age.dating import TrainedModel, date_clusters, reading_config, select_models
+from tess_cluster_age.reading import read_partitions
 
 
 def select_trained_models(trained_models: Mapping[str, Callable[[], dict] | None], params: dict[str, Any]) -> list[TrainedModel]:
@@ -32,16 +33,20 @@ def select_trained_models(trained_models: Mapping[str, Callable[[], dict] | None
 
 def date_new_clusters(light_curves: dict[str, Callable[[], Any]], models: list[TrainedModel],
                       params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Ages of every cluster in ``predict_dir`` (see :func:`tess_cluster_age.dating.date_clusters`).
+    """Ages of every cluster in ``predict_dir`` (:func:`tess_cluster_age.reading.read_partitions`,
+    then :func:`tess_cluster_age.dating.date_clusters`).
 
     Args:
-        light_curves: partition id -> loader of an ELK file (galaxy folders, or a flat folder with
-            ``predict.galaxy`` set).
+        light_curves: partition id -> loader of a light-curve file (galaxy folders, or a flat
+            folder with ``predict.galaxy`` set).
         models: from :func:`select_trained_models`.
-        params: the ``predict`` section (``galaxy``, ``execution``, ``out_of_range``).
+        params: the ``predict`` section (``galaxy``, ``execution``, ``out_of_range``, ``recommend_by``).
 
     Returns:
         predictions (one row per cluster and model; log ages in log10 yr, widths in dex, ages in
         Myr) and the problems (unusable files with their reason, undated clusters).
     """
-    return date_clusters(light_curves, models, PredictConfig.from_params(params))
+    config = PredictConfig.from_params(params)
+    read = read_partitions(light_curves, config.galaxy, strict=False, config=reading_config(models))
+    result = date_clusters(read, models, config)
+    return result.predictions, result.problems
