@@ -121,6 +121,17 @@ def test_the_dictionary_layout_of_train_final_models_converts_both_ways(table):
         TrainedModels(**{**vars(bundle), "model_info": {}})
 
 
+def test_strings_in_object_arrays_come_back_as_object_arrays(table, tmp_path):
+    model = fit("regression", table)
+    model.feature_names_in_ = np.array(["signal", "square"], dtype=object)     # scikit-learn's convention
+    save_models(bundle_of({"regression": model}), tmp_path / "m.zip")
+    loaded = read_models(tmp_path / "m.zip").models["regression"].feature_names_in_
+    assert loaded.dtype == object and loaded.tolist() == ["signal", "square"]
+    model.feature_names_in_ = np.array(["signal", 3], dtype=object)
+    with pytest.raises(TypeError, match=r"regression.feature_names_in_: an object array is saved only when it holds strings"):
+        save_models(bundle_of({"regression": model}), tmp_path / "m.zip")
+
+
 def test_a_value_that_cannot_be_saved_is_named_with_its_place(table, tmp_path):
     model = fit("regression", table)
     model.helper_ = object()
@@ -186,49 +197,75 @@ def test_a_class_outside_the_allow_list_is_refused_before_it_is_imported(forest_
         manifest["estimators"]["regression"]["$estimator"]["fitted"]["members_"][0]["$tuple"][1]["$estimator"]["class"] = "wave:Wave_read"
 
     file = _edit_manifest(forest_file, tmp_path / "tampered.zip", edit)
+    models = read_models(file).models               # estimators are rebuilt (and their classes checked) on first use
+    assert models["random_forest"] is not None
     with pytest.raises(ModelFileError, match=rf"^{file}: regression.members_\[0\]\[1\]: class 'wave:Wave_read' is not one "
                                              r"this package's model files may hold; refused without importing it"):
-        read_models(file)
+        models["regression"]
     assert "wave" not in sys.modules
+
+
+def test_an_attribute_that_would_replace_a_method_is_refused(forest_file, tmp_path):
+    file = _edit_manifest(forest_file, tmp_path / "tampered.zip",
+                          lambda m: m["estimators"]["regression"]["$estimator"]["fitted"].update(predict_dist=[1.0]))
+    with pytest.raises(ModelFileError, match=rf"^{file}: regression: attributes \['predict_dist'\] would replace methods of "
+                                             r"tess_cluster_age.models.linear:RidgeAgeModel"):
+        read_models(file).models["regression"]
 
 
 def test_an_entry_kind_that_this_format_does_not_have_is_refused(forest_file, tmp_path):
     file = _edit_manifest(forest_file, tmp_path / "tampered.zip",
                           lambda m: m["estimators"]["regression"]["$estimator"]["parameters"].update(alpha={"$pickle": "gASV..."}))
     with pytest.raises(ModelFileError, match=rf"^{file}: regression.parameters.alpha: unknown entry \['\$pickle'\]"):
-        read_models(file)
+        read_models(file).models["regression"]
 
 
-def test_a_pickled_array_is_refused_and_never_run(forest_file, tmp_path):
-    marker = tmp_path / "code-ran"
-    evil = io.BytesIO()
-    np.save(evil, np.array([_Payload(marker)], dtype=object), allow_pickle=True)
-    file = _rewrite(forest_file, tmp_path / "tampered.zip", lambda name, content: evil.getvalue() if name.startswith("arrays/") else content)
-    models = read_models(file).models          # the manifest is intact: the arrays are read with the model
-    with pytest.raises(ModelFileError, match=rf"^{file}: regression.*arrays/\d+.npy is not a plain array .*pickled arrays are never loaded"):
+def _first_array(tree):
+    """The first ``$array`` entry of a manifest tree."""
+    if isinstance(tree, dict):
+        if "$array" in tree:
+            return tree["$array"]
+        tree = list(tree.values())
+    for child in tree if isinstance(tree, list) else ():
+        if (found := _first_array(child)) is not None:
+            return found
+    return None
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    ({"dtype": "|O"}, r"arrays of dtype '\|O' are never loaded \(numbers, booleans and text only\)"),
+    ({"offset": 10**12}, r"array at byte 1000000000000 reaches beyond the \d+ bytes of arrays/001.bin"),
+    ({"shape": [-1]}, r"array shape \[-1\] is not a list of sizes"),
+])
+def test_an_array_entry_that_asks_for_objects_or_bytes_outside_its_buffer_is_refused(forest_file, tmp_path, change, problem):
+    file = _edit_manifest(forest_file, tmp_path / "tampered.zip", lambda m: _first_array(m["estimators"]["regression"]).update(change))
+    models = read_models(file).models           # the arrays are read with the model
+    with pytest.raises(ModelFileError, match=rf"^{file}: regression.*: {problem}"):
         models["regression"]
+
+
+def test_a_pickle_in_place_of_an_array_buffer_is_never_run(forest_file, tmp_path):
+    marker = tmp_path / "code-ran"
+    payload = pickle.dumps([_Payload(marker)] * 1000)
+    file = _rewrite(forest_file, tmp_path / "tampered.zip", lambda name, content: payload if name == "arrays/001.bin" else content)
+    models = read_models(file).models
+    try:
+        models["regression"].predict_dist(synthetic_model_input(n_clusters=3))
+    except (ModelFileError, ValueError):
+        pass                                    # the bytes are read as numbers: refused or nonsense, never run
     assert not marker.exists()
 
 
 def test_a_tree_whose_nodes_point_outside_it_is_refused(tmp_path, table):
     forest = fit("random_forest", table)
     tree = forest.members_[0].estimators_[0].tree_
-    nodes = tree.__getstate__()["nodes"]
-    save_models(bundle_of({"random_forest": forest}), tmp_path / "good.zip")
-
-    def change(name, content):
-        array = np.load(io.BytesIO(content), allow_pickle=False)
-        if array.dtype.names and array.shape == nodes.shape and np.array_equal(array, nodes):
-            array = array.copy()
-            array["left_child"][0] = 10**9              # a crafted child far outside the node table
-            out = io.BytesIO()
-            np.save(out, array, allow_pickle=False)
-            return out.getvalue()
-        return content
-
-    file = _rewrite(tmp_path / "good.zip", tmp_path / "tampered.zip", lambda n, c: change(n, c) if n.startswith("arrays/") else c)
-    with pytest.raises(ModelFileError, match=rf"^{file}: random_forest.members_\[0\].estimators_\[0\].tree_: 1 nodes point outside the tree"):
-        read_models(file).models["random_forest"]
+    state = tree.__getstate__()
+    state["nodes"]["left_child"][0] = 10**9             # a crafted child far outside the node table
+    tree.__setstate__(state)                            # (scikit-learn takes it as it is)
+    save_models(bundle_of({"random_forest": forest}), tmp_path / "crafted.zip")
+    with pytest.raises(ModelFileError, match=rf"^{tmp_path / 'crafted.zip'}: random_forest.members_\[0\].estimators_\[0\].tree_: "
+                                             r"1 nodes point outside the tree"):
+        read_models(tmp_path / "crafted.zip").models["random_forest"]
 
 
 def test_a_damaged_array_is_refused(forest_file, tmp_path):

@@ -137,7 +137,7 @@ class TrainedModels:
         if missing or unknown:
             raise ValueError(f"trained-models metadata: missing keys {missing}, unknown keys {unknown}; expected {list(METADATA_KEYS)}")
         fields = {k: metadata[k] for k in METADATA_KEYS if k != "models"}
-        return cls(models=dict(bundle["models"]), model_info=dict(metadata["models"]), **fields)
+        return cls(models=bundle["models"], model_info=dict(metadata["models"]), **fields)
 
     def __getitem__(self, key: str) -> Any:
         """``bundle["models"]`` and ``bundle["metadata"]``, as on the former dictionary.

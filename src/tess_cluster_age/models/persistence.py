@@ -1,46 +1,53 @@
 """Model files that are safe to share: reading one never runs code from it.
 
 A pickle is a program: loading it may call any function the file names. A model file here holds only
-data, as one zip archive (``<pipeline>.zip``):
+data, as one zip archive per model pipeline (``<pipeline>.zip``):
 
-- ``manifest.json``: the format and its version, the versions that wrote it, the bundle's metadata
-  (:class:`~tess_cluster_age.models.bundle.TrainedModels`: feature columns and ranges, provenance,
-  per model its parameters entry and cross-validated skill), and per model a tree that describes
-  the fitted estimator: its class path (``"module:Class"``), its constructor parameters
-  (``get_params``) and its fitted attributes;
-- ``arrays/<n>.npy``: every numeric array of those attributes (scikit-learn's tree nodes, ridge
-  coefficients, scalers, network weights), read with ``numpy.load(..., allow_pickle=False)``.
+- ``manifest.json``: the format and its version, the package versions that wrote it, the bundle's
+  metadata (:class:`~tess_cluster_age.models.bundle.TrainedModels`: feature columns and ranges,
+  provenance, per model its parameters entry and cross-validated skill), and per model a tree that
+  describes the fitted estimator: its class path (``"module:Class"``), its constructor parameters
+  (``get_params``) and its fitted attributes, nested estimators described the same way;
+- ``arrays/<n>.bin``: the raw bytes of every array of model ``n`` (scikit-learn's tree tables,
+  ridge coefficients, scalers, network weights), each at an offset aligned to 64 bytes, as in
+  safetensors; the manifest gives each array's dtype, shape and offset, and it is read back with
+  ``numpy.frombuffer``, which cannot run code. Only numbers, booleans and text are stored (a table
+  such as a tree's nodes column by column, which compresses better).
 
-Reading checks every class path in the manifest against allow-lists of this package's estimators
+Reading checks each class path in the manifest against allow-lists of this package's estimators
 (:data:`ESTIMATOR_CLASSES`), of the few scikit-learn classes they hold (:data:`SKLEARN_CLASSES`) and
-of their helper objects, *before* importing anything; an estimator is rebuilt as
-``Class(**parameters)`` plus its fitted attributes. scikit-learn trees are rebuilt from their own
-state arrays (``Tree.__setstate__``: the node table and leaf values), after checking that every
-node points inside its tree; PyTorch networks from their constructor arguments and a ``state_dict``
-of plain float arrays (``load_state_dict(strict=True)``), never with ``torch.load``. A file that is
-not a zip (a renamed pickle, a truncated file), names a class outside the allow-lists, holds an
-object array, or was written in another format version raises :class:`ModelFileError`, whose
-message names the file and the problem.
+of their helpers, *before* importing it. An estimator is rebuilt as ``Class(**parameters)`` plus its
+fitted attributes; a scikit-learn tree from its own state (``Tree.__setstate__``: the node table and
+the leaf values), after checking that every node points inside the tree and below itself; a PyTorch
+network from its constructor arguments and a ``state_dict`` of plain arrays
+(``load_state_dict(strict=True)``), never with ``torch.load``. A file that is not a zip (a renamed
+pickle, a truncated file), is damaged (zip's CRC-32), names a class outside the allow-lists, asks for
+an object array or for bytes outside its buffer, or was written in another format version raises
+:class:`ModelFileError`, whose message names the file and the problem.
 
-Why not skops for the scikit-learn estimators: skops 0.16.0 installs beside scikit-learn 1.9.1 and
-``skops.io.loads(data, trusted=["sklearn.tree._tree.Tree"])`` loads our forests and ridges, but
+Why not skops for the scikit-learn estimators: skops 0.16.0 installs beside scikit-learn 1.9.1, and
+``skops.io.loads(data, trusted=["sklearn.tree._tree.Tree"])`` loads our forests and ridges. But
 ``import skops.io`` imports every scikit-learn estimator (``sklearn.utils.all_estimators``) to build
-its default trusted list: measured on this machine, it took longer than importing scikit-learn itself
-(+4.4 s on top of 2.8 s, warm), while dating a cluster must take two seconds in all. skops rebuilds
-a tree from the same ``Tree`` state arrays that this module stores, so nothing is lost. Why not
-safetensors for the networks: ``.npy`` members in the same archive give the same guarantee (plain
-arrays, no code) without another dependency, and one file per pipeline is what a colleague is sent.
+its default trusted list: measured here, 4.4 s on top of the 2.8 s of importing the parts of
+scikit-learn we use (warm, 2 busy cores), while dating a cluster must take two seconds in all. skops
+rebuilds a tree from the same ``Tree`` state that this module stores. Why not safetensors for the
+networks: the same layout (a JSON description and aligned raw bytes) serves every array here,
+including the tree tables, whose dtype has named fields that safetensors does not store, without
+another dependency.
 
 Why one zip file rather than a folder: a versioned Kedro dataset writes it atomically (one
-temporary file renamed into place), a colleague receives one file, zip's per-member CRC-32 catches
-damage, and a truncated file has no central directory, so it is refused instead of half read. Each
-estimator's arrays are read only when that model is first used (:class:`TrainedModels.models
-<tess_cluster_age.models.bundle.TrainedModels>` is lazy), so dating with one model of a pipeline
-reads only that model's arrays.
+temporary file renamed into place), a colleague receives one file, and a truncated file has no
+central directory, so it is refused instead of half read. Arrays are deflated: the forests of
+``random_forest`` (pooled and per galaxy, ``min_samples_leaf: 1``, 324 clusters) take 14.7 MiB
+instead of 68 MiB as a pickle. Each model's arrays are read when that model is first used
+(:class:`TrainedModels.models <tess_cluster_age.models.bundle.TrainedModels>` is lazy), so dating
+with one model reads only its own (``benchmarks/model_files.py`` measures sizes and load times).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import io
 import json
 import logging
@@ -48,7 +55,7 @@ import math
 import os
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -94,16 +101,20 @@ ALLOWED: dict[str, frozenset[str]] = {"$estimator": ESTIMATOR_CLASSES | SKLEARN_
                                       "$tree": TREE_CLASSES, "$network": NETWORK_CLASSES}
 """Manifest entry kind -> the class paths it may name."""
 
-STRUCTURE: dict[str, dict[str, str]] = {"$estimator": {"parameters": ".parameters", "fitted": ""}, "$object": {"attributes": ""},
-                                        "$tree": {"arguments": ".arguments", "state": ".state"},
-                                        "$network": {"arguments": ".arguments", "state": ".state"}}
-"""Per class-bearing entry kind: its parts that hold values, and how they extend the place names in messages."""
-
 VALUE_TAGS = frozenset({"$float", "$tuple", "$items", "$scalar"})
 """Tagged entries that hold plain values (the only ones the metadata may hold)."""
 
 TAGS = frozenset({*VALUE_TAGS, "$array", "$frame", *ALLOWED})
 """Every kind of tagged entry (a JSON object with one key starting with ``$``)."""
+
+ARRAY_KINDS = "biufU"
+"""numpy dtype kinds an array may have: booleans, integers, floats and fixed-width text (never objects)."""
+
+ALIGNMENT = 64
+"""Arrays start at multiples of this many bytes in their buffer."""
+
+COMPRESSION_LEVEL = 6
+"""zlib level of every member (the tree tables of a forest shrink about fourfold)."""
 
 WRITTEN_WITH = ("numpy", "scikit-learn", "torch")
 """Packages whose versions a model file records (a tree or network may not read back under another)."""
@@ -129,11 +140,22 @@ def class_path(cls: type) -> str:
 
 # ------------------------------------------------------------------------------------ writing
 class _Encoder:
-    """Turns a value into a JSON tree, writing its arrays as ``.npy`` members of ``archive``."""
+    """Turns a value into a JSON tree; its arrays go, as raw bytes, into one buffer (member ``buffer``)."""
 
-    def __init__(self, archive: zipfile.ZipFile | None) -> None:
-        self.archive = archive
-        self.count = 0
+    def __init__(self, buffer: str | None) -> None:
+        self.buffer = buffer
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def _add(self, values: np.ndarray) -> int:
+        """Append an array's bytes at the next multiple of :data:`ALIGNMENT`; return the offset."""
+        padding = -self.size % ALIGNMENT
+        self.chunks.append(b"\0" * padding)
+        offset = self.size + padding
+        data = np.ascontiguousarray(values).tobytes()
+        self.chunks.append(data)
+        self.size = offset + len(data)
+        return offset
 
     def __call__(self, value: Any, where: str) -> Any:  # noqa: PLR0911, PLR0912 - one branch per kind
         if isinstance(value, np.generic):
@@ -172,21 +194,27 @@ class _Encoder:
                         f"tess_cluster_age.models.persistence); add its class there, with a round-trip test")
 
     def _array(self, value: np.ndarray, where: str) -> dict[str, Any]:
+        if self.buffer is None:
+            raise TypeError(f"{where}: metadata holds only JSON values, not arrays")
         as_object = value.dtype.kind == "O"
         if as_object:
             if not all(isinstance(v, str) for v in value.flat):
                 raise TypeError(f"{where}: an object array is saved only when it holds strings")
             value = value.astype(str)
-        elif value.dtype.hasobject:
-            raise TypeError(f"{where}: cannot save an array of dtype {value.dtype}")
-        member = f"arrays/{self.count:06d}.npy"
-        self.count += 1
-        if self.archive is None:
-            raise TypeError(f"{where}: metadata holds only JSON values, not arrays")
-        buffer = io.BytesIO()
-        np.save(buffer, np.ascontiguousarray(value), allow_pickle=False)
-        self.archive.writestr(member, buffer.getvalue())
-        return {"member": member, "object": as_object}
+        fields = value.dtype.names or ()
+        if any(value.dtype[f].kind not in ARRAY_KINDS or value.dtype[f].shape for f in fields) or \
+                (not fields and value.dtype.kind not in ARRAY_KINDS):
+            raise TypeError(f"{where}: cannot save an array of dtype {value.dtype} (numbers, booleans and text only)")
+        entry: dict[str, Any] = {"buffer": self.buffer, "shape": list(value.shape)}
+        if fields:   # a table (scikit-learn's tree nodes): one column after another, which compresses better
+            entry["dtype"] = {"names": list(fields), "formats": [value.dtype[f].str for f in fields],
+                              "offsets": [value.dtype.fields[f][1] for f in fields], "itemsize": value.dtype.itemsize}
+            entry["offsets"] = [self._add(value[f]) for f in fields]
+        else:
+            entry["dtype"], entry["offset"] = value.dtype.str, self._add(value)
+        if as_object:
+            entry["object"] = True
+        return entry
 
     def _frame(self, frame: pd.DataFrame, where: str) -> dict[str, Any]:
         if not frame.index.equals(pd.RangeIndex(len(frame))) or not all(isinstance(c, str) for c in frame.columns):
@@ -230,6 +258,7 @@ def network_arguments(net: Any) -> dict[str, Any]:
     return arguments
 
 
+@functools.cache
 def _versions() -> dict[str, str]:
     from importlib import metadata
 
@@ -251,12 +280,16 @@ def save_models(bundle: TrainedModels, file: str | os.PathLike | IO[bytes]) -> N
     if not isinstance(bundle, TrainedModels):
         raise TypeError(f"save_models saves a TrainedModels bundle, got {type(bundle).__name__}")
     metadata = _Encoder(None)(bundle.metadata, "metadata")
-    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
-        encode = _Encoder(archive)
-        estimators = {name: encode(model, name) for name, model in bundle.models.items()}
+    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESSION_LEVEL) as archive:
+        estimators = {}
+        for number, (name, model) in enumerate(bundle.models.items()):
+            encode = _Encoder(f"arrays/{number:03d}.bin")
+            estimators[name] = encode(model, name)
+            if encode.chunks:
+                archive.writestr(encode.buffer, b"".join(encode.chunks))
         manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "written_with": _versions(), "metadata": metadata,
                     "estimators": estimators}
-        archive.writestr(MANIFEST, json.dumps(manifest, indent=1, allow_nan=False))
+        archive.writestr(MANIFEST, json.dumps(manifest, separators=(",", ":"), allow_nan=False))
 
 
 # ------------------------------------------------------------------------------------ reading
@@ -279,12 +312,26 @@ def tree_problem(arguments: tuple, state: Mapping[str, Any]) -> str | None:
     return None
 
 
+@functools.cache
+def _import(path: str) -> type:
+    return resolve(path)
+
+
+def allowed_class(kind: str, path: Any, file: str, where: str) -> type:
+    """The class named ``path`` for a manifest entry of ``kind``, imported only if its allow-list holds it."""
+    if not isinstance(path, str) or path not in ALLOWED[kind]:
+        raise ModelFileError(file, f"{where}: class {path!r} is not one this package's model files may hold; refused without "
+                                   f"importing it (allowed: {', '.join(sorted(ALLOWED[kind]))})")
+    return _import(path)
+
+
 class _Decoder:
-    """Rebuilds values from a manifest tree, reading arrays from ``archive``; checks classes first."""
+    """Rebuilds values from a manifest tree, reading arrays from ``archive``; checks each class before importing it."""
 
     def __init__(self, archive: zipfile.ZipFile | None, file: str) -> None:
         self.archive, self.file = archive, file
         self.tags = TAGS if archive is not None else VALUE_TAGS
+        self.buffers: dict[str, bytearray] = {}
 
     def fail(self, where: str, problem: str) -> ModelFileError:
         return ModelFileError(self.file, f"{where}: {problem}")
@@ -296,36 +343,6 @@ class _Decoder:
         if len(node) != 1 or next(iter(node)) not in self.tags:
             raise self.fail(where, f"unknown entry {sorted(node)}: this file was not written by tess-cluster-age, or was edited")
         return next(iter(node.items()))
-
-    def check(self, node: Any, where: str) -> None:
-        """Every class path against its allow-list and every array member present; imports nothing.
-
-        ``where`` names places as :meth:`__call__` does (``model.attribute[index]``)."""
-        tagged = self.tag(node, where)
-        if tagged is None:
-            children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-            for key, child in children:
-                self.check(child, f"{where}.{key}" if isinstance(node, dict) else f"{where}[{key}]")
-            return
-        tag, content = tagged
-        if tag in ALLOWED:
-            if not isinstance(content, dict) or content.get("class") not in ALLOWED[tag]:
-                name = content.get("class") if isinstance(content, dict) else content
-                raise self.fail(where, f"class {name!r} is not one this package's model files may hold; refused without importing it "
-                                       f"(allowed: {', '.join(sorted(ALLOWED[tag]))})")
-            for key, suffix in STRUCTURE[tag].items():
-                self.check(content.get(key), where + suffix)
-        elif tag == "$array":
-            if self.archive is None or not isinstance(content, dict) or content.get("member") not in self.archive.NameToInfo:
-                raise self.fail(where, f"array {content!r} is not in the file")
-        elif tag == "$frame":
-            for i, array in enumerate(content.get("values", []) if isinstance(content, dict) else ()):
-                self.check({"$array": array}, f"{where}[{i}]")
-        elif tag == "$tuple":
-            self.check(content, where)
-        elif tag == "$items":
-            for pair in content if isinstance(content, list) else ():
-                self.check(pair, where)
 
     def __call__(self, node: Any, where: str) -> Any:  # noqa: PLR0911 - one branch per kind
         tagged = self.tag(node, where)
@@ -351,17 +368,12 @@ class _Decoder:
             if tag == "$frame":
                 return pd.DataFrame({c: pd.Series(self._array(v, f"{where}.{c}"), dtype=t)
                                      for c, t, v in zip(content["columns"], content["dtypes"], content["values"], strict=True)})
-            if content["class"] not in ALLOWED[tag]:
-                raise self.fail(where, f"class {content['class']!r} is not allowed")
-            cls = resolve(content["class"])
+            cls = allowed_class(tag, content["class"], self.file, where)
             if tag == "$estimator":
                 model = cls(**self(content["parameters"], f"{where}.parameters"))
-                vars(model).update(self(content["fitted"], where))
-                return model
+                return self._set_attributes(model, self(content["fitted"], where), where)
             if tag == "$object":
-                obj = cls.__new__(cls)
-                vars(obj).update(self(content["attributes"], where))
-                return obj
+                return self._set_attributes(cls.__new__(cls), self(content["attributes"], where), where)
             if tag == "$tree":
                 arguments, state = self(content["arguments"], f"{where}.arguments"), self(content["state"], f"{where}.state")
                 if (problem := tree_problem(arguments, state)) is not None:
@@ -372,22 +384,58 @@ class _Decoder:
             return self._network(cls, content, where)
         except ModelFileError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise self.fail(where, f"cannot be rebuilt ({type(exc).__name__}: {exc})") from exc
+
+    def _set_attributes(self, obj: Any, attributes: Mapping[str, Any], where: str) -> Any:
+        """``obj`` with ``attributes`` set; refuses a name that would hide one of its class's methods or properties."""
+        hiding = sorted(name for name in attributes if callable(inspect.getattr_static(type(obj), name, None))
+                        or isinstance(inspect.getattr_static(type(obj), name, None), property))
+        if hiding:
+            raise self.fail(where, f"attributes {hiding} would replace methods of {class_path(type(obj))}")
+        vars(obj).update(attributes)
+        return obj
 
     def _bad(self, where: str, value: Any) -> Any:
         raise self.fail(where, f"unexpected value {value!r}")
 
+    def _buffer(self, member: str, where: str) -> bytearray:
+        if member not in self.buffers:
+            try:
+                self.buffers[member] = bytearray(self.archive.read(member))
+            except (zipfile.BadZipFile, zlib.error, KeyError, EOFError) as exc:
+                raise self.fail(where, f"{member} is damaged or missing ({exc})") from exc
+        return self.buffers[member]
+
+    def _dtype(self, description: Any, where: str) -> np.dtype:
+        """A dtype of numbers, booleans or text (or a table of them) from its description; never an object dtype."""
+        if isinstance(description, dict):
+            formats = [self._dtype(f, where) for f in description["formats"]]
+            return np.dtype({"names": description["names"], "formats": formats, "offsets": description["offsets"],
+                             "itemsize": description["itemsize"]})
+        dtype = np.dtype(str(description))
+        if dtype.kind not in ARRAY_KINDS or dtype.names or dtype.shape:
+            raise self.fail(where, f"arrays of dtype {description!r} are never loaded (numbers, booleans and text only)")
+        return dtype
+
     def _array(self, content: Mapping[str, Any], where: str) -> np.ndarray:
-        member = content["member"]
-        try:
-            data = self.archive.read(member)
-        except (zipfile.BadZipFile, zlib.error, KeyError, EOFError) as exc:
-            raise self.fail(where, f"{member} is damaged or missing ({exc})") from exc
-        try:
-            array = np.load(io.BytesIO(data), allow_pickle=False)
-        except ValueError as exc:
-            raise self.fail(where, f"{member} is not a plain array ({exc}); pickled arrays are never loaded") from exc
+        buffer = self._buffer(content["buffer"], where)
+        dtype = self._dtype(content["dtype"], where)
+        shape = tuple(content["shape"])
+        if not all(isinstance(n, int) and n >= 0 for n in shape):
+            raise self.fail(where, f"array shape {list(shape)} is not a list of sizes")
+        count = math.prod(shape)
+        names = dtype.names or ()
+        columns = [(dtype[n], o) for n, o in zip(names, content["offsets"], strict=True)] if names else [(dtype, content["offset"])]
+        for column, offset in columns:
+            if not isinstance(offset, int) or offset < 0 or offset + count * column.itemsize > len(buffer):
+                raise self.fail(where, f"array at byte {offset!r} reaches beyond the {len(buffer)} bytes of {content['buffer']}")
+        if names:
+            array = np.zeros(shape, dtype)
+            for name, (column, offset) in zip(names, columns):
+                array[name] = np.frombuffer(buffer, column, count, offset).reshape(shape)
+        else:
+            array = np.frombuffer(buffer, dtype, count, content["offset"]).reshape(shape)
         return array.astype(object) if content.get("object") else array
 
     def _network(self, cls: type, content: Mapping[str, Any], where: str) -> Any:
@@ -407,16 +455,16 @@ def _pickle_hint(head: bytes) -> str:
 
 
 class _ModelFile:
-    """An opened model file: manifest read and checked; estimators decoded on request."""
+    """An opened model file (a path, or its bytes): manifest read and checked; estimators decoded on request."""
 
-    def __init__(self, opener: Callable[[], IO[bytes]], file: str) -> None:
-        self.opener, self.file = opener, file
+    def __init__(self, source: str | bytes, file: str) -> None:
+        self.source, self.file = source, file
         with self._archive() as archive:
             try:
                 manifest = json.loads(archive.read(MANIFEST))
             except KeyError:
                 raise ModelFileError(file, f"a zip archive without {MANIFEST}: not a tess-cluster-age model file") from None
-            except (ValueError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            except (ValueError, RecursionError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
                 raise ModelFileError(file, f"{MANIFEST} is damaged ({exc})") from exc
             if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
                 raise ModelFileError(file, f"{MANIFEST} does not describe {FORMAT!r}: not a tess-cluster-age model file")
@@ -431,20 +479,18 @@ class _ModelFile:
             for key in ("metadata", "estimators"):
                 if not isinstance(manifest.get(key), dict):
                     raise ModelFileError(file, f"{MANIFEST} has no {key!r} mapping")
-            _Decoder(None, file).check(manifest["metadata"], "metadata")
-            for name, tree in manifest["estimators"].items():
-                _Decoder(archive, file).check(tree, name)
         self.manifest, self.written_with = manifest, written_with
         self._warn_on_versions()
 
     def _archive(self) -> zipfile.ZipFile:
-        handle = self.opener()
         try:
-            return zipfile.ZipFile(handle)
-        except (zipfile.BadZipFile, EOFError, OSError) as exc:
-            handle.seek(0)
-            head = handle.read(2)
-            handle.close()
+            return zipfile.ZipFile(io.BytesIO(self.source) if isinstance(self.source, bytes) else self.source)
+        except (zipfile.BadZipFile, EOFError) as exc:
+            if isinstance(self.source, bytes):
+                head = self.source[:2]
+            else:
+                with open(self.source, "rb") as handle:
+                    head = handle.read(2)
             raise ModelFileError(self.file, _pickle_hint(head)) from exc
 
     def _warn_on_versions(self) -> None:
@@ -493,18 +539,15 @@ def read_models(source: str | os.PathLike | bytes) -> TrainedModels:
         FileNotFoundError: no such file.
     """
     if isinstance(source, (bytes, bytearray)):
-        data = bytes(source)
-        model_file = _ModelFile(lambda: io.BytesIO(data), "<bytes>")
+        model_file = _ModelFile(bytes(source), "<bytes>")
     else:
         path = os.fspath(source)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{path}: no such model file")
-        model_file = _ModelFile(lambda: open(path, "rb"), path)  # noqa: SIM115 - closed by the ZipFile
+        model_file = _ModelFile(path, path)
     metadata = _Decoder(None, model_file.file)(model_file.manifest["metadata"], "metadata")
     try:
-        fields = {k: metadata[k] for k in ("feature_columns", "identity_columns", "feature_ranges", "galaxies", "n_clusters",
-                                           "n_segments", "provenance", "input_provenance", "versions")}
-        return TrainedModels(models=LazyModels(model_file), model_info=metadata["models"], **fields)
+        return TrainedModels.from_dict({"models": LazyModels(model_file), "metadata": metadata})
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(model_file.file, f"its metadata is incomplete or inconsistent ({type(exc).__name__}: {exc})") from exc
 
