@@ -92,6 +92,23 @@ def test_every_estimator_kind_predicts_identically_after_a_round_trip(name, tabl
         pd.testing.assert_frame_equal(getattr(loaded, "model_", loaded).inner_predictions_, inner)
 
 
+def test_reading_never_unpickles(table, tmp_path, monkeypatch):
+    import torch
+
+    names = ["random_forest", "regression", "gaussian_nn_linear_branch", "per_galaxy_tuned_forest"]
+    models = {name: fit(name, table) for name in names}
+    save_models(bundle_of(models), tmp_path / "m.zip")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model file was unpickled")
+
+    for module, name in ((pickle, "load"), (pickle, "loads"), (torch, "load"), (np, "load")):
+        monkeypatch.setattr(module, name, refuse)
+    loaded = read_models(tmp_path / "m.zip").models
+    for name in names:
+        assert np.array_equal(loaded[name].predict_dist(table)[0], models[name].predict_dist(table)[0])
+
+
 def test_the_bundle_metadata_round_trips_with_its_types(forest_file):
     original = bundle_of({"random_forest": None, "regression": None})
     loaded = read_models(forest_file)

@@ -30,7 +30,8 @@ Why not skops for the scikit-learn estimators: skops 0.16.0 installs beside scik
 ``import skops.io`` imports every scikit-learn estimator (``sklearn.utils.all_estimators``) to build
 its default trusted list: measured here, 4.4 s on top of the 2.8 s of importing the parts of
 scikit-learn we use (warm, 2 busy cores), while dating a cluster must take two seconds in all. skops
-rebuilds a tree from the same ``Tree`` state that this module stores. Why not safetensors for the
+rebuilds a tree from the same ``Tree`` state that this module stores (the pooled forest: 7.1 MiB and
+0.33 s to load with skops, 6.9 MiB and 0.15 s here). Why not safetensors for the
 networks: the same layout (a JSON description and aligned raw bytes) serves every array here,
 including the tree tables, whose dtype has named fields that safetensors does not store, without
 another dependency.
@@ -325,6 +326,13 @@ def allowed_class(kind: str, path: Any, file: str, where: str) -> type:
     return _import(path)
 
 
+@functools.cache
+def _methods(cls: type) -> frozenset[str]:
+    """Names of the methods and properties of ``cls`` (an attribute read from a file may not hide one)."""
+    members = {name: inspect.getattr_static(cls, name) for name in dir(cls)}
+    return frozenset(name for name, member in members.items() if callable(member) or isinstance(member, property))
+
+
 class _Decoder:
     """Rebuilds values from a manifest tree, reading arrays from ``archive``; checks each class before importing it."""
 
@@ -389,8 +397,7 @@ class _Decoder:
 
     def _set_attributes(self, obj: Any, attributes: Mapping[str, Any], where: str) -> Any:
         """``obj`` with ``attributes`` set; refuses a name that would hide one of its class's methods or properties."""
-        hiding = sorted(name for name in attributes if callable(inspect.getattr_static(type(obj), name, None))
-                        or isinstance(inspect.getattr_static(type(obj), name, None), property))
+        hiding = sorted(set(attributes) & _methods(type(obj)))
         if hiding:
             raise self.fail(where, f"attributes {hiding} would replace methods of {class_path(type(obj))}")
         vars(obj).update(attributes)
