@@ -3,7 +3,6 @@ other-version file is refused with a message that names the file, without runnin
 
 from __future__ import annotations
 
-import io
 import json
 import pickle
 import sys
