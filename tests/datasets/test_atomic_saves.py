@@ -144,6 +144,6 @@ def test_every_output_in_the_catalog_uses_an_atomic_dataset():
     assert "model_input" in outputs and "{namespace}.trained_models" in outputs and "report_html" in outputs
     atomic = {"tess_cluster_age.datasets." + name for name in
               ("AtomicParquetDataset", "AtomicCSVDataset", "AtomicJSONDataset", "AtomicPickleDataset", "AtomicTextDataset",
-               "FitsTableDataset", "PeriodogramDataset", "FigureFolderDataset")}
+               "FitsTableDataset", "PeriodogramDataset", "FigureFolderDataset", "trained_models.ModelFileDataset")}
     plain = {name: kind for name, kind in outputs.items() if kind not in atomic}
     assert not plain, f"outputs written without atomic saves: {plain}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
@@ -128,14 +127,3 @@ def test_missing_models_give_the_command_that_trains_them(trained, tmp_path, cap
     with pytest.raises(dating.MissingModelError, match=r"'nn_mse' not found .*gaussian_nn is not trained yet: run `kedro run --pipeline=gaussian_nn`"):
         dating.select_models(loaders, "nn_mse")
     assert [m.name for m in dating.select_models(loaders, "random_forest")] == ["random_forest"]
-
-
-def test_trained_models_dataset_loads_the_latest_version_lazily(trained, tmp_path):
-    dataset = TrainedModelsDataset(path=str(tmp_path), pipelines=["random_forest", "regression"])
-    assert not dataset.exists() and dataset.load() == {"random_forest": None, "regression": None}
-    save_bundle({"models": {}, "metadata": {"first": True}}, tmp_path)
-    time.sleep(0.01)                      # versions are millisecond timestamps
-    save_bundle({"models": {}, "metadata": {"first": False}}, tmp_path)
-    loaders = dataset.load()
-    assert dataset.exists() and loaders["regression"] is None
-    assert loaders["random_forest"]()["metadata"] == {"first": False}

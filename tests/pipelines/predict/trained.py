@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from kedro.io.core import Version
-from kedro_datasets.pickle import PickleDataset
 
 from tess_cluster_age.datasets import ELKFolderDataset
+from tess_cluster_age.datasets.trained_models import ModelFileDataset
 from tess_cluster_age.lightcurves import write_elk_file
 from tess_cluster_age.pipelines.augmentation.nodes import build_segments
 from tess_cluster_age.pipelines.feature_engineering.nodes import build_model_input, compute_classic_features, compute_invariant_features
@@ -88,9 +88,9 @@ def train(root: Path) -> tuple[dict, dict]:
     return data, bundle
 
 
-def save_bundle(bundle: dict, models_dir: Path, pipeline: str = "random_forest") -> None:
-    """Save as the model pipelines do (versioned pickle ``<models_dir>/<pipeline>.pkl``)."""
-    PickleDataset(filepath=str(models_dir / f"{pipeline}.pkl"), version=Version(None, None)).save(bundle)
+def save_bundle(bundle, models_dir: Path, pipeline: str = "random_forest") -> None:
+    """Save as the model pipelines do (versioned model file ``<models_dir>/<pipeline>.zip``)."""
+    ModelFileDataset(filepath=str(models_dir / f"{pipeline}.zip"), version=Version(None, None)).save(bundle)
 
 
 def make_project(folder: Path, bundle: dict | None) -> Path:
