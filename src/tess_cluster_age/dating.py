@@ -27,6 +27,7 @@ import pandas as pd
 
 from tess_cluster_age.config import FeatureExecutionConfig, IngestionConfig, ModelInputConfig, OutOfRangeConfig, PredictConfig
 from tess_cluster_age.age_distribution import AgeDistribution
+from tess_cluster_age.models.bundle import TrainedModels
 from tess_cluster_age.reading import PROBLEM_COLUMNS, LightCurves, problem_row
 from tess_cluster_age.features.classic import ClassicConfig
 from tess_cluster_age.features.extract import classic_feature_table, invariant_feature_table
@@ -98,12 +99,12 @@ class TrainedModel:
 
 
 # ------------------------------------------------------------------------------------ models
-def select_models(trained_models: Mapping[str, Callable[[], dict] | None], models: str | Sequence[str] = "all",
+def select_models(trained_models: Mapping[str, Callable[[], TrainedModels] | None], models: str | Sequence[str] = "all",
                   configured: Mapping[str, Sequence[str]] | None = None) -> list[TrainedModel]:
     """The trained models to date with, from the model pipelines' bundles.
 
     Args:
-        trained_models: pipeline -> loader of its bundle (``{"models", "metadata"}``), or None
+        trained_models: pipeline -> loader of its bundle (:class:`~tess_cluster_age.models.bundle.TrainedModels`), or None
             when the pipeline has not been run (see
             :class:`~tess_cluster_age.datasets.trained_models.TrainedModelsDataset`).
         models: ``"all"`` (every saved model of every trained pipeline; a pipeline not trained yet
@@ -132,11 +133,10 @@ def select_models(trained_models: Mapping[str, Callable[[], dict] | None], model
         if wanted is not None and {m.name for m in selected} >= set(wanted):
             break
         bundle = loader()
-        metadata = bundle["metadata"]
-        for name, estimator in bundle["models"].items():
+        for name in bundle.models:
             if wanted is None or name in wanted:
-                info = metadata.get("models", {}).get(name, {})
-                selected.append(TrainedModel(name, pipeline, estimator, info.get("spec", {}), info.get("cross_validation", {}), metadata))
+                info = bundle.model_info[name]
+                selected.append(TrainedModel(name, pipeline, bundle.models[name], info.spec, info.cross_validation, bundle.metadata))
     if wanted is not None:
         unknown = [m for m in wanted if m not in {s.name for s in selected}]
         if unknown and configured is not None:
@@ -153,9 +153,9 @@ def select_models(trained_models: Mapping[str, Callable[[], dict] | None], model
     return selected
 
 
-def available_models(trained_models: Mapping[str, Callable[[], dict] | None]) -> list[str]:
-    """Names of every saved model of the trained pipelines (loads the bundles)."""
-    return [name for loader in trained_models.values() if loader is not None for name in loader()["models"]]
+def available_models(trained_models: Mapping[str, Callable[[], TrainedModels] | None]) -> list[str]:
+    """Names of every saved model of the trained pipelines (reads the model files' manifests)."""
+    return [name for loader in trained_models.values() if loader is not None for name in loader().models]
 
 
 # ------------------------------------------------------------------------------------ inputs

@@ -4,6 +4,8 @@ model pipelines' own node trains."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pickle
 import time
 
@@ -31,10 +33,9 @@ def table():
 
 @pytest.fixture(scope="module")
 def trained(table) -> TrainedModels:
-    """What the model pipelines' node returns (converted if it is still the dictionary layout)."""
+    """What the model pipelines' node returns."""
     no_metrics = pd.DataFrame(columns=["model", "level", "galaxy", "age_bin", "seed", "metric", "value"])
-    bundle = train_final_models(table, None, None, no_metrics, FOREST, 5, {"seed": 5})
-    return bundle if isinstance(bundle, TrainedModels) else TrainedModels.from_dict(bundle)
+    return train_final_models(table, None, None, no_metrics, FOREST, {}, 5, {"seed": 5})
 
 
 def versioned(folder, version=None) -> ModelFileDataset:
@@ -53,9 +54,10 @@ def test_round_trip_exists_and_identical_predictions(trained, table, tmp_path):
         assert np.array_equal(expected[0], got[0]) and np.array_equal(expected[1], got[1])
 
 
-def test_the_dictionary_layout_is_saved_too(trained, tmp_path):
-    versioned(tmp_path).save(trained.to_dict())
-    assert list(versioned(tmp_path).load().models) == ["random_forest", "regression"]
+def test_only_a_bundle_is_saved(trained, tmp_path):
+    with pytest.raises(DatasetError, match="saves a TrainedModels bundle, got dict"):
+        versioned(tmp_path).save(trained.to_dict())
+    assert not versioned(tmp_path).exists()
 
 
 def test_a_missing_file_raises_a_dataset_error(tmp_path):
@@ -76,9 +78,7 @@ def test_a_pickle_in_the_models_folder_is_refused_through_the_dataset(tmp_path):
 def test_the_newest_version_is_read_by_both_datasets_and_by_load_models(trained, tmp_path):
     reader = TrainedModelsDataset(path=str(tmp_path), pipelines=["random_forest", "regression"])
     assert not reader.exists() and reader.load() == {"random_forest": None, "regression": None}
-    first = trained.to_dict()
-    first["metadata"]["n_clusters"] = 1
-    versioned(tmp_path, None).save(first)
+    versioned(tmp_path, None).save(dataclasses.replace(trained, n_clusters=1))
     time.sleep(0.01)                                         # versions are millisecond timestamps
     versioned(tmp_path, None).save(trained)
     loaders = reader.load()

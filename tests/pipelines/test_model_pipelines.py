@@ -87,12 +87,12 @@ def test_random_forest_pipeline_writes_predictions_metrics_importances_and_a_mod
     assert set(out["importances"]["feature"]) == {"signal", "square", "noise", "cluster_id"}
     top = out["importances"].groupby("feature")["importance"].mean().idxmax()
     assert top in {"signal", "square"}
-    assert set(model["models"]) == {"random_forest", "random_forest_per_galaxy"}      # save: false is not saved
-    meta = model["metadata"]
-    assert meta["feature_columns"] == ["signal", "square", "noise", "cluster_id"]
-    assert meta["provenance"] == PROVENANCE and meta["n_clusters"] == 45
-    assert set(meta["models"]["random_forest"]["cross_validation"]) == {"all", "MW", "LMC", "SMC"}
-    mu, sigma = model["models"]["random_forest"].predict_dist(data)
+    assert set(model.models) == {"random_forest", "random_forest_per_galaxy"}      # save: false is not saved
+    assert model.feature_columns == ("signal", "square", "noise", "cluster_id")
+    assert model.provenance == PROVENANCE and model.n_clusters == 45
+    cross_validation = model.model_info["random_forest"].cross_validation
+    assert set(cross_validation) == {"all", "MW", "LMC", "SMC"} and {"nll", "rmse"} <= set(cross_validation["LMC"])
+    mu, sigma = model.models["random_forest"].predict_dist(data)
     assert np.all(sigma >= 0.05)
 
 
@@ -105,7 +105,7 @@ def test_regression_and_gaussian_nn_pipelines_run():
     section["models"]["gaussian_nn"]["options"]["periodogram_branch"] = "linear"
     out = run(gaussian_nn_pipeline(), "gaussian_nn", section, data)
     assert {"gaussian_nn", "nn_mse", "gaussian_nn_no_galaxy", "gaussian_nn_shuffled_labels"} <= set(out["oof"]["model"])
-    assert set(out["trained_models"]["models"]) == {"gaussian_nn", "nn_mse"}
+    assert set(out["trained_models"].models) == {"gaussian_nn", "nn_mse"}
 
 
 def _cluster_rmse(metrics: pd.DataFrame, model: str) -> float:

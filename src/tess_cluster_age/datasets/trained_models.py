@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from copy import deepcopy
 from pathlib import PurePosixPath
 from typing import Any
@@ -70,9 +70,10 @@ class ModelFileDataset(AbstractVersionedDataset[TrainedModels, TrainedModels]):
         with self._fs.open(path, "rb") as handle:
             return read_models(handle.read())
 
-    def save(self, data: TrainedModels | Mapping[str, Any]) -> None:
-        # a {"models", "metadata"} dictionary is accepted while train_final_models still returns one
-        bundle = data if isinstance(data, TrainedModels) else TrainedModels.from_dict(data)
+    def save(self, data: TrainedModels) -> None:
+        if not isinstance(data, TrainedModels):
+            raise DatasetError(f"ModelFileDataset saves a TrainedModels bundle, got {type(data).__name__}")
+        bundle = data
         path = get_filepath_str(self._get_save_path(), self._protocol)
         if self._protocol == "file":
             with AtomicFile(self._fs, path, "wb") as handle:

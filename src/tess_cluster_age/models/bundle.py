@@ -138,14 +138,3 @@ class TrainedModels:
             raise ValueError(f"trained-models metadata: missing keys {missing}, unknown keys {unknown}; expected {list(METADATA_KEYS)}")
         fields = {k: metadata[k] for k in METADATA_KEYS if k != "models"}
         return cls(models=bundle["models"], model_info=dict(metadata["models"]), **fields)
-
-    def __getitem__(self, key: str) -> Any:
-        """``bundle["models"]`` and ``bundle["metadata"]``, as on the former dictionary.
-
-        Transitional: kept while callers move to the attributes; remove once none indexes a bundle.
-        """
-        if key == "models":
-            return self.models
-        if key == "metadata":
-            return self.metadata
-        raise KeyError(key)

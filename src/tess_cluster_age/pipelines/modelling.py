@@ -22,6 +22,7 @@ from kedro.pipeline import Pipeline, node, pipeline
 from tess_cluster_age import evaluation
 from tess_cluster_age.config import EvaluationConfig
 from tess_cluster_age.models import build_model
+from tess_cluster_age.models.bundle import ModelInfo, TrainedModels
 from tess_cluster_age.models.config import ModelPipelineConfig, ModelSpec
 from tess_cluster_age.provenance import package_versions
 from tess_cluster_age.provenance import provenance_of as record_of
@@ -154,7 +155,7 @@ def _log_summary(metrics: pd.DataFrame) -> None:
 
 
 def train_final_models(model_input: pd.DataFrame, periodograms_classic: Any, periodograms_invariant: Any, metrics: pd.DataFrame,
-                       params: dict[str, Any], evaluation_params: dict[str, Any], seed: int, provenance: dict[str, Any]) -> dict[str, Any]:
+                       params: dict[str, Any], evaluation_params: dict[str, Any], seed: int, provenance: dict[str, Any]) -> TrainedModels:
     """Every model with ``save: true``, fitted on all labelled clusters, with what predict needs.
 
     Args:
@@ -167,11 +168,11 @@ def train_final_models(model_input: pd.DataFrame, periodograms_classic: Any, per
             predict rebuilds exactly these features.
 
     Returns:
-        ``{"models": {name: fitted estimator}, "metadata": {...}}``: metadata holds, per model, the
-        feature columns, the training feature ranges (1st/99th percentiles, min, max), tuned parameters and cross-validated cluster metrics per galaxy; and the
-        provenance parameters, the provenance record that ``model_input`` carries
-        (:mod:`tess_cluster_age.provenance`; the lineage of parameters that actually produced the
-        features), package versions and training set size.
+        The bundle (:class:`~tess_cluster_age.models.bundle.TrainedModels`): the fitted models, per
+        model its spec, tuned parameters and cross-validated cluster metrics per galaxy; the
+        feature columns and their training ranges (1st/99th percentiles, min, max); the provenance
+        parameters and the provenance record that ``model_input`` carries (the lineage of
+        parameters that actually produced the features); package versions and training set size.
     """
     periodograms = {"classic": periodograms_classic, "invariant": periodograms_invariant}
     config = ModelPipelineConfig.from_params(params)
@@ -187,11 +188,8 @@ def train_final_models(model_input: pd.DataFrame, periodograms_classic: Any, per
         model = _model_factory(spec, seed, config, evaluation_config)()
         model.fit(table, table["log_age"].to_numpy(float), sample_weight=table["weight"].to_numpy(float), groups=table["name"].to_numpy())
         models[name] = model
-        per_model[name] = {
-            "spec": dataclasses.asdict(spec),
-            "tuned_parameters": _tuned_parameters(model),
-            "cross_validation": _cv_summary(metrics, name),
-        }
+        per_model[name] = ModelInfo(spec=dataclasses.asdict(spec), tuned_parameters=_tuned_parameters(model),
+                                    cross_validation=_cv_summary(metrics, name))
         logger.info("%s: final model fitted on %d clusters (%d segments) in %.0f s", name, labelled["name"].nunique(), len(labelled),
                     time.perf_counter() - start)
     input_record = record_of(model_input)
@@ -199,22 +197,20 @@ def train_final_models(model_input: pd.DataFrame, periodograms_classic: Any, per
     with np.errstate(all="ignore"):
         low, high = np.nanpercentile(values, [1, 99], axis=0)
         minimum, maximum = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
-    return {
-        "models": models,
-        "metadata": {
-            "feature_columns": features,
-            "identity_columns": list(ID_COLUMNS),
-            "feature_ranges": {f: {"p01": float(a), "p99": float(b), "min": float(c), "max": float(d)}
-                               for f, a, b, c, d in zip(features, low, high, minimum, maximum)},
-            "galaxies": sorted(labelled["galaxy"].unique().tolist()),
-            "n_clusters": int(labelled["name"].nunique()),
-            "n_segments": int(len(labelled)),
-            "models": per_model,
-            "provenance": provenance,
-            "input_provenance": input_record,
-            "versions": package_versions(),
-        },
-    }
+    return TrainedModels(
+        models=models,
+        model_info=per_model,
+        feature_columns=features,
+        identity_columns=ID_COLUMNS,
+        feature_ranges={f: {"p01": float(a), "p99": float(b), "min": float(c), "max": float(d)}
+                        for f, a, b, c, d in zip(features, low, high, minimum, maximum)},
+        galaxies=sorted(labelled["galaxy"].unique().tolist()),
+        n_clusters=int(labelled["name"].nunique()),
+        n_segments=int(len(labelled)),
+        provenance=provenance,
+        input_provenance=input_record,
+        versions=package_versions(),
+    )
 
 
 def _tuned_parameters(model: Any) -> dict:
