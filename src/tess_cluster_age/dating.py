@@ -84,7 +84,7 @@ class TrainedModel:
     Attributes:
         name: model name (a key of ``<pipeline>.models`` with ``save: true``).
         pipeline: the model pipeline that trained it.
-        estimator: the fitted estimator (``predict_dist(X) -> (mu, sigma)``, dex).
+        estimator: the fitted estimator (``predict(X, return_std=True) -> (mu, sigma)``, dex).
         spec: its ``models`` entry (``estimator``, ``options``, ``periodogram`` ...).
         cross_validation: cluster-level CV metrics per galaxy (``rmse``, ``rmse_diff``, ...).
         metadata: the bundle's metadata (``provenance``, ``feature_columns``, ``feature_ranges`` ...).
@@ -278,7 +278,7 @@ def predict_clusters(model: TrainedModel, model_input: pd.DataFrame, periodogram
     rows, problems, distributions = [], [], {}
     for galaxy, part in table.groupby("galaxy", sort=False):
         try:
-            mu, sigma = model.estimator.predict_dist(part)
+            mu, sigma = model.estimator.predict(part, return_std=True)
         except ValueError as exc:
             problems += [problem_row(info.at[n, "file"], n, "model", "model_error", f"{model.name}: {exc}") for n in part["name"].unique()]
             continue

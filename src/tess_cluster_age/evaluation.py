@@ -403,7 +403,7 @@ def _fold_predictions(task: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame 
     train, test, label, seed, fold = task["train"], task["test"], task["label"], task["seed"], task["fold"]
     model = task["make_model"]()
     model.fit(train, train[label].to_numpy(float), sample_weight=train["weight"].to_numpy(float), groups=train["name"].to_numpy())
-    mu, sigma = model.predict_dist(test)
+    mu, sigma = model.predict(test, return_std=True)
     rows = pd.DataFrame({
         "model": task["model_name"], "level": "segment", "seed": seed, "fold": fold,
         "segment_id": test["segment_id"].to_numpy(), "name": test["name"].to_numpy(), "galaxy": test["galaxy"].to_numpy(),
@@ -426,7 +426,7 @@ def cross_validate(make_model: Callable[[], Any], data: pd.DataFrame, folds: pd.
 
     For each (seed, fold) the model is built fresh by ``make_model()``, fitted on the segments of
     the other folds' clusters only (``fit(X, y, sample_weight=weight, groups=name)``) and predicts
-    the held-out clusters' segments with ``predict_dist``. Clusters absent from ``folds`` (no
+    the held-out clusters' segments with ``predict(X, return_std=True)``. Clusters absent from ``folds`` (no
     label) are never used.
 
     Args:

@@ -50,7 +50,7 @@ def test_round_trip_exists_and_identical_predictions(trained, table, tmp_path):
     loaded = versioned(tmp_path).load()
     assert loaded.metadata == trained.metadata
     for name in ("random_forest", "regression"):
-        expected, got = trained.models[name].predict_dist(table), loaded.models[name].predict_dist(table)
+        expected, got = trained.models[name].predict(table, return_std=True), loaded.models[name].predict(table, return_std=True)
         assert np.array_equal(expected[0], got[0]) and np.array_equal(expected[1], got[1])
 
 

@@ -26,9 +26,9 @@ def test_sigma_never_falls_below_the_floor_even_when_the_calibration_asks_for_le
     data = synthetic_model_input(n_clusters=30, seed=11)
     exact = data.assign(signal=data["log_age"])
     options = dict(alpha=1e-6, features=["signal"], use_galaxy=False, inner_folds=3, random_state=0)
-    _, raw_sigma = _fit(RidgeAgeModel(sigma_floor=0.0, **options), exact).predict_dist(exact)
+    _, raw_sigma = _fit(RidgeAgeModel(sigma_floor=0.0, **options), exact).predict(exact, return_std=True)
     assert raw_sigma.max() < 0.05                      # the case the floor is for does occur here
-    _, sigma = _fit(RidgeAgeModel(sigma_floor=sigma_floor, **options), exact).predict_dist(exact)
+    _, sigma = _fit(RidgeAgeModel(sigma_floor=sigma_floor, **options), exact).predict(exact, return_std=True)
     np.testing.assert_allclose(sigma, np.maximum(raw_sigma, sigma_floor), rtol=0, atol=1e-12)
     assert sigma.min() == pytest.approx(sigma_floor)
 

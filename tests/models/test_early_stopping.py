@@ -37,7 +37,7 @@ def test_members_stop_before_memorising_labels_no_feature_explains(periodogram_b
                                     patience=15, learn_sigma=False, periodogram_branch=periodogram_branch, features=features,
                                     use_galaxy=False, inner_folds=3, random_state=3)
     model.fit(data, data["log_age"], data["weight"], data["name"])
-    mu, _ = model.predict_dist(data)
+    mu, _ = model.predict(data, return_std=True)
     in_sample_rmse = float(np.sqrt(np.mean((mu - data["log_age"]) ** 2)))
     assert in_sample_rmse > 0.85 * spread, (in_sample_rmse, spread)
     # and held out, the members are no worse than the training mean would be

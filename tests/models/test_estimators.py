@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from tess_cluster_age import evaluation
 from tess_cluster_age.models import (ConstantModel, GalaxyMeanModel, GaussianNetworkAgeModel, PerGalaxy, RandomForestAgeModel,
@@ -46,9 +47,9 @@ def test_each_model_recovers_a_known_relation(name):
 def test_same_seed_same_predictions_and_another_seed_differs(name):
     data = synthetic_model_input(n_clusters=45, seed=4)
     X, y, w, g = data, data["log_age"], data["weight"], data["name"]
-    first = MODELS[name]().fit(X, y, w, g).predict_dist(X)
-    second = MODELS[name]().fit(X, y, w, g).predict_dist(X)
-    other = MODELS[name]().set_params(random_state=7).fit(X, y, w, g).predict_dist(X)
+    first = MODELS[name]().fit(X, y, w, g).predict(X, return_std=True)
+    second = MODELS[name]().fit(X, y, w, g).predict(X, return_std=True)
+    other = MODELS[name]().set_params(random_state=7).fit(X, y, w, g).predict(X, return_std=True)
     assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
     assert not np.array_equal(first[0], other[0])
 
@@ -57,15 +58,37 @@ def test_same_seed_same_predictions_and_another_seed_differs(name):
                                    PerGalaxy(RidgeAgeModel()), TunedAgeModel(RidgeAgeModel())])
 def test_predicting_with_an_unfitted_model_fails_clearly(model, model_input):
     with pytest.raises(NotFittedError, match="not fitted yet"):
-        model.predict_dist(model_input)
+        model.predict(model_input, return_std=True)
+
+
+@pytest.mark.parametrize("model", [ConstantModel(), GalaxyMeanModel(), RandomForestAgeModel(), RidgeAgeModel(), PerGalaxy(RidgeAgeModel()),
+                                   TunedAgeModel(RidgeAgeModel())])
+def test_fit_without_groups_is_refused(model, model_input):
+    """Without the cluster names the inner folds would split clusters (a leak), so fit refuses to guess."""
+    with pytest.raises(ValueError, match="fit needs groups: the cluster name of each row"):
+        model.fit(model_input, model_input["log_age"], model_input["weight"])
+
+
+@pytest.mark.parametrize("name", ["random_forest", "regression"])
+def test_estimators_follow_scikit_learn_conventions(name, model_input):
+    """``predict`` gives the mean, ``return_std`` adds sigma; ``check_is_fitted`` and ``feature_names_in_`` work."""
+    model = MODELS[name]()
+    with pytest.raises(NotFittedError):
+        check_is_fitted(model)
+    model.fit(model_input, model_input["log_age"], model_input["weight"], model_input["name"])
+    check_is_fitted(model)
+    mu, sigma = model.predict(model_input, return_std=True)
+    assert np.array_equal(model.predict(model_input), mu) and (sigma > 0).all()
+    assert list(model.feature_names_in_) == FEATURES
+    assert clone(model).get_params() == model.get_params()
 
 
 def test_baselines_by_hand(model_input):
-    y, w = model_input["log_age"].to_numpy(), model_input["weight"].to_numpy()
-    constant = ConstantModel().fit(model_input, y, w)
+    y, w, g = model_input["log_age"].to_numpy(), model_input["weight"].to_numpy(), model_input["name"].to_numpy()
+    constant = ConstantModel().fit(model_input, y, w, g)
     assert constant.mean_ == pytest.approx(np.average(y, weights=w))
-    per_galaxy = GalaxyMeanModel().fit(model_input, y, w)
-    mu, sigma = per_galaxy.predict_dist(model_input)
+    per_galaxy = GalaxyMeanModel().fit(model_input, y, w, g)
+    mu, sigma = per_galaxy.predict(model_input, return_std=True)
     lmc = model_input["galaxy"].to_numpy() == "LMC"
     assert mu[lmc][0] == pytest.approx(y[lmc].mean()) and sigma[lmc][0] == pytest.approx(y[lmc].std())
 
@@ -152,9 +175,9 @@ def test_per_galaxy_fits_one_model_per_galaxy_and_refuses_an_unknown_galaxy(mode
     assert sorted(model.models_) == ["LMC", "MW", "SMC"]
     lmc = model_input[model_input["galaxy"] == "LMC"]
     alone = clone(RidgeAgeModel(features=FEATURES, inner_folds=3)).fit(lmc, lmc["log_age"], lmc["weight"], lmc["name"])
-    assert np.allclose(model.predict_dist(lmc)[0], alone.predict_dist(lmc)[0])
+    assert np.allclose(model.predict(lmc, return_std=True)[0], alone.predict(lmc, return_std=True)[0])
     with pytest.raises(ValueError, match="no per-galaxy model for \\['M31'\\]"):
-        model.predict_dist(model_input.assign(galaxy="M31"))
+        model.predict(model_input.assign(galaxy="M31"), return_std=True)
 
 
 def test_tuning_chooses_on_training_clusters_and_keeps_the_best_trial(model_input):
@@ -176,7 +199,7 @@ def test_periodogram_branch_reads_the_vector_columns():
     for branch in ("linear", "cnn"):
         model = GaussianNetworkAgeModel(features=["noise"], periodogram_branch=branch, random_state=0, **FAST_NETWORK)
         model.fit(table, table["log_age"], table["weight"], table["name"])
-        mu, _ = model.predict_dist(table)
+        mu, _ = model.predict(table, return_std=True)
         assert np.sqrt(np.mean((mu - table["log_age"]) ** 2)) < 0.6, branch  # the age is only in the vector
     with pytest.raises(ValueError, match="periodogram_"):
         GaussianNetworkAgeModel(periodogram_branch="linear", **FAST_NETWORK).fit(data, data["log_age"], data["weight"], data["name"])

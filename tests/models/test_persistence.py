@@ -83,8 +83,8 @@ def test_every_estimator_kind_predicts_identically_after_a_round_trip(name, tabl
     loaded = read_models(tmp_path / "m.zip").models[name]
     assert type(loaded) is type(model)
     assert repr(loaded.get_params()) == repr(model.get_params())
-    mu, sigma = model.predict_dist(table)
-    mu_loaded, sigma_loaded = loaded.predict_dist(table)
+    mu, sigma = model.predict(table, return_std=True)
+    mu_loaded, sigma_loaded = loaded.predict(table, return_std=True)
     assert np.array_equal(mu_loaded, mu) and np.array_equal(sigma_loaded, sigma)
     inner = getattr(getattr(model, "model_", model), "inner_predictions_", None)
     if inner is not None:
@@ -105,7 +105,7 @@ def test_reading_never_unpickles(table, tmp_path, monkeypatch):
         monkeypatch.setattr(module, name, refuse)
     loaded = read_models(tmp_path / "m.zip").models
     for name in names:
-        assert np.array_equal(loaded[name].predict_dist(table)[0], models[name].predict_dist(table)[0])
+        assert np.array_equal(loaded[name].predict(table, return_std=True)[0], models[name].predict(table, return_std=True)[0])
 
 
 def test_the_bundle_metadata_round_trips_with_its_types(forest_file):
@@ -223,8 +223,8 @@ def test_a_class_outside_the_allow_list_is_refused_before_it_is_imported(forest_
 
 def test_an_attribute_that_would_replace_a_method_is_refused(forest_file, tmp_path):
     file = _edit_manifest(forest_file, tmp_path / "tampered.zip",
-                          lambda m: m["estimators"]["regression"]["$estimator"]["fitted"].update(predict_dist=[1.0]))
-    with pytest.raises(ModelFileError, match=rf"^{file}: regression: attributes \['predict_dist'\] would replace methods of "
+                          lambda m: m["estimators"]["regression"]["$estimator"]["fitted"].update(predict=[1.0]))
+    with pytest.raises(ModelFileError, match=rf"^{file}: regression: attributes \['predict'\] would replace methods of "
                                              r"tess_cluster_age.models.linear:RidgeAgeModel"):
         read_models(file).models["regression"]
 
@@ -266,7 +266,7 @@ def test_a_pickle_in_place_of_an_array_buffer_is_never_run(forest_file, tmp_path
     file = _rewrite(forest_file, tmp_path / "tampered.zip", lambda name, content: payload if name == "arrays/001.bin" else content)
     models = read_models(file).models
     try:
-        models["regression"].predict_dist(synthetic_model_input(n_clusters=3))
+        models["regression"].predict(synthetic_model_input(n_clusters=3), return_std=True)
     except (ModelFileError, ValueError):
         pass                                    # the bytes are read as numbers: refused or nonsense, never run
     assert not marker.exists()

@@ -92,7 +92,7 @@ def test_random_forest_pipeline_writes_predictions_metrics_importances_and_a_mod
     assert model.provenance == PROVENANCE and model.n_clusters == 45
     cross_validation = model.model_info["random_forest"].cross_validation
     assert set(cross_validation) == {"all", "MW", "LMC", "SMC"} and {"nll", "rmse"} <= set(cross_validation["LMC"])
-    mu, sigma = model.models["random_forest"].predict_dist(data)
+    mu, sigma = model.models["random_forest"].predict(data, return_std=True)
     assert np.all(sigma >= 0.05)
 
 
@@ -143,7 +143,7 @@ def test_the_shuffled_label_check_catches_a_leaking_model():
         def fit(self, X, y, sample_weight=None, groups=None):
             return self
 
-        def predict_dist(self, X):
+        def predict(self, X, return_std=False):
             return labels.loc[X.index].to_numpy() + 0.01, np.full(len(X), 0.1)
 
     shuffled = data.assign(log_age=labels)

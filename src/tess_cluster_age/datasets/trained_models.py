@@ -44,7 +44,7 @@ class ModelFileDataset(AbstractVersionedDataset[TrainedModels, TrainedModels]):
 
         >>> ModelFileDataset(filepath="data/06_models/random_forest.zip", version=Version(None, None)).save(bundle)
         >>> bundle = ModelFileDataset(filepath="data/06_models/random_forest.zip", version=Version(None, None)).load()
-        >>> mu, sigma = bundle.models["random_forest"].predict_dist(model_input)
+        >>> mu, sigma = bundle.models["random_forest"].predict(model_input, return_std=True)
     """
 
     def __init__(self, *, filepath: str, version: Version | None = None, credentials: dict[str, Any] | None = None,

@@ -1,5 +1,5 @@
 """Age models: scikit-learn style estimators with ``fit(X, y, sample_weight, groups)`` and
-``predict_dist(X) -> (mu, sigma)`` (see :mod:`tess_cluster_age.models.base`), and
+``predict(X, return_std=True) -> (mu, sigma)`` (see :mod:`tess_cluster_age.models.base`), and
 :func:`build_model`, which makes one from a parameters entry.
 """
 

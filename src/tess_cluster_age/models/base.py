@@ -3,11 +3,15 @@
 Every model is a scikit-learn style estimator (``__init__`` stores parameters, fitted attributes end
 in ``_``) with
 
-- ``fit(X, y, sample_weight=None, groups=None)``: ``X`` is a model-input table (a DataFrame with a
+- ``fit(X, y, sample_weight=None, groups=...)``: ``X`` is a model-input table (a DataFrame with a
   ``galaxy`` column and the feature columns of :mod:`tess_cluster_age.schema`), ``y`` the log ages
-  (dex), ``sample_weight`` the segment weights (SPEC 2) and ``groups`` the cluster names;
-- ``predict_dist(X) -> (mu, sigma)``: the predicted mean and standard deviation of log age (dex)
-  per segment; ``predict(X)`` returns ``mu``.
+  (dex), ``sample_weight`` the segment weights (SPEC 2) and ``groups`` the cluster names, which
+  are required: without them one cluster's segments would fall on both sides of the inner folds;
+- ``predict(X, return_std=False)``: the predicted mean log age (log10 yr) per segment, and with
+  ``return_std=True`` also its standard deviation (dex), as scikit-learn's
+  ``GaussianProcessRegressor.predict`` does. An unfitted model raises ``NotFittedError``
+  (:func:`sklearn.utils.validation.check_is_fitted`); a fitted one names its input columns in
+  ``feature_names_in_``.
 
 :class:`CalibratedAgeModel` is the template of the learned models. Its ``fit``
 
@@ -28,12 +32,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
-from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from tess_cluster_age.evaluation import Z68, Z95, cluster_folds, cluster_rmse, mixture_moments, mixture_sigma, second_moment
 from tess_cluster_age.schema import GALAXIES, feature_columns
@@ -41,18 +44,15 @@ from tess_cluster_age.schema import GALAXIES, feature_columns
 logger = logging.getLogger(__name__)
 
 
-def check_fitted(model: BaseEstimator, attribute: str) -> None:
-    """Raise ``NotFittedError`` naming the model when ``fit`` has not been called."""
-    if not hasattr(model, attribute):
-        raise NotFittedError(f"this {type(model).__name__} is not fitted yet: call fit(X, y, sample_weight, groups) before predicting")
-
-
 def as_arrays(X: pd.DataFrame, y, sample_weight, groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``y``, weights (ones when None) and groups (row index when None) as arrays, checked against X."""
+    """``y``, weights (ones when None) and groups (the cluster names, required) as arrays, checked against X."""
     n = len(X)
+    if groups is None:
+        raise ValueError("fit needs groups: the cluster name of each row (fit(X, y, sample_weight, groups=...)), so that no "
+                         "cluster's segments fall on both sides of the inner folds and the sigma calibration")
     y = np.asarray(y, float)
     weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
-    groups = np.arange(n).astype(str) if groups is None else np.asarray(groups)
+    groups = np.asarray(groups)
     if not (len(y) == len(weight) == len(groups) == n):
         raise ValueError(f"X has {n} rows but y, sample_weight, groups have {len(y)}, {len(weight)}, {len(groups)}")
     if not np.isfinite(y).all():
@@ -131,16 +131,20 @@ def sigma_scales(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, galaxy: np.nd
 
 
 class AgeModel(BaseEstimator):
-    """Common methods: ``predict`` from ``predict_dist`` and the fitted-check."""
+    """Common methods: ``predict(X, return_std=False)`` over the subclass's ``_predict_mean_std``."""
 
-    _fitted_attribute = "n_features_in_"
-
-    def predict_dist(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - interface
+    def _predict_mean_std(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Predicted mean log age (dex) per row."""
-        return self.predict_dist(X)[0]
+    def predict(self, X: pd.DataFrame, return_std: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Predicted mean log age (log10 yr) per row; with ``return_std`` also its standard deviation (dex).
+
+        Raises:
+            NotFittedError: ``fit`` has not been called.
+        """
+        check_is_fitted(self)
+        mu, sigma = self._predict_mean_std(X)
+        return (mu, sigma) if return_std else mu
 
 
 class ConstantModel(AgeModel):
@@ -153,8 +157,7 @@ class ConstantModel(AgeModel):
         self.n_features_in_ = 0
         return self
 
-    def predict_dist(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        check_fitted(self, "mean_")
+    def _predict_mean_std(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         return np.full(len(X), self.mean_), np.full(len(X), max(self.std_, 1e-6))
 
 
@@ -165,9 +168,9 @@ class GalaxyMeanModel(AgeModel):
     """
 
     def fit(self, X: pd.DataFrame, y, sample_weight=None, groups=None) -> "GalaxyMeanModel":
-        y, weight, _ = as_arrays(X, y, sample_weight, groups)
+        y, weight, groups = as_arrays(X, y, sample_weight, groups)
         galaxy = galaxy_of(X)
-        pooled = ConstantModel().fit(X, y, weight)
+        pooled = ConstantModel().fit(X, y, weight, groups)
         self.mean_, self.std_ = {"all": pooled.mean_}, {"all": pooled.std_}
         for name in np.unique(galaxy):
             rows = galaxy == name
@@ -176,8 +179,7 @@ class GalaxyMeanModel(AgeModel):
         self.n_features_in_ = 0
         return self
 
-    def predict_dist(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        check_fitted(self, "mean_")
+    def _predict_mean_std(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         galaxy = galaxy_of(X)
         mu = np.array([self.mean_.get(g, self.mean_["all"]) for g in galaxy])
         sigma = np.array([self.std_.get(g, self.std_["all"]) for g in galaxy])
@@ -203,8 +205,7 @@ class PerGalaxy(AgeModel):
         self.n_features_in_ = next(iter(self.models_.values())).n_features_in_
         return self
 
-    def predict_dist(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        check_fitted(self, "models_")
+    def _predict_mean_std(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         galaxy = galaxy_of(X)
         unknown = sorted(set(galaxy) - set(self.models_))
         if unknown:
@@ -213,7 +214,7 @@ class PerGalaxy(AgeModel):
         for name, model in self.models_.items():
             rows = galaxy == name
             if rows.any():
-                mu[rows], sigma[rows] = model.predict_dist(X[rows])
+                mu[rows], sigma[rows] = model.predict(X[rows], return_std=True)
         return mu, sigma
 
 
@@ -252,7 +253,7 @@ class CalibratedAgeModel(AgeModel):
 
     def _design(self, X: pd.DataFrame) -> np.ndarray:
         """The raw input matrix: selected features, then the galaxy one-hot when ``use_galaxy``."""
-        values = X[self.feature_names_].to_numpy(float)
+        values = X[list(self.feature_names_in_)].to_numpy(float)
         if self.use_galaxy:
             galaxy = galaxy_of(X)
             values = np.column_stack([values, *[(galaxy == g).astype(float) for g in GALAXIES]])
@@ -260,7 +261,7 @@ class CalibratedAgeModel(AgeModel):
 
     def fit(self, X: pd.DataFrame, y, sample_weight=None, groups=None) -> "CalibratedAgeModel":
         y, weight, groups = as_arrays(X, y, sample_weight, groups)
-        self.feature_names_ = self._columns(X)
+        self.feature_names_in_ = np.asarray(self._columns(X), dtype=object)
         galaxy = galaxy_of(X)
         design = self._design(X)
         splits = inner_folds(y, galaxy, groups, self.inner_folds, self.random_state, self.age_bin_edges)
@@ -294,8 +295,7 @@ class CalibratedAgeModel(AgeModel):
             return mu, np.mean([p[1] for p in predictions], axis=0)
         return mu, mixture_sigma(mu, np.mean([second_moment(p[0], p[1]) for p in predictions], axis=0))
 
-    def predict_dist(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        check_fitted(self, "members_")
+    def _predict_mean_std(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         mu, sigma = self._raw_dist(X)
         scale = np.array([self.sigma_scale_.get(g, self.sigma_scale_["all"]) for g in galaxy_of(X)])
         return mu, np.maximum(sigma * scale, self.sigma_floor)
@@ -303,6 +303,6 @@ class CalibratedAgeModel(AgeModel):
     @property
     def inner_cluster_rmse_(self) -> float:
         """Cluster RMSE (dex) of the inner out-of-fold predictions: the tuning objective."""
-        check_fitted(self, "inner_predictions_")
+        check_is_fitted(self, "inner_predictions_")
         p = self.inner_predictions_
         return cluster_rmse(p["log_age"].to_numpy(), p["mu"].to_numpy(), p["name"].to_numpy())

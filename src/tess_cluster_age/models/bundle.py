@@ -51,7 +51,7 @@ class TrainedModels:
     """The fitted models of one model pipeline and what predicting with them needs.
 
     Attributes:
-        models: model name -> fitted estimator (``predict_dist(X) -> (mu, sigma)``, dex). A bundle
+        models: model name -> fitted estimator (``predict(X, return_std=True) -> (mu, sigma)``, dex). A bundle
             read from a model file loads each estimator on first access.
         model_info: model name -> :class:`ModelInfo` (the same names, in the same order).
         feature_columns: the scalar feature columns of the training table.

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
-from tess_cluster_age.models.base import AgeModel, as_arrays, check_fitted
+from tess_cluster_age.models.base import AgeModel, as_arrays
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,5 @@ class TunedAgeModel(AgeModel):
                     len(np.unique(groups)), int(self.n_trials), self.best_params_, self.best_score_)
         return self
 
-    def predict_dist(self, X):
-        check_fitted(self, "model_")
-        return self.model_.predict_dist(X)
+    def _predict_mean_std(self, X):
+        return self.model_.predict(X, return_std=True)

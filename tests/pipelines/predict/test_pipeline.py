@@ -54,7 +54,7 @@ def test_predict_is_the_out_of_sample_pipeline_path_for_the_same_cluster(trained
     # the training path: the same cluster's rows of model_input, through the final model, as a mixture
     rows = trained["data"]["model_input"].query("name == @NEW")
     assert rows["log_age"].isna().all()                       # never a training label
-    mu, sigma = trained["bundle"].models["random_forest"].predict_dist(rows)
+    mu, sigma = trained["bundle"].models["random_forest"].predict(rows, return_std=True)
     expected = evaluation.mixture_moments(mu, sigma, np.zeros(len(mu))).iloc[0]
     lo95, lo68, hi68, hi95 = evaluation.mixture_quantiles(mu, sigma, [0.025, 0.16, 0.84, 0.975])
     assert row["model"] == "random_forest" and row["galaxy"] == "LMC" and row["n_segments"] == len(rows)
