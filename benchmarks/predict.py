@@ -64,7 +64,7 @@ def parts(file: Path, project: Path, model: str) -> dict[str, float]:
         start = time.perf_counter()
         read = read_light_curves(file, strict=False, config=dating.reading_config(models))
         clusters, samples = read.cluster_table(), read.sample_table()
-        provenance = models[0].metadata["provenance"]
+        provenance = models[0].provenance
         out["reading"] = time.perf_counter() - start
         start = time.perf_counter()
         dating.cluster_model_input(clusters, samples, provenance, config.execution)

@@ -79,23 +79,40 @@ def train_command(pipeline: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class TrainedModel:
-    """One fitted model with what predict needs from its pipeline's bundle.
+    """One saved model of a pipeline's bundle: its name, and what dating needs from the bundle.
+
+    The estimator is read from the model file only when it is first used, so that choosing the
+    recommended model from the stored cross-validated skill costs no model loading.
 
     Attributes:
         name: model name (a key of ``<pipeline>.models`` with ``save: true``).
         pipeline: the model pipeline that trained it.
-        estimator: the fitted estimator (``predict(X, return_std=True) -> (mu, sigma)``, dex).
-        spec: its ``models`` entry (``estimator``, ``options``, ``periodogram`` ...).
-        cross_validation: cluster-level CV metrics per galaxy (``rmse``, ``rmse_diff``, ...).
-        metadata: the bundle's metadata (``provenance``, ``feature_columns``, ``feature_ranges`` ...).
+        bundle: its pipeline's :class:`~tess_cluster_age.models.bundle.TrainedModels`.
     """
 
     name: str
     pipeline: str
-    estimator: Any
-    spec: Mapping[str, Any]
-    cross_validation: Mapping[str, Any]
-    metadata: Mapping[str, Any]
+    bundle: TrainedModels
+
+    @property
+    def estimator(self) -> Any:
+        """The fitted estimator (``predict(X, return_std=True) -> (mu, sigma)``, dex)."""
+        return self.bundle.models[self.name]
+
+    @property
+    def spec(self) -> Mapping[str, Any]:
+        """Its ``models`` entry (``estimator``, ``options``, ``periodogram`` ...)."""
+        return self.bundle.model_info[self.name].spec
+
+    @property
+    def cross_validation(self) -> Mapping[str, Mapping[str, float]]:
+        """Cluster-level cross-validated metrics per galaxy (``rmse``, ``nll``, ``rmse_diff`` ...)."""
+        return self.bundle.model_info[self.name].cross_validation
+
+    @property
+    def provenance(self) -> Mapping[str, Any]:
+        """The parameters that built the training features (rebuilt with them for a new cluster)."""
+        return self.bundle.provenance
 
 
 # ------------------------------------------------------------------------------------ models
@@ -135,8 +152,7 @@ def select_models(trained_models: Mapping[str, Callable[[], TrainedModels] | Non
         bundle = loader()
         for name in bundle.models:
             if wanted is None or name in wanted:
-                info = bundle.model_info[name]
-                selected.append(TrainedModel(name, pipeline, bundle.models[name], info.spec, info.cross_validation, bundle.metadata))
+                selected.append(TrainedModel(name, pipeline, bundle))
     if wanted is not None:
         unknown = [m for m in wanted if m not in {s.name for s in selected}]
         if unknown and configured is not None:
@@ -164,7 +180,7 @@ def reading_config(models: Sequence[TrainedModel]) -> IngestionConfig:
     (galaxy folders and file names, as in training)."""
     if not models:
         raise MissingModelError("no model selected")
-    return IngestionConfig.from_params(models[0].metadata["provenance"]["ingestion"])
+    return IngestionConfig.from_params(models[0].provenance["ingestion"])
 
 
 # ------------------------------------------------------------------------------------ features
@@ -271,7 +287,7 @@ def predict_clusters(model: TrainedModel, model_input: pd.DataFrame, periodogram
         ``(cluster, model) -> AgeDistribution``).
     """
     table = join_periodogram(model_input, periodograms, model.spec.get("periodogram"))
-    missing = sorted(set(model.metadata.get("feature_columns", [])) - set(table.columns))
+    missing = sorted(set(model.bundle.feature_columns) - set(table.columns))
     if missing:
         raise ValueError(f"{model.name}: features {missing} were not built; the model's provenance does not match its features")
     info = clusters.set_index("name")
@@ -346,14 +362,14 @@ def date_clusters(light_curves: LightCurves, models: Sequence[TrainedModel], con
         raise MissingModelError("no model selected")
     groups: dict[str, list[TrainedModel]] = {}
     for model in models:
-        groups.setdefault(provenance_key(model.metadata["provenance"]), []).append(model)
+        groups.setdefault(provenance_key(model.provenance), []).append(model)
     if len(groups) > 1:
         logger.info("The models were trained on %d different feature settings: features are built once for each", len(groups))
     clusters, samples = light_curves.cluster_table(), light_curves.sample_table()
     problems = light_curves.problems.to_dict("records")
     predictions, distributions = [], {}
     for group in groups.values() if not clusters.empty else []:
-        provenance = group[0].metadata["provenance"]
+        provenance = group[0].provenance
         model_input, periodograms = cluster_model_input(clusters, samples, provenance, config.execution)
         for name in sorted(set(clusters["name"]) - set(model_input["name"])):
             problems.append(problem_row(clusters.set_index("name").at[name, "file"], name, "cluster", "no_segments",
@@ -361,7 +377,7 @@ def date_clusters(light_curves: LightCurves, models: Sequence[TrainedModel], con
         if model_input.empty:
             continue
         for model in group:
-            flags = out_of_range(model_input, model.metadata.get("feature_ranges", {}), config.out_of_range)
+            flags = out_of_range(model_input, model.bundle.feature_ranges, config.out_of_range)
             rows, model_problems, model_distributions = predict_clusters(model, model_input, periodograms, clusters, flags)
             predictions.append(rows)
             problems += model_problems

@@ -17,6 +17,7 @@ import pytest
 
 from tess_cluster_age import dating
 from tess_cluster_age.config import PredictConfig
+from tess_cluster_age.models.bundle import ModelInfo, TrainedModels
 from tess_cluster_age.reading import read_light_curves
 from tests.pipelines.predict.trained import NEW, PREDICT_PARAMS, PROVENANCE, write_new_cluster
 
@@ -38,8 +39,10 @@ class SpyModel:
 
 def spy_model(feature_ranges: dict) -> dating.TrainedModel:
     """A 'trained' model with the test provenance (so that features are built as in training)."""
-    metadata = {"provenance": PROVENANCE, "feature_columns": [], "feature_ranges": feature_ranges}
-    return dating.TrainedModel("spy", "random_forest", SpyModel(), {}, {}, metadata)
+    bundle = TrainedModels(models={"spy": SpyModel()}, model_info={"spy": ModelInfo(spec={})}, feature_columns=tuple(feature_ranges),
+                           identity_columns=(), feature_ranges=feature_ranges, galaxies=("LMC",), n_clusters=0, n_segments=0,
+                           provenance=PROVENANCE, input_provenance=None, versions={})
+    return dating.TrainedModel("spy", "random_forest", bundle)
 
 
 def date(folder: Path, model: dating.TrainedModel, **params) -> pd.DataFrame:
