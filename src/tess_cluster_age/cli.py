@@ -1,9 +1,12 @@
-"""The ``tess-cluster-age`` command: date new clusters, build the report.
+"""The ``tess-cluster-age`` command: date new clusters, list the trained models, build the report.
 
-``tess-cluster-age predict PATH... --out FILE.csv`` runs :func:`tess_cluster_age.dating.date_clusters`,
-the function the ``predict`` pipeline's node calls, with the project's configuration (the
-``predict`` parameters and the ``predict_trained_models`` catalog entry) loaded through a
-``KedroSession``; ``tess-cluster-age report`` runs the registered ``reporting`` pipeline.
+``tess-cluster-age predict PATH... --out FILE`` reads the files (:mod:`tess_cluster_age.reading`)
+and dates them through :func:`tess_cluster_age.api.date_light_curves`, the path of the Python API,
+which runs :func:`tess_cluster_age.dating.date_clusters` as the ``predict`` pipeline's node does.
+It starts no Kedro session: the models are read from their files and the ``predict`` parameters
+from ``conf/`` (:mod:`tess_cluster_age.project`). ``tess-cluster-age models`` lists the trained
+models with their cross-validated skill; ``tess-cluster-age report`` runs the registered
+``reporting`` pipeline.
 
 Exit codes: 0 every input was dated (or the report was built), 1 some input was not dated, a
 trained model is missing or the report failed, 2 a usage error.
@@ -12,7 +15,6 @@ trained model is missing or the report failed, 2 a usage error.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import math
 import os
@@ -23,51 +25,47 @@ from typing import Any
 import click
 import pandas as pd
 
+from tess_cluster_age.project import find_project
+from tess_cluster_age.provenance import package_versions
 from tess_cluster_age.schema import GALAXIES
 
 EXIT_OK, EXIT_NOT_DATED, EXIT_USAGE = 0, 1, 2
 
-_PREDICT_HELP = """Date the star clusters in ELK light-curve files (.fits or .fits.gz).
+_PREDICT_HELP = """Date the star clusters in light-curve files.
 
-PATHS are files or folders (read recursively). A file's host galaxy comes from the nearest
-enclosing folder named MW, LMC or SMC, else from --galaxy; a file with neither is listed as not
-dated. A LOG_AGE in a file's header is shown beside the prediction and never used.
+PATHS are files or folders (read recursively): ELK files (.fits, .fits.gz), TESS light-curve FITS
+files (SPOC, TESS-SPOC, QLP, lightkurve's to_fits), or CSV/ECSV tables with time (BTJD d), flux
+and flux_err (e/s) and an optional sector. The models learned from ELK integrated light curves:
+another light curve is meaningful only if it is the integrated light of the whole cluster, made
+the same way (the elk package, or an aperture over the cluster); a single star's light curve is
+not. A file's host galaxy comes from the nearest enclosing folder named MW, LMC or SMC, else
+from --galaxy. A LOG_AGE in a file's header is shown beside the prediction and never used.
 
-Segments and features are rebuilt with the parameters stored in the trained models, so a new
-cluster gets exactly the features the models were trained on. The models are the latest ones
-in data/06_models/ (train them with `kedro run --pipeline=random_forest`, `regression`,
-`gaussian_nn`, or `kedro run` for the whole project).
+Segments and features are rebuilt with the parameters stored in the trained models. The models
+are the newest in the project's data/06_models/ (`kedro run` trains them), or in --models DIR.
+By default each cluster is dated with its galaxy's recommended model (the lowest cross-validated
+cluster NLL there; the rule is predict.recommend_by in conf/); --model all dates with every model.
 
-Prints one row per cluster and model: the age in Myr with its 68 % interval (16th-84th
-percentile of the cluster's predicted age distribution), log age and sigma (dex), and a warning
-for every galaxy where a model does not beat that galaxy's mean age in cross-validation (in the
-Milky Way no model does: there an age is essentially the MW prior). Writes every column to --out
-(see the predict pipeline's README).
+Prints the age in Myr with its 68 % interval (16th-84th percentile of the cluster's predicted age
+distribution), log age and sigma (dex), and a warning for every galaxy where a model does not
+beat that galaxy's mean age in cross-validation. --out writes every column: CSV, ECSV (with units
+and the provenance and versions in its meta) or Parquet, chosen by the file extension.
 
 \b
 Exit codes:
-  0  every input file was dated
-  1  some were not (listed, with the reason), or a trained model is missing
-  2  usage error (bad option, path that does not exist, unknown model)
+  0  every input was dated
+  1  some were not (listed, with the reason), or no trained model was found
+  2  usage error (bad option, path that does not exist, unknown model or galaxy)
 
 \b
 Examples:
-  tess-cluster-age predict ../shared/data/unlabelled --out predictions.csv
-  tess-cluster-age predict cluster.fits.gz --galaxy LMC --model random_forest --out age.csv
+  tess-cluster-age predict ../shared/data/unlabelled --out predictions.ecsv
+  tess-cluster-age predict lc.csv --galaxy LMC --model all --out ages.csv --pdf ages_pdf.csv
+  tess-cluster-age predict cluster.fits.gz --galaxy SMC --models ~/shared/06_models --out age.parquet
 """
 
-
-def find_project(start: Path | None = None) -> Path | None:
-    """The Kedro project folder: ``start`` (default the working folder) or the first parent with a
-    ``pyproject.toml`` that has a ``[tool.kedro]`` table; else the source checkout this package
-    is installed from (editable installs); else None."""
-    candidates = [p for p in [(start or Path.cwd()).resolve(), *(start or Path.cwd()).resolve().parents]]
-    candidates.append(Path(__file__).resolve().parents[2])
-    for folder in candidates:
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and "[tool.kedro]" in pyproject.read_text(errors="ignore"):
-            return folder
-    return None
+OUTPUT_FORMATS = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".parquet": "parquet"}
+"""Extensions of --out and --pdf, and the astropy table format each is written in."""
 
 
 @contextlib.contextmanager
@@ -125,6 +123,29 @@ def _session(project_dir: Path, verbose: bool, runtime_params: dict[str, Any] | 
             yield session
 
 
+
+@contextlib.contextmanager
+def _quiet(verbose: bool):
+    """Logging of a command that starts no Kedro session: the progress log on stderr with
+    ``--verbose``, else only warnings (and no line per file: the problems are listed at the end);
+    the caller's logger levels are restored on leaving."""
+    with _kept_logger_levels([name for name, _ in _QUIET_LEVELS]):
+        handler = None
+        if verbose:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+            logging.getLogger("tess_cluster_age").addHandler(handler)
+            logging.getLogger("tess_cluster_age").setLevel(logging.INFO)
+        else:
+            for name, level in _QUIET_LEVELS:
+                logging.getLogger(name).setLevel(max(level, logging.ERROR) if name.startswith("tess_cluster_age") else level)
+        try:
+            yield
+        finally:
+            if handler is not None:
+                logging.getLogger("tess_cluster_age").removeHandler(handler)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--project-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="The tess-cluster-age project folder (configuration, data/06_models). "
@@ -153,63 +174,138 @@ def _project(ctx: click.Context) -> Path:
     return Path(project)
 
 
+def _output(ctx: click.Context, path: Path | None, option: str) -> Path | None:
+    if path is not None and path.suffix.lower() not in OUTPUT_FORMATS:
+        raise click.BadParameter(f"{path.name}: use a {', '.join(OUTPUT_FORMATS)} file", ctx=ctx, param_hint=option)
+    return path.resolve() if path is not None else None
+
+
+def _load_models(ctx: click.Context, models_dir: Path | None):
+    """The trained models (--models DIR, else the project's), or exit 1 naming what is missing."""
+    from tess_cluster_age.api import load_models
+
+    try:
+        return load_models(models_dir if models_dir is not None else _project(ctx))
+    except FileNotFoundError as exc:
+        click.echo(f"Error: {exc}. Train the models with `kedro run` in the project (or give --models DIR).", err=True)
+        ctx.exit(EXIT_NOT_DATED)
+
+
+def _write(table: Any, path: Path) -> None:
+    """Write an astropy table in the format of ``path``'s extension, atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.partial{path.suffix}")
+    table.write(temporary, format=OUTPUT_FORMATS[path.suffix.lower()], overwrite=True)
+    os.replace(temporary, path)
+
+
 @cli.command(help=_PREDICT_HELP)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--galaxy", type=click.Choice(GALAXIES), default=None,
               help="Host galaxy of the files that are not in an MW, LMC or SMC folder.")
-@click.option("--model", "model", default="all", show_default=True, metavar="NAME|all",
-              help="A trained model name (e.g. random_forest_per_galaxy, regression, nn_mse), or all: every model "
-                   "found in data/06_models (a model pipeline not trained yet is skipped with a warning).")
+@click.option("--model", "model", default="recommended", show_default=True, metavar="recommended|all|NAME",
+              help="recommended: each galaxy's recommended model; all: every trained model; or a model name "
+                   "(see `tess-cluster-age models`).")
+@click.option("--models", "models_dir", type=click.Path(exists=True, path_type=Path), default=None,
+              help="A folder of trained model files (data/06_models of a project, or a copy of it), or one model file; "
+                   "default: the project's.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="CSV to write: one row per cluster and model (log ages in log10 yr, widths in dex, age_myr in Myr).")
+              help="File to write, by extension: .csv, .ecsv (units and provenance kept) or .parquet. One row per "
+                   "cluster (and model): log ages in log10 yr, widths in dex, age_myr in Myr.")
+@click.option("--pdf", "pdf", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write each cluster's age distribution on a log-age grid (name, model, log_age, density per dex).")
 @click.option("--problems", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the problems (unusable files and sectors, undated clusters) to this CSV.")
+              help="Also write the problems (inputs not read or not dated, skipped sectors, dropped samples) to this CSV.")
 @click.pass_context
-def predict(ctx: click.Context, paths: tuple[str, ...], galaxy: str | None, model: str, out: Path, problems: Path | None) -> None:
-    from tess_cluster_age import dating
-    from tess_cluster_age.config import PredictConfig
-    from tess_cluster_age.models.config import ModelPipelineConfig
+def predict(ctx: click.Context, paths: tuple[str, ...], galaxy: str | None, model: str, models_dir: Path | None, out: Path,
+            pdf: Path | None, problems: Path | None) -> None:
+    from tess_cluster_age import api, dating
     from tess_cluster_age.reading import read_light_curves
 
-    project = _project(ctx)
-    out = out.resolve()
+    out, pdf = _output(ctx, out, "--out"), _output(ctx, pdf, "--pdf")
     problems = problems.resolve() if problems is not None else None
-    with _in_folder(project), _session(project, ctx.obj["verbose"]) as session:
-        context = session.load_context()
-        config = dataclasses.replace(PredictConfig.from_params(context.params["predict"]), galaxy=galaxy,
-                                     models=model if model == "all" else (model,))
-        trained = context.catalog.load("predict_trained_models")
+    with _quiet(ctx.obj["verbose"]):
+        models = _load_models(ctx, models_dir)
+        read = read_light_curves(paths, galaxy, strict=False, config=dating.reading_config(models.trained))
         try:
-            configured = {p: [n for n, spec in ModelPipelineConfig.from_params(context.params[p], p).models.items() if spec.save]
-                          for p in trained if p in context.params}
-            models = dating.select_models(trained, model, configured)
+            result = api.date_light_curves(read, models, model)
         except dating.MissingModelError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(EXIT_NOT_DATED)
         except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--model") from None
-        read = read_light_curves(paths, galaxy, strict=False, config=dating.reading_config(models))
-        result = dating.date_clusters(read, models, config)
-        table, problem_table = result.predictions, result.problems
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
+            raise click.BadParameter(str(exc), ctx=ctx, param_hint="--model") from None
+        table = api.predictions_table(result, models, distributions=False)
+        table.meta["tess_cluster_age"]["versions_when_dated"] = package_versions()
+    _write(table, out)
+    if pdf is not None:
+        _write(distribution_grid(result), pdf)
     if problems is not None:
         problems.parent.mkdir(parents=True, exist_ok=True)
-        problem_table.to_csv(problems, index=False)
-    click.echo(format_table(table))
-    for line in skill_warnings(table):
+        result.problems.to_csv(problems, index=False)
+    predictions = result.predictions
+    click.echo(format_table(predictions))
+    for line in skill_warnings(predictions):
         click.echo(line)
-    undated = dating.undated_inputs(problem_table)
-    if table["out_of_range"].astype(bool).any():
-        flagged = table[table["out_of_range"].astype(bool)].drop_duplicates("name")
+    if predictions["out_of_range"].astype(bool).any():
+        flagged = predictions[predictions["out_of_range"].astype(bool)].drop_duplicates("name")
         click.echo(f"Note: {len(flagged)} cluster(s) marked * have features outside the training range "
                    f"({', '.join(sorted(set(';'.join(flagged['out_of_range_features']).split(';'))))}): "
                    "their ages are extrapolations.")
+    undated = dating.undated_inputs(result.problems)
     for row in undated.itertuples():
         click.echo(f"Not dated: {row.file}{f' ({row.name})' if isinstance(row.name, str) else ''}: {row.reason}", err=True)
-    n_dated = table["name"].nunique()
-    click.echo(f"Dated {n_dated} cluster(s) with {len(models)} model(s); {len(undated)} input(s) not dated. Wrote {out}")
+    n_dated = predictions["name"].nunique()
+    n_models = predictions["model"].nunique()
+    click.echo(f"Dated {n_dated} cluster(s) with {n_models} model(s); {len(undated)} input(s) not dated. Wrote {out}"
+               + (f" and {pdf}" if pdf is not None else ""))
     ctx.exit(EXIT_NOT_DATED if len(undated) or n_dated == 0 else EXIT_OK)
+
+
+def distribution_grid(result: Any, start: float = 5.5, stop: float = 10.5, step: float = 0.01) -> Any:
+    """Each predicted row's age distribution on a log-age grid: ``name, model, log_age`` (log10 yr)
+    and ``density`` (probability per dex), as an astropy table."""
+    from astropy.table import Table
+
+    rows = {"name": [], "model": [], "log_age": [], "density": []}
+    for (name, model), distribution in result.distributions.items():
+        if not ((result.predictions["name"] == name) & (result.predictions["model"] == model)).any():
+            continue
+        log_age, density = distribution.grid(start, stop, step)
+        rows["name"] += [name] * len(log_age)
+        rows["model"] += [model] * len(log_age)
+        rows["log_age"] += list(log_age)
+        rows["density"] += list(density)
+    table = Table(rows)
+    table["log_age"].unit, table["density"].unit = "dex(yr)", "1 / dex"
+    return table
+
+
+@cli.command()
+@click.option("--models", "models_dir", type=click.Path(exists=True, path_type=Path), default=None,
+              help="A folder of trained model files, or one model file; default: the project's data/06_models.")
+@click.pass_context
+def models(ctx: click.Context, models_dir: Path | None) -> None:
+    """List the trained models with their cross-validated skill per galaxy.
+
+    For each model and galaxy: the cluster RMSE (dex), NLL, 68 % and 95 % coverage, the RMSE minus
+    the galaxy-mean baseline's with its 95 % paired-bootstrap CI, the verdict, and which model
+    `predict` recommends there (predict.recommend_by in conf/).
+
+    \b
+    Exit codes: 0 listed, 1 no trained model found, 2 usage error.
+    """
+    with _quiet(ctx.obj["verbose"]):
+        found = _load_models(ctx, models_dir)
+        skill = found.skill()
+    click.echo(f"Trained models in {found.source}:")
+    shown = skill.assign(
+        rmse=skill["rmse"].map("{:.3f}".format), nll=skill["nll"].map("{:.3f}".format),
+        cov68=skill["cov68"].map("{:.2f}".format), cov95=skill["cov95"].map("{:.2f}".format),
+        **{"rmse - galaxy mean (95 % CI)": [f"{d:+.3f} ({lo:+.3f}, {hi:+.3f})" for d, lo, hi in
+                                            zip(skill["rmse_minus_galaxy_mean"], skill["lo95"], skill["hi95"])]},
+        recommended=skill["recommended"].map({True: "yes", False: ""}),
+    )[["model", "pipeline", "galaxy", "rmse", "nll", "cov68", "cov95", "rmse - galaxy mean (95 % CI)", "skill_vs_galaxy_mean", "recommended"]]
+    click.echo(shown.to_string(index=False))
 
 
 def _myr(value: float) -> str:

@@ -271,7 +271,9 @@ def recommended_models(models: Sequence[TrainedModel], recommend_by: str = Predi
 
 
 # ------------------------------------------------------------------------------------ dating
-def _skill(cv: Mapping[str, float]) -> str:
+def skill_verdict(cv: Mapping[str, float]) -> str:
+    """``better`` when the 95 % CI of the model's cluster RMSE minus the galaxy mean's is below 0,
+    ``worse`` when above, ``none`` when it includes 0, ``unknown`` when no CI is stored."""
     lo, hi = cv.get("rmse_diff_lo95"), cv.get("rmse_diff_hi95")
     if lo is None or hi is None or not np.isfinite([lo, hi]).all():
         return "unknown"
@@ -317,7 +319,7 @@ def predict_clusters(model: TrainedModel, model_input: pd.DataFrame, periodogram
                 "out_of_range": bool(features), "out_of_range_features": ";".join(features),
                 "cv_rmse": cv.get("rmse", np.nan), "cv_rmse_minus_galaxy_mean": cv.get("rmse_diff", np.nan),
                 "cv_rmse_minus_galaxy_mean_lo95": cv.get("rmse_diff_lo95", np.nan),
-                "cv_rmse_minus_galaxy_mean_hi95": cv.get("rmse_diff_hi95", np.nan), "skill_vs_galaxy_mean": _skill(cv),
+                "cv_rmse_minus_galaxy_mean_hi95": cv.get("rmse_diff_hi95", np.nan), "skill_vs_galaxy_mean": skill_verdict(cv),
                 "recommended": False,
             })
     return pd.DataFrame(rows, columns=PREDICTION_COLUMNS), problems, distributions

@@ -67,6 +67,7 @@ from tess_cluster_age import __version__
 from tess_cluster_age.config import resolve
 from tess_cluster_age.models import ESTIMATORS
 from tess_cluster_age.models.bundle import TrainedModels
+from tess_cluster_age.project import project_models_folder
 
 logger = logging.getLogger(__name__)
 
@@ -582,20 +583,6 @@ def find_model_file(folder: str | os.PathLike, pipeline: str, version: str | Non
     if version is not None:
         return path / version / path.name if version in versions else None
     return path / versions[0] / path.name if versions else None
-
-
-def project_models_folder(project: str | os.PathLike) -> Path:
-    """``<data_dir>/06_models`` of a Kedro project folder (``data_dir`` from ``conf/local`` or
-    ``conf/base`` ``globals.yml``, default ``data``)."""
-    import yaml
-
-    project = Path(project)
-    data_dir = "data"
-    for layer in ("base", "local"):
-        globals_file = project / "conf" / layer / "globals.yml"
-        if globals_file.is_file():
-            data_dir = (yaml.safe_load(globals_file.read_text()) or {}).get("data_dir", data_dir)
-    return project / data_dir / "06_models"
 
 
 def load_models(path: str | os.PathLike | None = None) -> dict[str, TrainedModels]:
