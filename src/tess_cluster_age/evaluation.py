@@ -503,3 +503,77 @@ def controls_without_skill(metrics: pd.DataFrame, tolerance: float = 0.01, basel
                          model, value, best, reference)
             ok = False
     return ok
+
+
+# ------------------------------------------------------------------------------------ the report's views
+def model_role(model: str, baselines: Sequence[str] = BASELINES) -> str:
+    """``control`` (a model trained on shuffled labels), ``baseline`` (one of ``baselines``) or ``model``."""
+    if model.endswith(SHUFFLED_SUFFIX):
+        return "control"
+    return "baseline" if model in baselines else "model"
+
+
+def model_comparison(metrics: pd.DataFrame, baselines: Sequence[str] = BASELINES) -> pd.DataFrame:
+    """Cluster-level comparison of every model per galaxy: mean and sd over fold seeds, and the bootstrap CI.
+
+    Takes the cluster rows of the ``age_bin == "all"`` cells. Per model and galaxy, each metric is
+    summarised over fold seeds by :func:`summarise` (mean, sample sd with ddof = 1); the rows
+    without a seed are the paired-bootstrap rows of :func:`bootstrap_rmse_difference`, taken as
+    they are. Nothing is recomputed from predictions.
+
+    Args:
+        metrics: combined long metrics (``pipeline, model, level, galaxy, age_bin, seed, metric,
+            value``), as the model pipelines write them (one ``pipeline`` per model).
+        baselines: the baseline models' names (:data:`tess_cluster_age.schema.BASELINES`).
+
+    Returns:
+        One row per model and galaxy (``all``, MW, LMC, SMC, in that order; within a galaxy
+        baselines, then models, then shuffled-label controls, each by increasing RMSE):
+        ``pipeline, model, role, galaxy`` (role from :func:`model_role`), ``<metric>`` and
+        ``<metric>_sd`` for every metric of the table (dex for errors, fractions for coverages),
+        ``rmse_diff``, ``rmse_diff_lo95``, ``rmse_diff_hi95`` (cluster RMSE minus the bootstrap
+        reference's, dex, with its 95 % CI; NaN where there is none) and ``beats_reference``
+        (the CI's upper end below 0).
+    """
+    cells = metrics[(metrics["level"] == "cluster") & (metrics["age_bin"] == "all")]
+    wide = summarise(cells).pivot_table(index=["model", "galaxy"], columns="metric", values=["mean", "sd"], sort=False)
+    table = wide["mean"].copy()
+    for metric in wide["sd"].columns:
+        table[f"{metric}_sd"] = wide["sd"][metric]
+    boot = cells[cells["seed"].isna() & cells["metric"].str.startswith("rmse_diff")]
+    table = table.join(boot.pivot_table(index=["model", "galaxy"], columns="metric", values="value"), how="left")
+    for column in ("rmse_diff", "rmse_diff_lo95", "rmse_diff_hi95"):
+        if column not in table:
+            table[column] = np.nan
+    table = table.reset_index()
+    pipelines = metrics.drop_duplicates("model").set_index("model")["pipeline"]
+    table.insert(0, "pipeline", table["model"].map(pipelines))
+    table.insert(2, "role", [model_role(m, baselines) for m in table["model"]])
+    table["beats_reference"] = table["rmse_diff_hi95"] < 0
+    galaxy_order = {g: i for i, g in enumerate(("all", *GALAXIES))}
+    role_order = {"baseline": 0, "model": 1, "control": 2}
+    table = table.assign(_g=table["galaxy"].map(galaxy_order), _r=table["role"].map(role_order))
+    table = table.sort_values(["_g", "_r", "rmse", "model"], kind="stable").drop(columns=["_g", "_r"]).reset_index(drop=True)
+    logger.info("model comparison: %d models over %d galaxies", table["model"].nunique(), table["galaxy"].nunique())
+    return table
+
+
+def observed_coverage(pit_values: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+    """Fraction of PIT values inside the central interval of each nominal probability (a reliability curve).
+
+    The central interval of probability ``p`` of a predicted distribution holds the truth exactly
+    when ``|PIT - 0.5| <= p / 2`` (PIT from :func:`pit`); a calibrated model gives observed =
+    nominal. NaN PIT values are dropped.
+
+    Args:
+        pit_values: PIT of each prediction, in [0, 1].
+        levels: nominal probabilities ``p`` of the central intervals.
+
+    Returns:
+        The observed fraction per level (NaN for all levels when no PIT value is finite).
+    """
+    pit_values = np.asarray(pit_values, float)
+    pit_values = pit_values[np.isfinite(pit_values)]
+    if pit_values.size == 0:
+        return np.full(len(levels), np.nan)
+    return (np.abs(pit_values[:, None] - 0.5) <= np.asarray(levels)[None, :] / 2).mean(axis=0)

@@ -8,7 +8,9 @@ import pytest
 
 from tess_cluster_age import evaluation
 from tess_cluster_age.features.periodograms import Periodograms
+from tess_cluster_age.models.bundle import ModelInfo, TrainedModels
 from tess_cluster_age.pipelines.modelling import score_models
+from tess_cluster_age.provenance import package_versions
 
 GALAXIES = ("MW", "LMC", "SMC")
 EVALUATION = {"age_bin_edges": [7.5, 8.0, 8.5, 9.0], "young_old_log_age": 8.0, "catastrophic_dex": 1.0, "bootstrap": {"n": 100, "seed": 0}}
@@ -64,6 +66,22 @@ def synthetic_importances(model: str, features=("log_flux", "inv_std", "classic_
     return pd.DataFrame(rows)
 
 
+RECORDED_NUMPY = "1.26.4"
+"""The numpy version the synthetic gaussian_nn bundle says its models were trained with (not the installed one)."""
+PROVENANCE = {"ingestion": {"galaxies": ["MW", "LMC", "SMC"]}, "augmentation": {"min_points": 100}, "classic_features": {"n_bootstrap": 5},
+              "invariant_features": {"n_bins": 32}, "model_input": {"include_log_flux": True}, "seed": 42}
+"""The feature parameters the synthetic bundles record (``metadata.provenance``)."""
+
+
+def synthetic_bundle(models: list[str], versions: dict[str, str], provenance: dict = PROVENANCE) -> TrainedModels:
+    """A bundle as :func:`train_final_models` makes it, whose estimators are placeholders (the report reads only the records)."""
+    return TrainedModels(
+        models={m: None for m in models}, model_info={m: ModelInfo(spec={"estimator": m, "options": {"n_estimators": 10}}) for m in models},
+        feature_columns=("log_flux",), identity_columns=("segment_id", "name", "galaxy", "kind", "weight", "log_age"),
+        feature_ranges={"log_flux": {"p01": 2.0, "p99": 4.0, "min": 1.5, "max": 4.5}}, galaxies=GALAXIES, n_clusters=36, n_segments=108,
+        provenance=provenance, input_provenance=None, versions=versions)
+
+
 def report_inputs(missing_pipeline: str | None = "regression") -> dict:
     """Every catalog input of the reporting pipeline (``missing_pipeline``'s tables are empty)."""
     clusters = synthetic_clusters()
@@ -96,9 +114,11 @@ def report_inputs(missing_pipeline: str | None = "regression") -> dict:
                                                 "log_age_pred": [8.1, 8.2], "sigma": [0.3, 0.35], "lo68": [7.8, 7.85], "hi68": [8.4, 8.55],
                                                 "lo95": [7.5, 7.5], "hi95": [8.7, 8.9], "age_myr": [125.9, 158.5], "n_segments": [4, 4],
                                                 "log_age_header": [np.nan, np.nan], "file": ["new1.fits", "new1.fits"]}),
-              "params:reporting": REPORTING, "params:evaluation": EVALUATION,
-              "parameters": {"seed": 42, "evaluation": EVALUATION, "reporting": REPORTING}}
+              "params:reporting": REPORTING, "params:evaluation": EVALUATION}
+    versions = package_versions()
     for i, (pipeline_name, names) in enumerate(models.items()):
+        recorded = versions if pipeline_name != "gaussian_nn" else {**versions, "numpy": RECORDED_NUMPY}
+        inputs[f"{pipeline_name}.trained_models"] = synthetic_bundle(names, recorded)
         if pipeline_name == missing_pipeline:
             inputs[f"{pipeline_name}.oof"] = pd.DataFrame(columns=["model", "level", "seed", "name", "galaxy", "log_age", "mu", "sigma", "pit"])
             inputs[f"{pipeline_name}.metrics"] = pd.DataFrame(columns=evaluation.METRIC_COLUMNS)
@@ -127,25 +147,25 @@ def _kept_dataset():
     return Kept
 
 
-FIGURE_SECTIONS = ("data", "per_galaxy", "calibration", "controls", "importances", "light_curves")
-
-
 def run_reporting(inputs: dict, folder) -> dict:
     """Run the whole reporting pipeline over an in-memory catalog; figures and the page go to ``folder``."""
     from kedro.io import DataCatalog, MemoryDataset
     from kedro.runner import SequentialRunner
     from kedro_datasets.text import TextDataset
 
-    from tess_cluster_age.pipelines.reporting import create_pipeline
     from tess_cluster_age.datasets import FigureFolderDataset
+    from tess_cluster_age.pipelines.reporting import create_pipeline
+    from tess_cluster_age.pipelines.reporting.pipeline import FIGURE_SECTIONS
 
     catalog = DataCatalog({name: MemoryDataset(value, copy_mode="assign") for name, value in inputs.items()})
     for section in FIGURE_SECTIONS:
         catalog[f"report_figures_{section}"] = FigureFolderDataset(filepath=str(folder / "figures" / section), save_args={"dpi": 60})
     catalog["report_html"] = TextDataset(filepath=str(folder / "report.html"))
     catalog["model_comparison"] = _kept_dataset()(copy_mode="assign")
+    catalog["report_context"] = _kept_dataset()(copy_mode="assign")
     SequentialRunner().run(create_pipeline(), catalog)
-    return {"html": folder / "report.html", "figures": folder / "figures", "comparison": catalog.load("model_comparison")}
+    return {"html": folder / "report.html", "figures": folder / "figures", "comparison": catalog.load("model_comparison"),
+            "context": catalog.load("report_context")}
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,13 @@
-"""The reporting pipeline: the model pipelines' tables -> figures (PNG, through the catalog) -> one HTML page."""
+"""The reporting pipeline: the model pipelines' tables -> figures (PNG, through the catalog) -> a context -> one HTML page."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from tess_cluster_age.schema import MODEL_PIPELINES
+
 from .nodes import (
+    build_report_context,
+    collect_figures,
+    collect_training_records,
     combine_cluster_predictions,
     combine_importances,
     combine_model_tables,
@@ -17,11 +22,12 @@ from .nodes import (
     render_report,
 )
 
-MODEL_PIPELINES = ("random_forest", "gaussian_nn", "regression")
-"""Model pipelines whose outputs the report reads, in table order (a baseline is kept from the first)."""
+FIGURE_SECTIONS = ("data", "per_galaxy", "calibration", "controls", "importances", "light_curves")
+"""Figure folders of the page (``report_figures_<section>``, one catalog entry pattern)."""
 
 
 def _from_each(output: str) -> dict[str, str]:
+    """One dataset of every model pipeline, in :data:`MODEL_PIPELINES` order (a baseline is kept from the first)."""
     return {name: f"{name}.{output}" for name in MODEL_PIPELINES}
 
 
@@ -31,6 +37,10 @@ def create_pipeline(**kwargs) -> Pipeline:
         node(combine_cluster_predictions, inputs=_from_each("oof"), outputs="report_cluster_predictions",
              name="combine_cluster_predictions_node"),
         node(combine_importances, inputs=_from_each("importances"), outputs="report_importances", name="combine_importances_node"),
+        # The bundles themselves (estimators not loaded), not the predict_trained_models view: reading them orders this node after every
+        # train_final_models_node, so a full `kedro run` never reports on the models of a previous run.
+        node(collect_training_records, inputs=_from_each("trained_models"), outputs="report_training",
+             name="collect_training_records_node"),
         node(model_comparison, inputs="report_metrics", outputs="model_comparison", name="model_comparison_node"),
         node(data_overview, inputs=["clusters", "sectors", "segments", "ingestion_report", "ingestion_problems"],
              outputs=["report_data_per_galaxy", "report_ingestion_problems"], name="data_overview_node"),
@@ -45,9 +55,11 @@ def create_pipeline(**kwargs) -> Pipeline:
         node(plot_light_curve_figures,
              inputs=["clusters", "segments", "sector_light_curves", "periodograms_classic", "params:reporting", "params:evaluation"],
              outputs="report_figures_light_curves", name="plot_light_curve_figures_node"),
-        node(render_report,
+        node(collect_figures, inputs={section: f"report_figures_{section}" for section in FIGURE_SECTIONS}, outputs="report_figure_images",
+             name="collect_figures_node"),
+        node(build_report_context,
              inputs=["report_data_per_galaxy", "report_ingestion_problems", "model_comparison", "report_metrics", "last_predictions",
-                     "report_figures_data", "report_figures_per_galaxy", "report_figures_calibration", "report_figures_controls",
-                     "report_figures_importances", "report_figures_light_curves", "parameters", "params:reporting"],
-             outputs="report_html", name="render_report_node"),
+                     "report_figure_images", "report_training", "params:reporting", "params:evaluation"],
+             outputs="report_context", name="build_report_context_node"),
+        node(render_report, inputs="report_context", outputs="report_html", name="render_report_node"),
     ])

@@ -1,0 +1,321 @@
+"""What the report shows, as data: :class:`ReportContext`, and the Jinja2 template that renders it.
+
+:func:`build_context` gathers every number, verdict, table, figure, version and parameter the page
+shows into one :class:`ReportContext`; :func:`render` fills ``templates/report.html.j2`` (with
+``templates/report.css``) from it, with autoescaping on. Tests check the context, not the prose.
+
+The versions and parameters are the ones recorded with the trained models (``versions``,
+``provenance`` and ``model_info`` of each model pipeline's
+:class:`~tess_cluster_age.models.bundle.TrainedModels`, made by
+:func:`tess_cluster_age.pipelines.modelling.train_final_models`); a package whose version at render
+time differs from the recorded one is a warning on the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import functools
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+import yaml
+
+from tess_cluster_age import evaluation
+from tess_cluster_age.config import EvaluationConfig, ReportingConfig
+from tess_cluster_age.models.bundle import TrainedModels
+from tess_cluster_age.schema import GALAXIES
+
+from .tables import (GALAXY_COLUMNS, REFERENCE, Table, comparison_display, controls_display, display_table, signed,
+                     young_old_display)
+
+logger = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).parent / "templates"
+"""Folder of ``report.html.j2`` and ``report.css`` (shipped as package data)."""
+TEMPLATE = "report.html.j2"
+
+
+# ------------------------------------------------------------------------------------ verdicts
+@dataclasses.dataclass(frozen=True)
+class ModelDifference:
+    """A model's cluster RMSE minus the reference model's (dex) in one galaxy, with its 95 % paired-bootstrap CI."""
+
+    model: str
+    rmse_diff: float
+    lo95: float
+    hi95: float
+
+
+@dataclasses.dataclass(frozen=True)
+class GalaxyVerdict:
+    """Whether any model beats the reference (each galaxy's mean age) in one galaxy (``all`` included).
+
+    A model beats the reference only when the upper end of its 95 % CI is below 0.
+
+    Attributes:
+        galaxy: ``all``, ``MW``, ``LMC`` or ``SMC``.
+        winners: the models that beat the reference, smallest difference first.
+        best: the model with the smallest difference (a winner or not); None when no model has
+            a bootstrap comparison in this galaxy.
+    """
+
+    galaxy: str
+    winners: tuple[ModelDifference, ...]
+    best: ModelDifference | None
+
+    @property
+    def beaten(self) -> bool:
+        """Some model beats the reference here."""
+        return bool(self.winners)
+
+
+def _difference(row: Any) -> ModelDifference:
+    return ModelDifference(str(row.model), float(row.rmse_diff), float(row.rmse_diff_lo95), float(row.rmse_diff_hi95))
+
+
+def galaxy_verdicts(comparison: pd.DataFrame) -> dict[str, GalaxyVerdict]:
+    """One verdict per galaxy (``all``, MW, LMC, SMC) from the ``role == "model"`` rows of :func:`evaluation.model_comparison`."""
+    out = {}
+    for galaxy in GALAXY_COLUMNS:
+        rows = comparison[(comparison["galaxy"] == galaxy) & (comparison["role"] == "model") & comparison["rmse_diff"].notna()]
+        if rows.empty:
+            out[galaxy] = GalaxyVerdict(galaxy, (), None)
+            continue
+        winners = rows[rows["beats_reference"]].sort_values("rmse_diff")
+        best = next(rows.sort_values("rmse_diff").itertuples())
+        out[galaxy] = GalaxyVerdict(galaxy, tuple(_difference(r) for r in winners.itertuples()), _difference(best))
+    return out
+
+
+# ------------------------------------------------------------------------------------ provenance
+@dataclasses.dataclass(frozen=True)
+class TrainingRecord:
+    """What one model pipeline recorded with its trained models (a :class:`TrainedModels` bundle), without the estimators.
+
+    Attributes:
+        pipeline: the model pipeline.
+        versions: package -> version installed when the models were trained.
+        provenance: the parameter sections that produced the models' input features.
+        models: model -> its ``spec`` (the parameters entry) and ``tuned_parameters``.
+        n_clusters, n_segments: the training set.
+    """
+
+    pipeline: str
+    versions: dict[str, str]
+    provenance: dict[str, Any]
+    models: dict[str, dict[str, Any]]
+    n_clusters: int
+    n_segments: int
+
+    @classmethod
+    def from_bundle(cls, pipeline: str, bundle: TrainedModels) -> TrainingRecord:
+        """The record of one pipeline's bundle (its estimators are not loaded)."""
+        models = {name: {"spec": dict(info.spec), "tuned_parameters": dict(info.tuned_parameters)} for name, info in bundle.model_info.items()}
+        return cls(pipeline, dict(bundle.versions), dict(bundle.provenance), models, bundle.n_clusters, bundle.n_segments)
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionDifference:
+    """A package whose version at render time is not the one the models were trained with."""
+
+    package: str
+    trained: str
+    now: str
+    pipelines: tuple[str, ...]
+
+
+def _versions(training: Mapping[str, TrainingRecord], versions_now: Mapping[str, str]) -> tuple[Table, tuple[VersionDifference, ...]]:
+    """The versions table (package, trained with, rendered with) and the differences at render time."""
+    packages = sorted({p for record in training.values() for p in record.versions})
+    rows, differences = [], []
+    for package in packages:
+        by_version: dict[str, list[str]] = {}
+        for pipeline, record in training.items():
+            if package in record.versions:
+                by_version.setdefault(record.versions[package], []).append(pipeline)
+        trained = (next(iter(by_version)) if len(by_version) == 1 else
+                   "; ".join(f"{version} ({', '.join(names)})" for version, names in by_version.items()))
+        now = versions_now.get(package, "not installed")
+        rows.append((package, trained, now))
+        differences += [VersionDifference(package, version, now, tuple(names)) for version, names in by_version.items() if version != now]
+    return Table(("package", "trained with", "this report rendered with"), tuple(rows)), tuple(differences)
+
+
+def _recorded_parameters(training: Mapping[str, TrainingRecord]) -> tuple[dict[str, Any], list[str]]:
+    """The parameters recorded with the models, and a warning when the pipelines' feature parameters differ.
+
+    Returns:
+        ``{"features": ..., "models": {pipeline: {model: {spec, tuned_parameters}}}}``: the
+        feature parameters once when every pipeline recorded the same, else per pipeline.
+    """
+    provenances = {pipeline: _plain(record.provenance) for pipeline, record in training.items()}
+    models = {pipeline: record.models for pipeline, record in training.items()}
+    values = list(provenances.values())
+    if all(p == values[0] for p in values[1:]):
+        return {"features": values[0] if values else {}, "models": models}, []
+    sections = sorted({s for p in values for s in p if any(q.get(s) != values[0].get(s) for q in values)})
+    warning = (f"The models of {', '.join(provenances)} were trained on features made with different parameters "
+               f"(sections {', '.join(sections)}): their numbers are not comparable.")
+    return {"features": provenances, "models": models}, [warning]
+
+
+# ------------------------------------------------------------------------------------ the context
+@dataclasses.dataclass(frozen=True)
+class ReportContext:
+    """Everything the page shows. Ages in dex (log10 yr); errors in dex; coverages as fractions.
+
+    Attributes:
+        title: the page title.
+        reference: the model every other is compared with (``galaxy_mean``).
+        shuffled_suffix: model-name suffix of the shuffled-label controls.
+        n_clusters: clusters read (all galaxies).
+        verdicts: galaxy (``all``, MW, LMC, SMC) -> :class:`GalaxyVerdict`.
+        galaxies_without_skill: galaxies of the comparison where no model beats the reference.
+        comparison: :func:`evaluation.model_comparison` (the numbers of the comparison tables).
+        comparison_tables: galaxy -> the comparison of its baselines and models, as shown.
+        data_per_galaxy, ingestion_problems: counts per galaxy; ingestion problems by reason
+            (no rows when there were none).
+        controls_leak_free: no shuffled-label control beats the shuffled baselines.
+        controls_table: every control beside the model it copies (all galaxies).
+        young_old_log_age: the young/old threshold (dex); young_old_table: that view per model.
+        predictions: the first rows of the last ``predict`` run (no rows when there was none);
+            n_predictions, n_predicted_clusters: its size (clusters None when it has no ``name``).
+        figures: file name -> PNG bytes, as the catalog saved them.
+        training: model pipeline -> :class:`TrainingRecord` (pipelines without trained models absent).
+        versions: package, version(s) the models were trained with, version at render time.
+        version_differences: the packages whose version differs at render time.
+        parameters: ``recorded with the models`` (``features``, ``models``) and ``this report``
+            (the ``reporting`` and ``evaluation`` sections it was rendered with).
+        warnings: what the reader must know before trusting the page (version differences
+            included), as sentences.
+    """
+
+    title: str
+    reference: str
+    shuffled_suffix: str
+    n_clusters: int
+    verdicts: dict[str, GalaxyVerdict]
+    galaxies_without_skill: tuple[str, ...]
+    comparison: pd.DataFrame
+    comparison_tables: dict[str, Table]
+    data_per_galaxy: Table
+    ingestion_problems: Table
+    controls_leak_free: bool
+    controls_table: Table
+    young_old_log_age: float
+    young_old_table: Table
+    predictions: Table
+    n_predictions: int
+    n_predicted_clusters: int | None
+    figures: dict[str, bytes]
+    training: dict[str, TrainingRecord]
+    versions: Table
+    version_differences: tuple[VersionDifference, ...]
+    parameters: dict[str, Any]
+    warnings: tuple[str, ...]
+
+
+def build_context(*, per_galaxy: pd.DataFrame, problems: pd.DataFrame, comparison: pd.DataFrame, metrics: pd.DataFrame,
+                  last_predictions: pd.DataFrame, figures: Mapping[str, bytes], training: Mapping[str, TrainingRecord | None],
+                  versions_now: Mapping[str, str], reporting: ReportingConfig, evaluation_config: EvaluationConfig) -> ReportContext:
+    """The report's context from the reporting pipeline's tables and the models' records.
+
+    Args:
+        per_galaxy, problems: from :func:`tables.data_overview`.
+        comparison: from :func:`evaluation.model_comparison`.
+        metrics: combined metrics (for the shuffled-label check, :func:`evaluation.controls_without_skill`).
+        last_predictions: ``predictions.csv`` of the last ``predict`` run (empty when there is none).
+        figures: file name -> PNG bytes (the figure folders as the catalog loads them).
+        training: model pipeline -> its record, None when it has no trained models.
+        versions_now: package -> version installed while rendering (compared with the records).
+        reporting, evaluation_config: the validated ``reporting`` and ``evaluation`` sections.
+    """
+    not_png = sorted(name for name, image in figures.items() if not isinstance(image, (bytes, bytearray)))
+    if not_png:
+        raise TypeError(f"figures {not_png} are not PNG bytes: load them through a FigureFolderDataset catalog entry")
+    verdicts = galaxy_verdicts(comparison)
+    in_comparison = set(comparison["galaxy"])
+    warnings = [f"No trained models of the {pipeline} pipeline were found: what they were trained with is unknown "
+                f"(kedro run --pipelines={pipeline})." for pipeline, record in training.items() if record is None]
+    records = {pipeline: record for pipeline, record in training.items() if record is not None}
+    versions, differences = _versions(records, versions_now)
+    warnings += [f"{d.package} {d.now} renders this report, but the models of {', '.join(d.pipelines)} were trained with "
+                 f"{d.package} {d.trained}." for d in differences]
+    recorded, provenance_warnings = _recorded_parameters(records)
+    warnings += provenance_warnings
+    parameters = {"recorded with the models": recorded,
+                  "this report": {"reporting": dataclasses.asdict(reporting), "evaluation": dataclasses.asdict(evaluation_config)}}
+    leak_free = evaluation.controls_without_skill(metrics)
+    if not leak_free:
+        warnings.append("A shuffled-label control beats the shuffled baselines: held-out labels reach training; "
+                        "distrust every number here.")
+    shown = last_predictions.head(reporting.max_prediction_rows)
+    context = ReportContext(
+        title=reporting.title,
+        reference=REFERENCE,
+        shuffled_suffix=evaluation.SHUFFLED_SUFFIX,
+        n_clusters=int(per_galaxy.loc[per_galaxy["galaxy"] == "all", "clusters"].iloc[0]) if not per_galaxy.empty else 0,
+        verdicts=verdicts,
+        galaxies_without_skill=tuple(g for g in GALAXIES if g in in_comparison and not verdicts[g].beaten),
+        comparison=comparison,
+        comparison_tables={g: display_table(comparison_display(comparison, g)) for g in GALAXY_COLUMNS if g in in_comparison},
+        data_per_galaxy=display_table(per_galaxy),
+        ingestion_problems=display_table(problems),
+        controls_leak_free=leak_free,
+        controls_table=display_table(controls_display(comparison)),
+        young_old_log_age=evaluation_config.young_old_log_age,
+        young_old_table=display_table(young_old_display(comparison)),
+        predictions=display_table(shown),
+        n_predictions=len(last_predictions),
+        n_predicted_clusters=int(last_predictions["name"].nunique()) if "name" in last_predictions else None,
+        figures=dict(figures),
+        training=records,
+        versions=versions,
+        version_differences=differences,
+        parameters=parameters,
+        warnings=tuple(warnings),
+    )
+    for warning in context.warnings:
+        logger.warning("report: %s", warning)
+    return context
+
+
+# ------------------------------------------------------------------------------------ the page
+def _plain(value: Any) -> Any:
+    """Parameters as plain YAML-safe values (tuples -> lists, numpy scalars -> Python, others -> text)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+
+
+def _to_yaml(value: Any) -> str:
+    return yaml.safe_dump(_plain(value), sort_keys=True, width=120)
+
+
+def _png_data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined,
+                                     trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    environment.filters |= {"signed": signed, "to_yaml": _to_yaml, "png_data_uri": _png_data_uri}
+    return environment
+
+
+def render(context: ReportContext) -> str:
+    """The report: one self-contained HTML page (figures embedded as base64 PNG, no external resource)."""
+    page = _environment().get_template(TEMPLATE).render(c=context)
+    logger.info("report: %d figures, %d warnings, %.1f MB", len(context.figures), len(context.warnings), len(page) / 1e6)
+    return page
