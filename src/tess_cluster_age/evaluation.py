@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import special, stats
 
 from tess_cluster_age.config import EvaluationConfig
-from tess_cluster_age.schema import BASELINES, GALAXIES
+from tess_cluster_age.schema import BASELINES, GALAXIES, REFERENCE_MODEL
 
 logger = logging.getLogger(__name__)
 
@@ -302,7 +302,7 @@ def summarise(metrics: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"mean": grouped.mean(), "sd": grouped.std(ddof=1)}).reset_index()
 
 
-def bootstrap_rmse_difference(predictions: pd.DataFrame, reference_model: str = "galaxy_mean", n_boot: int = PROTOCOL.bootstrap.n,
+def bootstrap_rmse_difference(predictions: pd.DataFrame, reference_model: str = REFERENCE_MODEL, n_boot: int = PROTOCOL.bootstrap.n,
                               seed: int = PROTOCOL.bootstrap.seed, level: str = "cluster") -> pd.DataFrame:
     """Paired cluster bootstrap of each model's RMSE minus the reference model's (dex).
 

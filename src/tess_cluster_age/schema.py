@@ -28,6 +28,9 @@ GALAXIES: tuple[str, ...] = ("MW", "LMC", "SMC")
 BASELINES: tuple[str, ...] = ("constant", "galaxy_mean")
 """Baseline models every model pipeline scores on the same folds (SPEC 4)."""
 
+REFERENCE_MODEL = "galaxy_mean"
+"""The baseline every model's cluster RMSE is compared with (the paired bootstrap CI of SPEC 4)."""
+
 MODEL_PIPELINES: tuple[str, ...] = ("random_forest", "gaussian_nn", "regression")
 """The pipelines that train (and save) age models, in the order the report's tables and predict's
 model lookup use."""

@@ -27,7 +27,7 @@ from tess_cluster_age.models.config import ModelPipelineConfig, ModelSpec
 from tess_cluster_age.provenance import package_versions
 from tess_cluster_age.provenance import provenance_of as record_of
 from tess_cluster_age.features.model_input import join_periodogram
-from tess_cluster_age.schema import BASELINES, GALAXIES, ID_COLUMNS, feature_columns
+from tess_cluster_age.schema import BASELINES, GALAXIES, ID_COLUMNS, REFERENCE_MODEL, feature_columns
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def score_models(oof: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
         parts.append(evaluation.score(rows, config.age_bin_edges, config.young_old_log_age, config.catastrophic_dex,
                                       reference_model="constant" + suffix))
         for level in ("cluster", "segment"):
-            parts.append(evaluation.bootstrap_rmse_difference(rows, "galaxy_mean" + suffix, config.bootstrap.n, config.bootstrap.seed, level))
+            parts.append(evaluation.bootstrap_rmse_difference(rows, REFERENCE_MODEL + suffix, config.bootstrap.n, config.bootstrap.seed, level))
     metrics = pd.concat(parts, ignore_index=True)
     metrics["seed"] = metrics["seed"].astype("Int64")
     _log_summary(metrics)

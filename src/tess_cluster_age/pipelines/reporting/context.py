@@ -29,9 +29,9 @@ import yaml
 from tess_cluster_age import evaluation
 from tess_cluster_age.config import EvaluationConfig, ReportingConfig
 from tess_cluster_age.models.bundle import TrainedModels
-from tess_cluster_age.schema import GALAXIES
+from tess_cluster_age.schema import GALAXIES, REFERENCE_MODEL
 
-from .tables import (GALAXY_COLUMNS, REFERENCE, Table, comparison_display, controls_display, display_table, signed,
+from .tables import (GALAXY_COLUMNS, Table, comparison_display, controls_display, display_table, signed,
                      young_old_display)
 
 logger = logging.getLogger(__name__)
@@ -258,7 +258,7 @@ def build_context(*, per_galaxy: pd.DataFrame, problems: pd.DataFrame, compariso
     shown = last_predictions.head(reporting.max_prediction_rows)
     context = ReportContext(
         title=reporting.title,
-        reference=REFERENCE,
+        reference=REFERENCE_MODEL,
         shuffled_suffix=evaluation.SHUFFLED_SUFFIX,
         n_clusters=int(per_galaxy.loc[per_galaxy["galaxy"] == "all", "clusters"].iloc[0]) if not per_galaxy.empty else 0,
         verdicts=verdicts,

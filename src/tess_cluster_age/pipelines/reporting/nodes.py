@@ -22,10 +22,11 @@ from tess_cluster_age.config import EvaluationConfig, ReportingConfig
 from tess_cluster_age.features.periodograms import Periodograms
 from tess_cluster_age.models.bundle import TrainedModels
 from tess_cluster_age.provenance import package_versions
+from tess_cluster_age.schema import REFERENCE_MODEL
 
 from . import figures
 from .context import ReportContext, TrainingRecord, build_context, render
-from .tables import REFERENCE, combine_cluster_predictions, combine_importances, combine_model_tables, data_overview
+from .tables import combine_cluster_predictions, combine_importances, combine_model_tables, data_overview
 
 __all__ = ["build_report_context", "collect_figures", "collect_training_records", "combine_cluster_predictions", "combine_importances",
            "combine_model_tables", "data_overview", "model_comparison", "plot_calibration_figures", "plot_control_figures",
@@ -68,7 +69,7 @@ def plot_per_galaxy_figures(cluster_oof: pd.DataFrame, metrics: pd.DataFrame, re
         rows = figures.seed_rows(cluster_oof, cfg.figure_seed)
         out["predicted_vs_literature.png"] = figures.predicted_vs_literature(rows, models)
         out["residual_vs_age.png"] = figures.residual_vs_age(rows, models)
-    bin_models = figures.present([*cfg.featured_models, REFERENCE], metrics)
+    bin_models = figures.present([*cfg.featured_models, REFERENCE_MODEL], metrics)
     cells = metrics[(metrics["level"] == "cluster") & metrics["model"].isin(bin_models) & (metrics["age_bin"] != "all")]
     if bin_models and not cells.empty:
         out["by_age_bin.png"] = figures.by_age_bin(cells, bin_models, evaluation_cfg.age_bin_edges)

@@ -15,12 +15,10 @@ import numpy as np
 import pandas as pd
 
 from tess_cluster_age import evaluation
-from tess_cluster_age.schema import GALAXIES
+from tess_cluster_age.schema import GALAXIES, REFERENCE_MODEL
 
 logger = logging.getLogger(__name__)
 
-REFERENCE = "galaxy_mean"
-"""The model every other is compared with: the paired bootstrap CI of SPEC 4 is against it."""
 GALAXY_COLUMNS: tuple[str, ...] = ("all", *GALAXIES)
 """Galaxies of the comparison, ``all`` first."""
 TABLE_METRICS: tuple[tuple[str, str], ...] = (
@@ -198,11 +196,11 @@ def comparison_display(comparison: pd.DataFrame, galaxy: str, roles: Sequence[st
         record = {"model": row["model"], "pipeline": row["pipeline"], "clusters": format_cell(row.get("n", np.nan)),
                   "RMSE": mean_sd(row, "rmse")}
         if np.isfinite(row.get("rmse_diff", np.nan)):
-            record[f"ΔRMSE vs {REFERENCE} [95 % CI]"] = (f"{signed(row['rmse_diff'])} [{signed(row['rmse_diff_lo95'])}, "
+            record[f"ΔRMSE vs {REFERENCE_MODEL} [95 % CI]"] = (f"{signed(row['rmse_diff'])} [{signed(row['rmse_diff_lo95'])}, "
                                                         f"{signed(row['rmse_diff_hi95'])}]")
             record["beats the mean"] = "yes" if row["beats_reference"] else "no"
         else:
-            record[f"ΔRMSE vs {REFERENCE} [95 % CI]"] = ("reference" if row["model"] in (REFERENCE, REFERENCE + evaluation.SHUFFLED_SUFFIX)
+            record[f"ΔRMSE vs {REFERENCE_MODEL} [95 % CI]"] = ("reference" if row["model"] in (REFERENCE_MODEL, REFERENCE_MODEL + evaluation.SHUFFLED_SUFFIX)
                                                         else "–")
             record["beats the mean"] = "–"
         record |= {heading: mean_sd(row, metric) for metric, heading in TABLE_METRICS if metric != "rmse"}
