@@ -200,3 +200,21 @@ def test_nested_sections_are_read_as_typed_objects():
     assert predict.execution.workers == 2 and predict.out_of_range.segment_fraction == 0.3
     assert predict.out_of_range.bounds == "min_max"  # the default, from the config class
     assert validate_section("evaluation", {"bootstrap": {"n": 10}}).bootstrap.n == 10
+
+
+@pytest.mark.parametrize(("path", "value", "expected"), [
+    (("models", "random_forest", "per_galaxy"), "yes", "random_forest.models.random_forest.per_galaxy = 'yes': true or false is required"),
+    (("models", "random_forest", "workers"), 0, "random_forest.models.random_forest.workers = 0: an integer >= 1 is required"),
+    (("models", "random_forest", "periodogram"), "wavelet", "random_forest.models.random_forest.periodogram = 'wavelet'"),
+    (("controls",), ["forest"], "random_forest.controls: 'forest' is not one of the models"),
+    (("importance", "n_repeats"), "three", "random_forest.importance.n_repeats = 'three': Input should be a valid integer"),
+])
+def test_a_model_section_is_typed_before_its_estimators_are_checked(path, value, expected):
+    params = copy.deepcopy(project_parameters())
+    target = params["random_forest"]
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(ParameterError) as error:
+        validate_parameters(params)
+    assert expected in str(error.value)

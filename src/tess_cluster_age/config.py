@@ -59,10 +59,26 @@ def _adapter(cls: type):
     return TypeAdapter(cls)
 
 
-def _numeric_fields(cls: type) -> set[str]:
-    """Fields annotated ``int`` or ``float`` (a YAML ``true`` must not pass as 1 there)."""
+def _scalar_problems(cls: type, params: Mapping[str, Any], what: str) -> list[str]:
+    """YAML's true/false where a number is wanted, or anything else where true/false is wanted, in
+    ``params`` and the sections nested in it (pydantic's lax mode would take ``true`` as 1 and
+    ``"yes"`` as True)."""
+    problems = []
     hints = typing.get_type_hints(cls)
-    return {name for name, hint in hints.items() if hint in (int, float)}
+    for key, value in params.items():
+        hint = hints.get(key)
+        where = f"{what}.{key}"
+        if hint in (int, float) and isinstance(value, bool):
+            problems.append(f"{where} = {value!r}: a number is required, not true/false")
+        elif hint is bool and not isinstance(value, bool):
+            problems.append(f"{where} = {value!r}: true or false is required")
+        elif dataclasses.is_dataclass(hint) and isinstance(value, Mapping):
+            problems += _scalar_problems(hint, value, where)
+        elif typing.get_origin(hint) is Mapping and isinstance(value, Mapping):
+            item = typing.get_args(hint)[1]
+            if dataclasses.is_dataclass(item):
+                problems += [p for k, v in value.items() if isinstance(v, Mapping) for p in _scalar_problems(item, v, f"{where}.{k}")]
+    return problems
 
 
 def _format_location(what: str, location: tuple) -> str:
@@ -98,9 +114,9 @@ def config_from_params(cls: type[Config], params: Mapping[str, Any] | None, what
         hints = {k: difflib.get_close_matches(k, fields, n=1) for k in unknown}
         did_you_mean = "".join(f" ({k!r}: did you mean {m[0]!r}?)" for k, m in hints.items() if m)
         raise ParameterError(f"unknown {what} parameter(s) {unknown}{did_you_mean}; valid keys are {fields}")
-    booleans = sorted(k for k in _numeric_fields(cls) & set(params) if isinstance(params[k], bool))
-    if booleans:
-        raise ParameterError("; ".join(f"{what}.{k} = {params[k]!r}: a number is required, not true/false" for k in booleans))
+    scalars = _scalar_problems(cls, params, what)
+    if scalars:
+        raise ParameterError("; ".join(scalars))
     try:
         return _adapter(cls).validate_python({key: _frozen(value) for key, value in params.items()})
     except ValidationError as exc:

@@ -102,7 +102,6 @@ def _field_names(cls: type) -> set[str]:
 
 MODEL_SECTION_KEYS = _field_names(ModelPipelineConfig)
 MODEL_ENTRY_KEYS = _field_names(ModelSpec)
-PERIODOGRAMS = (None, "classic", "invariant")
 
 
 def _unknown(keys, allowed, where: str) -> list[str]:
@@ -139,52 +138,43 @@ def _check_options(estimator: str, options: Mapping[str, Any], where: str) -> li
 def validate_model_section(section: Any, name: str = "model section") -> ModelPipelineConfig:
     """Check a model pipeline's section (``parameters_<pipeline>.yml``) and return it typed.
 
+    First every unknown key (with a "did you mean"), then the types (pydantic, against the
+    dataclasses above), then the ranges and what depends on the estimators: each estimator is
+    registered, each option is one of its constructor's, controls and importance name configured
+    models, tuning spaces name real parameters.
+
     Raises:
-        ParameterError: one line per problem (unknown keys, unknown estimator, bad option, ...).
+        ParameterError: one line per problem, naming the parameter, its value and what is allowed.
     """
     from tess_cluster_age.models import ESTIMATORS, estimator_class
 
     if not isinstance(section, Mapping):
         raise ParameterError(f"{name} = {section!r}: a mapping with keys {sorted(MODEL_SECTION_KEYS)} is required")
     problems = _unknown(section, MODEL_SECTION_KEYS, name)
-    models = section.get("models") or {}
-    if not models:
+    for model, entry in (section.get("models") or {}).items():
+        if isinstance(entry, Mapping):
+            problems += _unknown(entry, MODEL_ENTRY_KEYS, f"{name}.models.{model}")
+    for key, model in (("importance", ImportanceConfig), ("tuning", TuningConfig)):
+        if isinstance(section.get(key), Mapping):
+            problems += _unknown(section[key], _field_names(model), f"{name}.{key}")
+    if problems:
+        raise ParameterError("\n".join(problems))
+    config = config_from_params(ModelPipelineConfig, section, name)
+    if not config.models:
         problems.append(f"{name}.models: at least one model is required")
-    for model, entry in models.items():
+    for model, spec in config.models.items():
         where = f"{name}.models.{model}"
-        if not isinstance(entry, Mapping):
-            problems.append(f"{where} = {entry!r}: a mapping is required")
+        if spec.estimator not in ESTIMATORS:
+            problems.append(f"{where}.estimator = {spec.estimator!r}: one of {sorted(ESTIMATORS)} is required")
             continue
-        problems += _unknown(entry, MODEL_ENTRY_KEYS, where)
-        estimator = entry.get("estimator")
-        if estimator not in ESTIMATORS:
-            problems.append(f"{where}.estimator = {estimator!r}: one of {sorted(ESTIMATORS)} is required")
-            continue
-        if entry.get("periodogram") not in PERIODOGRAMS:
-            problems.append(f"{where}.periodogram = {entry.get('periodogram')!r}: one of null, classic, invariant")
-        workers = entry.get("workers", 1)
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            problems.append(f"{where}.workers = {workers!r}: an integer >= 1 is required (folds fitted in parallel processes)")
-        for flag in ("per_galaxy", "save"):
-            if flag in entry and not isinstance(entry[flag], bool):
-                problems.append(f"{where}.{flag} = {entry[flag]!r}: true or false is required")
-        problems += _check_options(estimator, entry.get("options") or {}, f"{where}.options")
-    for control in section.get("controls") or []:
-        if control not in models:
-            problems.append(f"{name}.controls: {control!r} is not one of the models {sorted(models)}")
-    if "shuffle_labels" in section and not isinstance(section["shuffle_labels"], bool):
-        problems.append(f"{name}.shuffle_labels = {section['shuffle_labels']!r}: true or false is required")
-    importance = section.get("importance") or {}
-    problems += _unknown(importance, _field_names(ImportanceConfig), f"{name}.importance")
-    for model in importance.get("models") or []:
-        if model not in models:
-            problems.append(f"{name}.importance.models: {model!r} is not one of the models {sorted(models)}")
-    tuning = section.get("tuning") or {}
-    problems += _unknown(tuning, _field_names(TuningConfig), f"{name}.tuning")
-    n_trials = tuning.get("n_trials", 0)
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0:
-        problems.append(f"{name}.tuning.n_trials = {n_trials!r}: an integer >= 0 is required")
-    for estimator, space in (tuning.get("space") or {}).items():
+        if spec.workers < 1:
+            problems.append(f"{where}.workers = {spec.workers!r}: an integer >= 1 is required (folds fitted in parallel processes)")
+        problems += _check_options(spec.estimator, spec.options, f"{where}.options")
+    for key, names in (("controls", config.controls), ("importance.models", config.importance.models)):
+        problems += [f"{name}.{key}: {model!r} is not one of the models {sorted(config.models)}" for model in names if model not in config.models]
+    if config.tuning.n_trials < 0:
+        problems.append(f"{name}.tuning.n_trials = {config.tuning.n_trials!r}: an integer >= 0 is required")
+    for estimator, space in config.tuning.space.items():
         if estimator not in ESTIMATORS:
             problems.append(f"{name}.tuning.space.{estimator}: unknown estimator; one of {sorted(ESTIMATORS)}")
             continue
@@ -196,7 +186,7 @@ def validate_model_section(section: Any, name: str = "model section") -> ModelPi
                 problems.append(f"{name}.tuning.space.{estimator}.{parameter}: low {entry['low']!r} must be below high {entry['high']!r}")
     if problems:
         raise ParameterError("\n".join(problems))
-    return config_from_params(ModelPipelineConfig, section, name)
+    return config
 
 
 def validate_gaussian_nn(section: Any) -> ModelPipelineConfig:
