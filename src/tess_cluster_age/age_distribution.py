@@ -100,8 +100,9 @@ class AgeDistribution:
         lo, hi = self.quantile([(1 - level) / 2, (1 + level) / 2])
         return float(lo), float(hi)
 
-    def grid(self, start: float = 6.0, stop: float = 10.5, step: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
-        """The density (per dex) on a log-age grid from ``start`` to ``stop`` (log10 yr)."""
+    def grid(self, start: float = 4.0, stop: float = 12.0, step: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+        """The density (per dex) on a log-age grid from ``start`` to ``stop`` (log10 yr, 10 kyr to
+        1 Tyr by default: wider than any age, so that the tails of a broad distribution are kept)."""
         log_age = np.round(np.arange(start, stop + step / 2, step), 10)
         return log_age, self.pdf(log_age)
 

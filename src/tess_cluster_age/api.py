@@ -198,7 +198,8 @@ def date_light_curves(light_curves: LightCurves, models: Models, model: str | Se
     return result
 
 
-def date(data: Any, galaxy: str | None = None, models: Models | None = None, *, model: str | Sequence[str] = "recommended"):
+def date(data: Any, galaxy: str | None = None, models: Models | None = None, *, model: str | Sequence[str] = "recommended",
+         name: str | None = None):
     """The ages of clusters, with their intervals, skill and full distributions.
 
     Read the module docstring (:mod:`tess_cluster_age.api`) for which light curves can be dated:
@@ -215,6 +216,9 @@ def date(data: Any, galaxy: str | None = None, models: Models | None = None, *, 
         model: ``recommended`` (one row per cluster, the recommended model of its galaxy: the lowest
             cross-validated cluster NLL there, by default), ``all`` (a row per cluster and model), or
             model names.
+        name: the cluster's name when ``data`` is one cluster's light curve without one in its
+            ``meta`` (``NAME``, ``OBJECT``). The name also keys the seeded bootstrap of the
+            periodogram features (SPEC 3a), as in training.
 
     Returns:
         An astropy ``QTable``, one row per cluster (and model): ``name, galaxy, model``;
@@ -233,7 +237,7 @@ def date(data: Any, galaxy: str | None = None, models: Models | None = None, *, 
         FileNotFoundError: no models given and no project found.
     """
     models = models if models is not None else load_models()
-    light_curves = reading.as_light_curves(data, galaxy, strict=True, config=dating.reading_config(models.trained))
+    light_curves = reading.as_light_curves(data, galaxy, name=name, strict=True, config=dating.reading_config(models.trained))
     result = date_light_curves(light_curves, models, model)
     undated = dating.undated_inputs(result.problems)
     if len(undated):

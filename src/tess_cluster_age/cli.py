@@ -261,7 +261,7 @@ def predict(ctx: click.Context, paths: tuple[str, ...], galaxy: str | None, mode
     ctx.exit(EXIT_NOT_DATED if len(undated) or n_dated == 0 else EXIT_OK)
 
 
-def distribution_grid(result: Any, start: float = 5.5, stop: float = 10.5, step: float = 0.01) -> Any:
+def distribution_grid(result: Any) -> Any:
     """Each predicted row's age distribution on a log-age grid: ``name, model, log_age`` (log10 yr)
     and ``density`` (probability per dex), as an astropy table."""
     from astropy.table import Table
@@ -270,7 +270,7 @@ def distribution_grid(result: Any, start: float = 5.5, stop: float = 10.5, step:
     for (name, model), distribution in result.distributions.items():
         if not ((result.predictions["name"] == name) & (result.predictions["model"] == model)).any():
             continue
-        log_age, density = distribution.grid(start, stop, step)
+        log_age, density = distribution.grid()
         rows["name"] += [name] * len(log_age)
         rows["model"] += [model] * len(log_age)
         rows["log_age"] += list(log_age)
