@@ -60,3 +60,18 @@ def test_notebook_dates_one_cluster_from_a_trained_model_in_the_catalog(scratch_
     assert "(LMC, 3 segments): log age" in line and "Myr" in line and "68 %" in line
     images = [o for c in notebook.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) == 1, "the light curve and age distribution figure"
+
+
+def test_notebook_03_dates_a_time_series_through_the_api_and_plots_its_distribution(tmp_path):
+    from tests.pipelines.predict.trained import NEW, make_project, train, write_new_cluster, write_training_folder
+
+    _, bundle = train(write_training_folder(tmp_path / "elk"))
+    project = make_project(tmp_path / "project", bundle)
+    light_curve = write_new_cluster(tmp_path / "new" / "new.fits")
+    printed, notebook = execute_notebook("03_api.ipynb", parameters={"LIGHT_CURVE": str(light_curve), "GALAXY": "LMC",
+                                                                      "MODELS": str(project)})
+    assert f"{NEW}: 2 sectors" in printed
+    line = next(x for x in printed.splitlines() if x.startswith(f"{NEW} (LMC, "))
+    assert "random_forest says" in line and "Myr" in line and "skill against the LMC mean: better" in line
+    images = [o for c in notebook.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) == 1, "the age distribution figure"
