@@ -29,7 +29,8 @@ class RandomForestAgeModel(CalibratedAgeModel):
         inner_folds: inner grouped folds for the sigma calibration.
         age_bin_edges: log10(age / yr) edges of the inner folds' strata.
         sigma_floor: smallest sigma (dex).
-        n_jobs: threads of the forest.
+        n_jobs: threads that grow the trees (prediction adds the trees up in one thread, in order,
+            so that the same inputs always give the same bits).
         random_state: seed of the inner folds and of the trees.
     """
 
@@ -61,7 +62,10 @@ class RandomForestAgeModel(CalibratedAgeModel):
     def _fit_member(self, X, y, weight, X_val, y_val, weight_val, seed):
         forest = RandomForestRegressor(n_estimators=self.n_estimators, max_features=self.max_features, min_samples_leaf=self.min_samples_leaf,
                                        max_depth=self.max_depth, max_samples=self.max_samples, n_jobs=self.n_jobs, random_state=seed)
-        return forest.fit(X, y, sample_weight=weight)
+        forest.fit(X, y, sample_weight=weight)
+        # trees grow in parallel (each from its own seed), but a threaded predict adds the trees up in
+        # the order the threads finish, which changes the last bits from call to call: predict in order
+        return forest.set_params(n_jobs=1)
 
     def _member_dist(self, member, X):
         return member.predict(X), np.ones(len(X))
