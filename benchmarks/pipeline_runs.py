@@ -30,10 +30,10 @@ MODEL_STAGES = ("ingestion", "augmentation", "feature_engineering", "gaussian_nn
 TOTAL_TARGET_S = 900.0
 
 
-def run_and_watch(command: list[str], env: dict[str, str]) -> tuple[float, float, int]:
-    """Run a command; return (wall seconds, peak process-tree RSS in GiB, exit code)."""
+def run_and_watch(command: list[str], env: dict[str, str], interval: float = 0.2, cwd: Path = REPO) -> tuple[float, float, int]:
+    """Run a command; return (wall seconds, peak process-tree RSS in GiB sampled every ``interval`` s, exit code)."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     root = psutil.Process(process.pid)
     peak = 0
     while process.poll() is None:
@@ -41,7 +41,7 @@ def run_and_watch(command: list[str], env: dict[str, str]) -> tuple[float, float
             peak = max(peak, sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]))
         except psutil.Error:
             pass
-        time.sleep(0.2)
+        time.sleep(interval)
     stderr = process.stderr.read() if process.stderr else ""
     if process.returncode:
         print(stderr[-3000:], file=sys.stderr)

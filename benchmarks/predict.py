@@ -1,104 +1,90 @@
-"""Benchmark: dating new clusters from their FITS files through the ``tess-cluster-age`` command.
+"""Benchmark: dating new clusters, as a user meets it (a fresh process each time, wall clock and peak memory).
 
-Usage::
+    python benchmarks/predict.py [--unlabelled DIR] [--project-dir DIR] [--repeats N]
 
-    python benchmarks/predict.py [--unlabelled DIR] [--project-dir DIR] [--model NAME|all] [--repeats N]
+Measured side by side in one run, each the median of ``--repeats`` warm runs (one run first
+warms the disk cache), with the peak resident memory of the process tree (sampled every 20 ms):
 
-Times, as a user meets them (a fresh process each time, wall clock):
+- the **floor**: a Python process that only imports numpy and astropy and reads the file;
+- ``tess-cluster-age predict`` on the smallest held-out LMC file, with the recommended model
+  (target <= 2 s) and with every model (``--model all``, target <= 5 s);
+- ``tess-cluster-age predict`` on all 24 held-out clusters in one call (target <= 10 s);
+- **the Kedro path** for the same inputs: ``kedro run --pipeline=predict``, which starts a Kedro
+  session and dates with every model (before the API issue, the command took this path: 7.4 s for
+  the one file and 666 MiB, with pickled models);
 
-1. one new cluster: ``tess-cluster-age predict <one .fits.gz> --out ...`` (target <= 10 s on 2 cores);
-2. all clusters of ``--unlabelled`` (the 24 of ../shared/data/unlabelled) in one call.
-
-It also times, inside one process, the parts of the single-cluster call: imports, Kedro session and
-configuration, loading the trained models, and ingestion + segments + features + prediction, so
-that the share of feature extraction is visible. It prints figures and makes no assertion. It
-needs trained models in the project's data/06_models (``kedro run`` or the model pipelines).
+target peak memory <= 400 MiB. It needs trained models in the project's data/06_models
+(``kedro run``); the Kedro path writes the project's data/07_model_output/predictions.csv as
+``kedro run --pipeline=predict`` does. It prints figures and ratios and makes no assertion.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
-import subprocess
+import shutil
+import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pipeline_runs import run_and_watch  # noqa: E402 - the one process-tree watcher of the benchmarks
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))      # time this checkout's code
+FLOOR = ("import sys, numpy; from astropy.io import fits\n"
+         "with fits.open(sys.argv[1]) as hdul: [h.data for h in hdul[1:]]")
 
 
-def cli_seconds(args: list[str], project: Path) -> tuple[float, int]:
-    """Wall seconds and exit code of one ``python -m tess_cluster_age`` process."""
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "tess_cluster_age", "--project-dir", str(project), *args], env=env,
-                          capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode not in (0, 1):
-        print(done.stderr[-2000:], file=sys.stderr)
-    return seconds, done.returncode
+def measure(command: list[str], repeats: int, cwd: Path) -> tuple[float, float, int]:
+    """Median wall seconds and the largest peak MiB of ``repeats`` warm runs (after one to warm up), and the last exit code."""
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"}
+    run_and_watch(command, env, 0.02, cwd)
+    runs = [run_and_watch(command, env, 0.02, cwd) for _ in range(repeats)]
+    return statistics.median(r[0] for r in runs), max(r[1] for r in runs) * 1024, runs[-1][2]
 
 
-def parts(file: Path, project: Path, model: str) -> dict[str, float]:
-    """Seconds of each stage of dating one file, in this process."""
-    out = {}
-    start = time.perf_counter()
-    from tess_cluster_age import cli, dating
-    from tess_cluster_age.config import PredictConfig
-    from tess_cluster_age.reading import read_light_curves
-
-    out["imports (torch, scipy, kedro, project)"] = time.perf_counter() - start
-    start = time.perf_counter()
-    os.chdir(project)
-    with cli._session(project, verbose=False) as session:
-        context = session.load_context()
-        config = dataclasses.replace(PredictConfig.from_params(context.params["predict"]), models=model if model == "all" else (model,))
-        trained = context.catalog.load("predict_trained_models")
-        out["Kedro session and configuration"] = time.perf_counter() - start
-        start = time.perf_counter()
-        models = dating.select_models(trained, model)
-        out["loading the trained models"] = time.perf_counter() - start
-        start = time.perf_counter()
-        read = read_light_curves(file, strict=False, config=dating.reading_config(models))
-        clusters, samples = read.cluster_table(), read.sample_table()
-        provenance = models[0].provenance
-        out["reading"] = time.perf_counter() - start
-        start = time.perf_counter()
-        dating.cluster_model_input(clusters, samples, provenance, config.execution)
-        out["segments and features"] = time.perf_counter() - start
-        start = time.perf_counter()
-        dating.date_clusters(read, models, config)
-        out["the whole dating function (again, features included)"] = time.perf_counter() - start
-    return out
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--unlabelled", type=Path, default=REPO.parent / "shared" / "data" / "unlabelled")
     parser.add_argument("--project-dir", type=Path, default=REPO)
-    parser.add_argument("--model", default="all")
-    parser.add_argument("--repeats", type=int, default=1, help="runs of the single-cluster call (the best is reported too)")
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     files = sorted(p for p in args.unlabelled.rglob("*.fits*") if p.is_file())
     if not files:
-        sys.exit(f"no ELK files under {args.unlabelled}")
-    one = files[0]
-    print(f"cores: {os.cpu_count()}, load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        sys.exit(f"no light-curve files under {args.unlabelled}")
+    small = min((p for p in files if p.parent.name == "LMC"), key=lambda p: p.stat().st_size)
+    bin_dir = Path(sys.executable).parent
+    command = [str(bin_dir / "tess-cluster-age"), "--project-dir", str(args.project_dir), "predict"]
+    kedro = [str(bin_dir / "kedro"), "run", "--pipeline=predict"]
+    print(f"cores: {os.cpu_count()}, load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())}; "
+          f"median of {args.repeats} warm runs; one file: {small.parent.name}/{small.name} ({small.stat().st_size / 1e3:.0f} kB)")
+    rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        times = []
-        for _ in range(args.repeats):
-            seconds, code = cli_seconds(["predict", str(one), "--model", args.model, "--out", f"{scratch}/one.csv"], args.project_dir)
-            times.append(seconds)
-        print(f"one cluster ({one.name}) through the CLI: {times[-1]:.1f} s wall (best of {len(times)}: {min(times):.1f} s), exit {code}")
-        seconds, code = cli_seconds(["predict", str(args.unlabelled), "--model", args.model, "--out", f"{scratch}/all.csv"], args.project_dir)
-        print(f"{len(files)} clusters in one CLI call: {seconds:.1f} s wall ({seconds / len(files):.2f} s per cluster), exit {code}")
-    print("parts of the single-cluster call, in one process:")
-    for name, seconds in parts(one.resolve(), args.project_dir.resolve(), args.model).items():
-        print(f"  {name:55s} {seconds:6.1f} s")
+        one_folder = Path(scratch) / "one" / "LMC"
+        one_folder.mkdir(parents=True)
+        shutil.copy(small, one_folder / small.name)
+        floor = measure([sys.executable, "-c", FLOOR, str(small)], args.repeats, args.project_dir)
+        rows.append(("floor: import numpy + astropy, read the file", floor, None))
+        for label, extra, target in (("predict, one cluster, recommended model", [], 2.0),
+                                     ("predict, one cluster, every model", ["--model", "all"], 5.0)):
+            rows.append((label, measure([*command, str(small), *extra, "--out", f"{scratch}/one.csv"], args.repeats, args.project_dir), target))
+        rows.append(("Kedro path (kedro run --pipeline=predict), one cluster, every model",
+                     measure([*kedro, f"--params=predict_dir={one_folder.parent}"], args.repeats,
+                             args.project_dir), None))
+        rows.append((f"predict, all {len(files)} clusters, recommended model",
+                     measure([*command, str(args.unlabelled), "--out", f"{scratch}/all.csv"], args.repeats, args.project_dir), 10.0))
+        rows.append((f"Kedro path, all {len(files)} clusters, every model",
+                     measure([*kedro, f"--params=predict_dir={args.unlabelled}"], args.repeats,
+                             args.project_dir), None))
+    floor_seconds = rows[0][1][0]
+    print(f"{'what':<72}{'wall s':>8}{'x floor':>9}{'peak MiB':>10}  target")
+    for label, (seconds, mib, code), target in rows:
+        status = "" if code == 0 else f" (exit {code})"
+        goal = f"<= {target:g} s, <= 400 MiB" if target else ""
+        print(f"{label:<72}{seconds:>8.2f}{seconds / floor_seconds:>9.1f}{mib:>10.0f}  {goal}{status}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
