@@ -31,6 +31,8 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal, TypeVar
 
+from tess_cluster_age.schema import GALAXIES
+
 Config = TypeVar("Config")
 
 AGE_BIN_EDGES: tuple[float, ...] = (7.5, 8.0, 8.5, 9.0)
@@ -253,7 +255,7 @@ class IngestionConfig(Section):
     section: ClassVar[str] = "ingestion"
     __pydantic_config__ = NESTED
 
-    galaxies: tuple[str, ...] = ("MW", "LMC", "SMC")
+    galaxies: tuple[str, ...] = GALAXIES
     file_suffixes: tuple[str, ...] = (".fits", ".fits.gz")
     log_every: int = 50
     max_separation_arcmin: float = 1.0
@@ -339,7 +341,7 @@ class PredictConfig(Section):
     section: ClassVar[str] = "predict"
     __pydantic_config__ = NESTED
 
-    galaxy: Literal["MW", "LMC", "SMC"] | None = None
+    galaxy: Literal[GALAXIES] | None = None
     models: str | tuple[str, ...] = "all"
     recommend_by: Literal["nll", "crps", "rmse"] = "nll"
     execution: FeatureExecutionConfig = FeatureExecutionConfig()
@@ -381,7 +383,7 @@ class ReportingConfig(Section):
     featured_models: tuple[str, ...] = ("random_forest", "gaussian_nn", "regression")
     figure_seed: int = 0
     importance_top: int = 15
-    example_galaxy: Literal["MW", "LMC", "SMC"] = "LMC"
+    example_galaxy: Literal[GALAXIES] = "LMC"
     example_clusters: ExampleClustersConfig = ExampleClustersConfig()
     max_prediction_rows: int = 200
 

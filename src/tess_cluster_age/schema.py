@@ -7,8 +7,10 @@ this module, by name, never by position.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 ID_COLUMNS: tuple[str, ...] = ("segment_id", "name", "galaxy", "kind", "weight", "log_age")
 """Identity, weight (SPEC 2) and label (log10 age in years; NaN for unlabelled clusters)."""
@@ -38,5 +40,5 @@ model lookup use."""
 
 def feature_columns(columns: Iterable[str] | pd.DataFrame) -> list[str]:
     """The scalar feature columns of a model-input table (or of its column names), in table order."""
-    names = columns.columns if isinstance(columns, pd.DataFrame) else columns
+    names = getattr(columns, "columns", columns)   # a DataFrame's column names, or the names themselves
     return [c for c in names if c not in NON_FEATURE_COLUMNS and not c.startswith(PERIODOGRAM_PREFIX)]
