@@ -57,6 +57,16 @@ MODEL_SECTIONS = {
 SCALARS = {"seed": -3, "elk_dir": 7, "reference_dir": "", "data_dir": None, "predict_dir": 3}
 
 
+def with_value(section: str, path: tuple, value) -> dict:
+    """The project's parameters with ``value`` at ``section`` then ``path`` (keys, nested)."""
+    params = copy.deepcopy(project_parameters())
+    target = params[section]
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return params
+
+
 def test_every_registered_section_has_a_case():
     assert set(CASES) | set(SCALARS) | set(MODEL_SECTIONS) == set(SECTIONS)
 
@@ -69,13 +79,8 @@ def test_model_sections_refuse_an_unknown_option_and_a_bad_value(section):
     params[section]["models"][first_model]["options"][typo] = 1
     with pytest.raises(ParameterError, match=rf"{section}.models.{first_model}.options.{typo}: unknown key"):
         validate_parameters(params)
-    params = copy.deepcopy(project_parameters())
-    target = params[section]
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
     with pytest.raises(ParameterError) as error:
-        validate_parameters(params)
+        validate_parameters(with_value(section, path, value))
     assert expected in str(error.value)
 
 
@@ -210,11 +215,6 @@ def test_nested_sections_are_read_as_typed_objects():
     (("importance", "n_repeats"), "three", "random_forest.importance.n_repeats = 'three': Input should be a valid integer"),
 ])
 def test_a_model_section_is_typed_before_its_estimators_are_checked(path, value, expected):
-    params = copy.deepcopy(project_parameters())
-    target = params["random_forest"]
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
     with pytest.raises(ParameterError) as error:
-        validate_parameters(params)
+        validate_parameters(with_value("random_forest", path, value))
     assert expected in str(error.value)

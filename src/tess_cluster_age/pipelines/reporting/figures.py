@@ -35,6 +35,20 @@ def _figure(n_rows: int, n_cols: int, width: float = 3.6, height: float = 3.0, *
     return plt.subplots(n_rows, n_cols, figsize=(width * n_cols, height * n_rows), squeeze=False, **kwargs)
 
 
+def _model_galaxy_panels(axes: np.ndarray, rows: pd.DataFrame, models: Sequence[str], ylabel: str):
+    """Each panel of a model (row) x galaxy (column) grid with that model's and galaxy's rows:
+    yields ``(model, galaxy, ax, rows)``; once the caller has drawn a panel, the bottom row gets the
+    literature log-age label and the first column ``ylabel``."""
+    for i, model in enumerate(models):
+        for j, galaxy in enumerate(GALAXIES):
+            ax = axes[i, j]
+            yield model, galaxy, ax, rows[(rows["model"] == model) & (rows["galaxy"] == galaxy)]
+            if i == len(models) - 1:
+                ax.set_xlabel("literature log age (dex)")
+            if j == 0:
+                ax.set_ylabel(ylabel)
+
+
 # ------------------------------------------------------------------------------------ what to draw
 def present(models: Sequence[str], table: pd.DataFrame) -> list[str]:
     """The models of ``models`` that ``table`` holds, in order (a model absent from a table is skipped, logged)."""
@@ -108,17 +122,10 @@ def predicted_vs_literature(rows: pd.DataFrame, models: Sequence[str]) -> Figure
     """
     lo, hi = LOG_AGE_RANGE
     fig, axes = _figure(len(models), len(GALAXIES), sharex=True, sharey=True)
-    for i, model in enumerate(models):
-        for j, galaxy in enumerate(GALAXIES):
-            part = rows[(rows["model"] == model) & (rows["galaxy"] == galaxy)]
-            ax = axes[i, j]
-            ax.errorbar(part["log_age"], part["mu"], yerr=part["sigma"], fmt="o", ms=2.5, lw=0.6, alpha=0.6, color="C0")
-            ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-            ax.set(xlim=(lo, hi), ylim=(lo, hi), title=f"{model} · {galaxy}")
-            if i == len(models) - 1:
-                ax.set_xlabel("literature log age (dex)")
-            if j == 0:
-                ax.set_ylabel("predicted log age (dex)")
+    for model, galaxy, ax, part in _model_galaxy_panels(axes, rows, models, "predicted log age (dex)"):
+        ax.errorbar(part["log_age"], part["mu"], yerr=part["sigma"], fmt="o", ms=2.5, lw=0.6, alpha=0.6, color="C0")
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        ax.set(xlim=(lo, hi), ylim=(lo, hi), title=f"{model} · {galaxy}")
     fig.tight_layout()
     return fig
 
@@ -135,20 +142,13 @@ def residual_vs_age(rows: pd.DataFrame, models: Sequence[str]) -> Figure:
     """
     lo, hi = LOG_AGE_RANGE
     fig, axes = _figure(len(models), len(GALAXIES), sharex=True, sharey=True)
-    for i, model in enumerate(models):
-        for j, galaxy in enumerate(GALAXIES):
-            part = rows[(rows["model"] == model) & (rows["galaxy"] == galaxy)]
-            ax = axes[i, j]
-            ax.scatter(part["log_age"], part["mu"] - part["log_age"], s=6, alpha=0.6, color="C1")
-            if len(part):
-                mean_age = part["log_age"].mean()
-                ax.plot([lo, hi], [mean_age - lo, mean_age - hi], "k:", lw=0.9, label="predict the mean")
-            ax.axhline(0, color="k", lw=0.6)
-            ax.set(xlim=(lo, hi), title=f"{model} · {galaxy}")
-            if i == len(models) - 1:
-                ax.set_xlabel("literature log age (dex)")
-            if j == 0:
-                ax.set_ylabel("predicted − literature (dex)")
+    for model, galaxy, ax, part in _model_galaxy_panels(axes, rows, models, "predicted − literature (dex)"):
+        ax.scatter(part["log_age"], part["mu"] - part["log_age"], s=6, alpha=0.6, color="C1")
+        if len(part):
+            mean_age = part["log_age"].mean()
+            ax.plot([lo, hi], [mean_age - lo, mean_age - hi], "k:", lw=0.9, label="predict the mean")
+        ax.axhline(0, color="k", lw=0.6)
+        ax.set(xlim=(lo, hi), title=f"{model} · {galaxy}")
     axes[0, 0].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     return fig
