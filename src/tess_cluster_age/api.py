@@ -199,7 +199,7 @@ def date_light_curves(light_curves: LightCurves, models: Models, model: str | Se
 
 
 def date(data: Any, galaxy: str | None = None, models: Models | None = None, *, model: str | Sequence[str] = "recommended",
-         name: str | None = None):
+         name: str | None = None, workers: int = 1):
     """The ages of clusters, with their intervals, skill and full distributions.
 
     Read the module docstring (:mod:`tess_cluster_age.api`) for which light curves can be dated:
@@ -219,6 +219,8 @@ def date(data: Any, galaxy: str | None = None, models: Models | None = None, *, 
         name: the cluster's name when ``data`` is one cluster's light curve without one in its
             ``meta`` (``NAME``, ``OBJECT``). The name also keys the seeded bootstrap of the
             periodogram features (SPEC 3a), as in training.
+        workers: processes that compute the features (1: in this process). More than one starts
+            new Python processes, which in a script needs the ``if __name__ == "__main__":`` guard.
 
     Returns:
         An astropy ``QTable``, one row per cluster (and model): ``name, galaxy, model``;
@@ -237,6 +239,8 @@ def date(data: Any, galaxy: str | None = None, models: Models | None = None, *, 
         FileNotFoundError: no models given and no project found.
     """
     models = models if models is not None else load_models()
+    execution = dataclasses.replace(models.config.execution, workers=workers)
+    models = dataclasses.replace(models, config=dataclasses.replace(models.config, execution=execution))
     light_curves = reading.as_light_curves(data, galaxy, name=name, strict=True, config=dating.reading_config(models.trained))
     result = date_light_curves(light_curves, models, model)
     undated = dating.undated_inputs(result.problems)
