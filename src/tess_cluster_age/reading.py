@@ -313,7 +313,8 @@ def _read_sources(items: Sequence[_Source | dict[str, Any]], problems: _ProblemL
             problems.add(problem_row(folder, None, "folder", "no_readable_file", f"folder holds {what} but none could be read",
                                      outcome="empty"))
     for row in problems.rows:
-        log = logger.info if row["outcome"] == "ignored" else logger.warning
+        # a stray file, or a cluster without LOG_AGE (the normal case when dating), is no cause for a warning
+        log = logger.info if row["outcome"] == "ignored" or row["code"] == "no_log_age" else logger.warning
         log("%s: %s, %s: %s%s", row["file"], row["outcome"], row["code"], row["reason"],
             f" (sector {row['sector']})" if row["sector"] is not None else "")
     logger.info("Read %d clusters, skipped %d files, ignored %d", len(clusters),
