@@ -21,8 +21,9 @@ GLUE = {"pipeline_registry.py"}
 
 SCIENCE = ("reading", "lightcurves", "segments", "features.classic", "features.invariant", "features.extract",
            "features.model_input", "features.lombscargle", "models", "models.forest", "models.linear", "models.network",
-           "models.tuning", "evaluation", "age_distribution", "dating", "config", "schema", "provenance", "catalogues")
-"""The modules a library user imports: none may bring in Kedro or a pipeline."""
+           "models.tuning", "models.bundle", "models.persistence", "evaluation", "age_distribution", "dating", "api", "project",
+           "config", "schema", "provenance", "catalogues")
+"""The science modules and the public API on top of them: none may bring in Kedro or a pipeline."""
 
 
 def _imported_modules(path) -> set[str]:
