@@ -20,8 +20,6 @@ import numpy as np
 
 from tess_cluster_age import evaluation
 
-SQRT_2PI = float(np.sqrt(2 * np.pi))
-
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class AgeDistribution:
@@ -81,7 +79,7 @@ class AgeDistribution:
         """Probability density per dex at ``log_age`` (log10 yr)."""
         x = np.atleast_1d(np.asarray(log_age, float))
         z = (x[:, None] - self.mu[None, :]) / self.sigma[None, :]
-        return (np.exp(-0.5 * z**2) / (self.sigma[None, :] * SQRT_2PI)).mean(axis=1)
+        return (evaluation.standard_normal_pdf(z) / self.sigma[None, :]).mean(axis=1)
 
     def cdf(self, log_age: float | Sequence[float] | np.ndarray) -> np.ndarray:
         """Probability that the log age is below ``log_age`` (log10 yr)."""

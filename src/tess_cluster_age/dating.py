@@ -81,7 +81,7 @@ def train_command(pipeline: str) -> str:
 class TrainedModel:
     """One saved model of a pipeline's bundle: its name, and what dating needs from the bundle.
 
-    The estimator is read from the model file only when it is first used, so that choosing the
+    The predictor is read from the model file only when it is first used, so that choosing the
     recommended model from the stored cross-validated skill costs no model loading.
 
     Attributes:
@@ -98,6 +98,13 @@ class TrainedModel:
     def estimator(self) -> Any:
         """The fitted estimator (``predict(X, return_std=True) -> (mu, sigma)``, dex)."""
         return self.bundle.models[self.name]
+
+    @property
+    def predictor(self) -> Any:
+        """The fitted predictor (``predict(X) -> (mu, sigma)``, dex) that dates: the estimator's, read
+        alone from a model file (see :meth:`TrainedModels.predictor
+        <tess_cluster_age.models.bundle.TrainedModels.predictor>`)."""
+        return self.bundle.predictor(self.name)
 
     @property
     def spec(self) -> Mapping[str, Any]:
@@ -296,7 +303,7 @@ def predict_clusters(model: TrainedModel, model_input: pd.DataFrame, periodogram
     rows, problems, distributions = [], [], {}
     for galaxy, part in table.groupby("galaxy", sort=False):
         try:
-            mu, sigma = model.estimator.predict(part, return_std=True)
+            mu, sigma = model.predictor.predict(part)
         except ValueError as exc:
             problems += [problem_row(info.at[n, "file"], n, "model", "model_error", f"{model.name}: {exc}") for n in part["name"].unique()]
             continue

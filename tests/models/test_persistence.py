@@ -86,6 +86,9 @@ def test_every_estimator_kind_predicts_identically_after_a_round_trip(name, tabl
     mu, sigma = model.predict(table, return_std=True)
     mu_loaded, sigma_loaded = loaded.predict(table, return_std=True)
     assert np.array_equal(mu_loaded, mu) and np.array_equal(sigma_loaded, sigma)
+    # the predictor stored beside the estimator (what dating reads) gives the same bits
+    mu_stored, sigma_stored = read_models(tmp_path / "m.zip").predictor(name).predict(table)
+    assert np.array_equal(mu_stored, mu) and np.array_equal(sigma_stored, sigma)
     inner = getattr(getattr(model, "model_", model), "inner_predictions_", None)
     if inner is not None:
         pd.testing.assert_frame_equal(getattr(loaded, "model_", loaded).inner_predictions_, inner)
@@ -118,6 +121,19 @@ def test_the_bundle_metadata_round_trips_with_its_types(forest_file):
     assert manifest["format_version"] == FORMAT_VERSION
     assert manifest["estimators"]["regression"]["$estimator"]["class"] == "tess_cluster_age.models.linear:RidgeAgeModel"
     assert manifest["estimators"]["regression"]["$estimator"]["parameters"]["alpha"] == 2.0
+
+
+def test_an_estimator_and_its_predictor_share_their_stored_arrays(forest_file):
+    manifest = json.loads(zipfile.ZipFile(forest_file).read(MANIFEST))
+    for name in ("random_forest", "regression"):
+        estimator, predictor = _first_array(manifest["estimators"][name]), _first_array(manifest["predictors"][name])
+        assert estimator == predictor            # the same bytes of the same buffer, stored once
+    with zipfile.ZipFile(forest_file) as archive:
+        size = archive.getinfo("arrays/000.bin").file_size
+    forest = read_models(forest_file).models["random_forest"]
+    tree_bytes = sum(t.tree_.__getstate__()["nodes"].nbytes + t.tree_.__getstate__()["values"].nbytes
+                     for m in forest.members_ for t in m.regressor.estimators_)
+    assert size < 1.2 * tree_bytes
 
 
 def test_estimators_load_on_first_use_and_once(forest_file):
@@ -205,19 +221,23 @@ def test_a_truncated_file_is_refused(forest_file, tmp_path, keep):
         read_models(file)
 
 
-def test_a_class_outside_the_allow_list_is_refused_before_it_is_imported(forest_file, tmp_path):
+@pytest.mark.parametrize("part", ["estimators", "predictors"])
+def test_a_class_outside_the_allow_list_is_refused_before_it_is_imported(forest_file, tmp_path, part):
     if "wave" in sys.modules:
         pytest.skip("the stand-in module is already imported")
 
     def edit(manifest):
-        manifest["estimators"]["regression"]["$estimator"]["fitted"]["members_"][0]["$tuple"][1]["$estimator"]["class"] = "wave:Wave_read"
+        tree = manifest[part]["regression"]
+        members = tree["$estimator"]["fitted"]["members_"] if part == "estimators" else tree["$object"]["attributes"]["members"]
+        members[0]["$object"]["attributes"]["regressor"]["$estimator"]["class"] = "wave:Wave_read"
 
     file = _edit_manifest(forest_file, tmp_path / "tampered.zip", edit)
-    models = read_models(file).models               # estimators are rebuilt (and their classes checked) on first use
-    assert models["random_forest"] is not None
-    with pytest.raises(ModelFileError, match=rf"^{file}: regression.members_\[0\]\[1\]: class 'wave:Wave_read' is not one "
+    bundle = read_models(file)                      # estimators and predictors are rebuilt (and their classes checked) on first use
+    assert bundle.models["random_forest"] is not None and bundle.predictor("random_forest") is not None
+    where = "regression.members_" if part == "estimators" else "regression predictor.members"
+    with pytest.raises(ModelFileError, match=rf"^{file}: {where}\[0\].regressor: class 'wave:Wave_read' is not one "
                                              r"this package's model files may hold; refused without importing it"):
-        models["regression"]
+        bundle.models["regression"] if part == "estimators" else bundle.predictor("regression")
     assert "wave" not in sys.modules
 
 
@@ -274,12 +294,12 @@ def test_a_pickle_in_place_of_an_array_buffer_is_never_run(forest_file, tmp_path
 
 def test_a_tree_whose_nodes_point_outside_it_is_refused(tmp_path, table):
     forest = fit("random_forest", table)
-    tree = forest.members_[0].estimators_[0].tree_
+    tree = forest.members_[0].regressor.estimators_[0].tree_
     state = tree.__getstate__()
     state["nodes"]["left_child"][0] = 10**9             # a crafted child far outside the node table
     tree.__setstate__(state)                            # (scikit-learn takes it as it is)
     save_models(bundle_of({"random_forest": forest}), tmp_path / "crafted.zip")
-    with pytest.raises(ModelFileError, match=rf"^{tmp_path / 'crafted.zip'}: random_forest.members_\[0\].estimators_\[0\].tree_: "
+    with pytest.raises(ModelFileError, match=rf"^{tmp_path / 'crafted.zip'}: random_forest.members_\[0\].regressor.estimators_\[0\].tree_: "
                                              r"1 nodes point outside the tree"):
         read_models(tmp_path / "crafted.zip").models["random_forest"]
 
@@ -307,10 +327,10 @@ def test_a_zip_that_is_not_a_model_file_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize(("version", "needs"), [
-    (FORMAT_VERSION + 1, r"written in model-file format 2 by tess-cluster-age 9.0.0; this tess-cluster-age \(0.1.0\) reads format 1 "
-                         r"only. It needs a newer tess-cluster-age: upgrade it"),
-    (0, r"written in model-file format 0 by tess-cluster-age 9.0.0; this tess-cluster-age \(0.1.0\) reads format 1 only. "
-        r"It needs the tess-cluster-age that wrote it \(9.0.0\), or retrain the models with this one"),
+    (FORMAT_VERSION + 1, rf"written in model-file format {FORMAT_VERSION + 1} by tess-cluster-age 9.0.0; this tess-cluster-age "
+                         rf"\(0.1.0\) reads format {FORMAT_VERSION} only. It needs a newer tess-cluster-age: upgrade it"),
+    (1, rf"written in model-file format 1 by tess-cluster-age 9.0.0; this tess-cluster-age \(0.1.0\) reads format {FORMAT_VERSION} "
+        r"only. It needs the tess-cluster-age that wrote it \(9.0.0\), or retrain the models with this one"),
 ])
 def test_a_file_of_another_format_version_says_which_version_it_needs(forest_file, tmp_path, version, needs):
     def edit(manifest):

@@ -1,19 +1,24 @@
 """Age models: scikit-learn style estimators with ``fit(X, y, sample_weight, groups)`` and
 ``predict(X, return_std=True) -> (mu, sigma)`` (see :mod:`tess_cluster_age.models.base`), and
 :func:`build_model`, which makes one from a parameters entry.
+
+The estimator classes are imported on first use (``tess_cluster_age.models.RandomForestAgeModel``
+imports scikit-learn; the network's module imports PyTorch), so that dating, which needs only the
+fitted predictors of :mod:`tess_cluster_age.models.predictors`, pays for neither.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from typing import TYPE_CHECKING
+
 from tess_cluster_age.config import resolve
-from tess_cluster_age.models.base import AgeModel, CalibratedAgeModel, ConstantModel, GalaxyMeanModel, PerGalaxy
 from tess_cluster_age.models.config import ModelSpec, TuningConfig
-from tess_cluster_age.models.forest import RandomForestAgeModel
-from tess_cluster_age.models.linear import RidgeAgeModel
-from tess_cluster_age.models.tuning import TunedAgeModel
 from tess_cluster_age.schema import BASELINES
+
+if TYPE_CHECKING:
+    from tess_cluster_age.models.base import AgeModel
 
 ESTIMATORS: dict[str, str] = {
     "constant": "tess_cluster_age.models.base:ConstantModel",
@@ -33,9 +38,23 @@ def estimator_class(name: str) -> type[AgeModel]:
     return resolve(ESTIMATORS[name])
 
 
+CLASSES: dict[str, str] = {
+    "AgeModel": "tess_cluster_age.models.base:AgeModel",
+    "CalibratedAgeModel": "tess_cluster_age.models.base:CalibratedAgeModel",
+    "ConstantModel": ESTIMATORS["constant"],
+    "GalaxyMeanModel": ESTIMATORS["galaxy_mean"],
+    "PerGalaxy": "tess_cluster_age.models.base:PerGalaxy",
+    "RandomForestAgeModel": ESTIMATORS["random_forest"],
+    "RidgeAgeModel": ESTIMATORS["regression"],
+    "GaussianNetworkAgeModel": ESTIMATORS["gaussian_nn"],
+    "TunedAgeModel": "tess_cluster_age.models.tuning:TunedAgeModel",
+}
+"""The classes this package exports, each imported when first asked for."""
+
+
 def __getattr__(name: str):
-    if name == "GaussianNetworkAgeModel":
-        return estimator_class("gaussian_nn")
+    if name in CLASSES:
+        return resolve(CLASSES[name])
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -52,6 +71,9 @@ def build_model(spec: ModelSpec, seed: int = 0, tuning: TuningConfig | None = No
         age_bin_edges: log10(age / yr) edges of the inner folds' strata (the ``evaluation``
             section's), for estimators that draw inner folds, unless ``options`` sets them.
     """
+    from tess_cluster_age.models.base import PerGalaxy
+    from tess_cluster_age.models.tuning import TunedAgeModel
+
     cls = estimator_class(spec.estimator)
     accepted = cls().get_params()
     options = dict(spec.options)

@@ -38,7 +38,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
-from tess_cluster_age.evaluation import Z68, Z95, cluster_folds, cluster_rmse, mixture_moments, mixture_sigma, second_moment
+from tess_cluster_age.evaluation import Z68, Z95, cluster_folds, cluster_rmse, mixture_moments
+from tess_cluster_age.models.predictors import GalaxyMeans, GalaxyRouter, MemberEnsemble, design_matrix, galaxy_of
 from tess_cluster_age.schema import GALAXIES, feature_columns
 
 logger = logging.getLogger(__name__)
@@ -58,13 +59,6 @@ def as_arrays(X: pd.DataFrame, y, sample_weight, groups) -> tuple[np.ndarray, np
     if not np.isfinite(y).all():
         raise ValueError("y holds NaN or infinite log ages: train on labelled clusters only")
     return y, weight, groups
-
-
-def galaxy_of(X: pd.DataFrame) -> np.ndarray:
-    """The host galaxy of each row (``X['galaxy']``)."""
-    if "galaxy" not in X:
-        raise ValueError("X needs a 'galaxy' column (model_input carries one)")
-    return X["galaxy"].astype(str).to_numpy()
 
 
 def inner_folds(y: np.ndarray, galaxy: np.ndarray, groups: np.ndarray, n_splits: int, seed: int,
@@ -131,9 +125,15 @@ def sigma_scales(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, galaxy: np.nd
 
 
 class AgeModel(BaseEstimator):
-    """Common methods: ``predict(X, return_std=False)`` over the subclass's ``_predict_mean_std``."""
+    """Common methods: ``predict(X, return_std=False)`` over the subclass's ``predictor()``.
 
-    def _predict_mean_std(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - interface
+    A learned model's fitted state is a predictor of :mod:`tess_cluster_age.models.predictors`
+    (``predictor()``), which predicts for it: a model file stores it, and dating uses it without
+    importing scikit-learn or PyTorch.
+    """
+
+    def predictor(self):  # pragma: no cover - interface
+        """The fitted predictor (``predict(X) -> (mu, sigma)``, dex) that this model's ``predict`` uses."""
         raise NotImplementedError
 
     def predict(self, X: pd.DataFrame, return_std: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
@@ -143,7 +143,7 @@ class AgeModel(BaseEstimator):
             NotFittedError: ``fit`` has not been called.
         """
         check_is_fitted(self)
-        mu, sigma = self._predict_mean_std(X)
+        mu, sigma = self.predictor().predict(X)
         return (mu, sigma) if return_std else mu
 
 
@@ -157,8 +157,9 @@ class ConstantModel(AgeModel):
         self.n_features_in_ = 0
         return self
 
-    def _predict_mean_std(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        return np.full(len(X), self.mean_), np.full(len(X), max(self.std_, 1e-6))
+    def predictor(self) -> GalaxyMeans:
+        check_is_fitted(self)
+        return GalaxyMeans({"all": self.mean_}, {"all": self.std_})
 
 
 class GalaxyMeanModel(AgeModel):
@@ -179,11 +180,9 @@ class GalaxyMeanModel(AgeModel):
         self.n_features_in_ = 0
         return self
 
-    def _predict_mean_std(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        galaxy = galaxy_of(X)
-        mu = np.array([self.mean_.get(g, self.mean_["all"]) for g in galaxy])
-        sigma = np.array([self.std_.get(g, self.std_["all"]) for g in galaxy])
-        return mu, np.maximum(sigma, 1e-6)
+    def predictor(self) -> GalaxyMeans:
+        check_is_fitted(self)
+        return GalaxyMeans(self.mean_, self.std_)
 
 
 class PerGalaxy(AgeModel):
@@ -205,24 +204,17 @@ class PerGalaxy(AgeModel):
         self.n_features_in_ = next(iter(self.models_.values())).n_features_in_
         return self
 
-    def _predict_mean_std(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        galaxy = galaxy_of(X)
-        unknown = sorted(set(galaxy) - set(self.models_))
-        if unknown:
-            raise ValueError(f"no per-galaxy model for {unknown}: trained on {sorted(self.models_)}")
-        mu, sigma = np.empty(len(X)), np.empty(len(X))
-        for name, model in self.models_.items():
-            rows = galaxy == name
-            if rows.any():
-                mu[rows], sigma[rows] = model.predict(X[rows], return_std=True)
-        return mu, sigma
+    def predictor(self) -> GalaxyRouter:
+        check_is_fitted(self)
+        return GalaxyRouter({name: model.predictor() for name, model in self.models_.items()})
 
 
 class CalibratedAgeModel(AgeModel):
     """Template of the learned models: inner grouped folds, per-galaxy sigma scale, final predictor.
 
-    Subclasses implement ``_fit_member(X, y, weight, X_val, y_val, weight_val, seed) -> member`` and
-    ``_member_dist(member, X) -> (mu, sigma_raw)``, and may override ``_fit_final``. Parameters of
+    Subclasses implement ``_fit_member(X, y, weight, X_val, y_val, weight_val, seed) -> member``, a
+    member of :mod:`tess_cluster_age.models.predictors` (``member.mean_std(design) -> (mu, sigma_raw)``),
+    and may override ``_fit_final`` and ``_extra_columns``. Parameters of
     this class shared by all: ``features`` (feature columns; None = every feature column of the
     table), ``use_galaxy`` (galaxy one-hot as an input), ``inner_folds``, ``age_bin_edges`` (log10 yr
     edges of the inner folds' strata; :func:`tess_cluster_age.models.build_model` sets them from the
@@ -240,9 +232,6 @@ class CalibratedAgeModel(AgeModel):
     def _fit_member(self, X, y, weight, X_val, y_val, weight_val, seed):  # pragma: no cover - interface
         raise NotImplementedError
 
-    def _member_dist(self, member, X) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - interface
-        raise NotImplementedError
-
     # ---- shared
     def _columns(self, X: pd.DataFrame) -> list[str]:
         columns = list(self.features) if self.features else feature_columns(X)
@@ -251,24 +240,21 @@ class CalibratedAgeModel(AgeModel):
             raise ValueError(f"{type(self).__name__}: feature columns {missing} are not in the input table")
         return columns
 
-    def _design(self, X: pd.DataFrame) -> np.ndarray:
-        """The raw input matrix: selected features, then the galaxy one-hot when ``use_galaxy``."""
-        values = X[list(self.feature_names_in_)].to_numpy(float)
-        if self.use_galaxy:
-            galaxy = galaxy_of(X)
-            values = np.column_stack([values, *[(galaxy == g).astype(float) for g in GALAXIES]])
-        return values
+    def _extra_columns(self, X: pd.DataFrame) -> list[str]:
+        """Input columns after the features and the galaxy one-hot (none here; a network's periodogram bins)."""
+        return []
 
     def fit(self, X: pd.DataFrame, y, sample_weight=None, groups=None) -> "CalibratedAgeModel":
         y, weight, groups = as_arrays(X, y, sample_weight, groups)
         self.feature_names_in_ = np.asarray(self._columns(X), dtype=object)
+        self.extra_columns_ = self._extra_columns(X)
         galaxy = galaxy_of(X)
-        design = self._design(X)
+        design = design_matrix(X, self.feature_names_in_, self.use_galaxy, self.extra_columns_)
         splits = inner_folds(y, galaxy, groups, self.inner_folds, self.random_state, self.age_bin_edges)
         members = self._fit_members(design, y, weight, splits, [self.random_state + 1 + k for k in range(len(splits))])
         inner_mu, inner_sigma = np.empty(len(y)), np.empty(len(y))
         for member, (_, val) in zip(members, splits):
-            inner_mu[val], inner_sigma[val] = self._member_dist(member, design[val])
+            inner_mu[val], inner_sigma[val] = member.mean_std(design[val])
         self.inner_predictions_ = pd.DataFrame({"name": groups, "galaxy": galaxy, "log_age": y, "mu": inner_mu, "sigma": inner_sigma})
         self.sigma_scale_ = sigma_scales(y, inner_mu, inner_sigma, galaxy, groups)
         self.members_ = self._fit_final(design, y, weight, members)
@@ -286,19 +272,10 @@ class CalibratedAgeModel(AgeModel):
             return [self._fit_member(design, y, weight, None, None, None, self.random_state)]
         return members
 
-    def _raw_dist(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """The members' equal-weight mixture before calibration (dex)."""
-        design = self._design(X)
-        predictions = [self._member_dist(m, design) for m in self.members_]
-        mu = np.mean([p[0] for p in predictions], axis=0)
-        if not self.mix_members:
-            return mu, np.mean([p[1] for p in predictions], axis=0)
-        return mu, mixture_sigma(mu, np.mean([second_moment(p[0], p[1]) for p in predictions], axis=0))
-
-    def _predict_mean_std(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        mu, sigma = self._raw_dist(X)
-        scale = np.array([self.sigma_scale_.get(g, self.sigma_scale_["all"]) for g in galaxy_of(X)])
-        return mu, np.maximum(sigma * scale, self.sigma_floor)
+    def predictor(self) -> MemberEnsemble:
+        check_is_fitted(self)
+        return MemberEnsemble(self.feature_names_in_, bool(self.use_galaxy), list(self.extra_columns_), self.members_,
+                              bool(self.mix_members), self.sigma_scale_, float(self.sigma_floor))
 
     @property
     def inner_cluster_rmse_(self) -> float:

@@ -65,6 +65,8 @@ class TrainedModels:
         input_provenance: the provenance record the training table carried
             (:mod:`tess_cluster_age.provenance`), or None.
         versions: Python and package versions at training time.
+        predictors: model name -> its fitted predictor, when read from a model file (which stores
+            them); None: each estimator's ``predictor()``. See :meth:`predictor`.
     """
 
     models: Mapping[str, Any]
@@ -78,6 +80,15 @@ class TrainedModels:
     provenance: Mapping[str, Any]
     input_provenance: Mapping[str, Any] | None
     versions: Mapping[str, str]
+    predictors: Mapping[str, Any] | None = None
+
+    def predictor(self, name: str) -> Any:
+        """Model ``name``'s fitted predictor (:mod:`tess_cluster_age.models.predictors`,
+        ``predict(X) -> (mu, sigma)``, dex). From a model file it is read without rebuilding the
+        estimator, so a network's needs neither PyTorch nor scikit-learn."""
+        if self.predictors is not None:
+            return self.predictors[name]
+        return self.models[name].predictor()
 
     def __post_init__(self) -> None:
         for name in ("feature_columns", "identity_columns", "galaxies"):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 
 from tess_cluster_age.config import AGE_BIN_EDGES
 from tess_cluster_age.models.base import CalibratedAgeModel
+from tess_cluster_age.models.predictors import RegressorMember
 
 
 class RandomForestAgeModel(CalibratedAgeModel):
@@ -65,7 +65,4 @@ class RandomForestAgeModel(CalibratedAgeModel):
         forest.fit(X, y, sample_weight=weight)
         # trees grow in parallel (each from its own seed), but a threaded predict adds the trees up in
         # the order the threads finish, which changes the last bits from call to call: predict in order
-        return forest.set_params(n_jobs=1)
-
-    def _member_dist(self, member, X):
-        return member.predict(X), np.ones(len(X))
+        return RegressorMember(forest.set_params(n_jobs=1))

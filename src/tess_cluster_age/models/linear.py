@@ -7,6 +7,7 @@ from sklearn.linear_model import Ridge
 
 from tess_cluster_age.config import AGE_BIN_EDGES
 from tess_cluster_age.models.base import CalibratedAgeModel
+from tess_cluster_age.models.predictors import RegressorMember
 from tess_cluster_age.models.preprocessing import Standardiser
 
 
@@ -43,8 +44,4 @@ class RidgeAgeModel(CalibratedAgeModel):
 
     def _fit_member(self, X, y, weight, X_val, y_val, weight_val, seed):
         scaler = Standardiser(log_transform=True).fit(X, weight)
-        return scaler, Ridge(alpha=self.alpha).fit(scaler.transform(X), y, sample_weight=weight)
-
-    def _member_dist(self, member, X):
-        scaler, ridge = member
-        return ridge.predict(scaler.transform(X)), np.ones(len(X))
+        return RegressorMember(Ridge(alpha=self.alpha).fit(scaler.transform(X), y, sample_weight=weight), scaler)

@@ -28,6 +28,7 @@ from torch import nn
 
 from tess_cluster_age.config import AGE_BIN_EDGES
 from tess_cluster_age.models.base import CalibratedAgeModel
+from tess_cluster_age.models.predictors import CNN_CHANNELS, CNN_KERNEL, CNN_POOL, CNN_POSITIONS, NetworkMember
 from tess_cluster_age.models.preprocessing import Standardiser
 from tess_cluster_age.schema import PERIODOGRAM_PREFIX
 
@@ -54,11 +55,12 @@ class MeanVarianceNet(nn.Module):
             self.branch = nn.Sequential(nn.Linear(n_bins, branch_width), nn.SiLU())
             width += branch_width
         elif branch == "cnn":
+            first, second = CNN_CHANNELS
             self.branch = nn.Sequential(
                 nn.Unflatten(1, (1, n_bins)),
-                nn.Conv1d(1, 8, kernel_size=9, padding=4), nn.SiLU(), nn.MaxPool1d(4),
-                nn.Conv1d(8, 16, kernel_size=9, padding=4), nn.SiLU(), nn.AdaptiveAvgPool1d(8),
-                nn.Flatten(), nn.Linear(16 * 8, branch_width), nn.SiLU(),
+                nn.Conv1d(1, first, kernel_size=CNN_KERNEL, padding=CNN_KERNEL // 2), nn.SiLU(), nn.MaxPool1d(CNN_POOL),
+                nn.Conv1d(first, second, kernel_size=CNN_KERNEL, padding=CNN_KERNEL // 2), nn.SiLU(), nn.AdaptiveAvgPool1d(CNN_POSITIONS),
+                nn.Flatten(), nn.Linear(second * CNN_POSITIONS, branch_width), nn.SiLU(),
             )
             width += branch_width
         elif branch is not None:
@@ -87,12 +89,17 @@ def beta_nll(mu: torch.Tensor, sigma: torch.Tensor, y: torch.Tensor, weight: tor
     return (weight * nll).sum() / weight.sum()
 
 
-class _Member:
-    """One trained network with its input and target scaling (kept on the CPU for pickling)."""
+def as_member(net: MeanVarianceNet, scaler: Standardiser, y_mean: float, y_std: float, sigma_floor: float, epochs: int) -> NetworkMember:
+    """A trained network as arrays (:class:`~tess_cluster_age.models.predictors.NetworkMember`), which
+    predicts without PyTorch; ``sigma_dex`` is set afterwards for a network trained on the squared error."""
+    def arrays(modules) -> list[np.ndarray]:
+        return [t.detach().cpu().numpy().copy() for m in modules for t in (m.weight, m.bias)]
 
-    def __init__(self, scaler: Standardiser, y_mean: float, y_std: float, net: MeanVarianceNet, sigma_dex: float | None,
-                 epochs: int):
-        self.scaler, self.y_mean, self.y_std, self.net, self.sigma_dex, self.epochs = scaler, y_mean, y_std, net, sigma_dex, epochs
+    branch = None if net.branch is None else "linear" if isinstance(net.branch[0], nn.Linear) else "cnn"
+    branch_layers = [] if net.branch is None else [m for m in net.branch if isinstance(m, (nn.Linear, nn.Conv1d))]
+    trunk = [m for m in net.trunk if isinstance(m, nn.Linear)] + [net.head]
+    return NetworkMember(scaler, float(y_mean), float(y_std), int(net.n_scalar), branch, arrays(branch_layers), arrays(trunk), None,
+                         float(sigma_floor), int(epochs))
 
 
 class GaussianNetworkAgeModel(CalibratedAgeModel):
@@ -143,17 +150,16 @@ class GaussianNetworkAgeModel(CalibratedAgeModel):
         self.random_state = random_state
 
     # the design matrix: scalar features (+ one-hot), then the periodogram bins
-    def _design(self, X):
-        scalar = super()._design(X)
+    def _extra_columns(self, X):
         if not self.periodogram_branch:
             self.n_bins_ = 0
-            return scalar
+            return []
         columns = [c for c in X.columns if c.startswith(PERIODOGRAM_PREFIX)]
         if not columns:
             raise ValueError(f"periodogram branch {self.periodogram_branch!r} needs '{PERIODOGRAM_PREFIX}*' columns in the input "
                              "(set periodogram: classic or invariant in the model entry of the pipeline parameters)")
         self.n_bins_ = len(columns)
-        return np.column_stack([scalar, X[columns].to_numpy(float)])
+        return columns
 
     def _fit_members(self, design, y, weight, splits, seeds):
         """The inner-fold members, trained together as one batched network (one by one for the CNN branch)."""
@@ -216,24 +222,14 @@ class GaussianNetworkAgeModel(CalibratedAgeModel):
                     break
             if validation is not None:
                 net.load_state_dict(best_state)
-            net = net.to("cpu").eval()
-            member = _Member(scaler, y_mean, y_std, net, None, best_epoch if validation is not None else epoch)
+            member = as_member(net.to("cpu").eval(), scaler, y_mean, y_std, self.sigma_floor, best_epoch if validation is not None else epoch)
             if not self.learn_sigma:
                 reference = (X_val, y_val, weight_val) if validation is not None else (X, y, weight)
-                mu_ref, _ = self._member_dist(member, reference[0])
+                mu_ref, _ = member.mean_std(reference[0])
                 member.sigma_dex = float(np.sqrt(np.average((mu_ref - reference[1]) ** 2, weights=reference[2])))
             return member
         finally:
             torch.set_num_threads(previous_threads)
-
-    def _member_dist(self, member: _Member, X):
-        with torch.no_grad():
-            mu, raw = member.net(torch.as_tensor(member.scaler.transform(X), dtype=torch.float32))
-        mu_dex = mu.numpy().astype(float) * member.y_std + member.y_mean
-        if member.sigma_dex is not None:
-            return mu_dex, np.full(len(mu_dex), max(member.sigma_dex, self.sigma_floor))
-        sigma = (nn.functional.softplus(raw).numpy().astype(float) * member.y_std) + self.sigma_floor
-        return mu_dex, sigma
 
 
 def _linear_layers(net: MeanVarianceNet) -> list[nn.Linear]:
@@ -293,7 +289,7 @@ class _BatchedMembers:
         return self.nets
 
 
-def _fit_members_batched(model: "GaussianNetworkAgeModel", design, y, weight, splits, seeds) -> list[_Member]:
+def _fit_members_batched(model: "GaussianNetworkAgeModel", design, y, weight, splits, seeds) -> list[NetworkMember]:
     """Train one member per inner split together (see :class:`_BatchedMembers`); early stopping per member."""
     device = resolve_device(model.device)
     n_members = len(splits)
@@ -354,10 +350,10 @@ def _fit_members_batched(model: "GaussianNetworkAgeModel", design, y, weight, sp
             best[improved], best_epoch[improved] = current[improved], epoch
         if not (epoch - best_epoch < model.patience).any():
             break
-    members = [_Member(scalers[m], float(y_mean[m]), float(y_std[m]), net, None, int(best_epoch[m]))
+    members = [as_member(net, scalers[m], y_mean[m], y_std[m], model.sigma_floor, int(best_epoch[m]))
                for m, net in enumerate(batched.unstack(best_state))]
     if not model.learn_sigma:
         for member, (_, val) in zip(members, splits):
-            mu, _ = model._member_dist(member, design[val])
+            mu, _ = member.mean_std(design[val])
             member.sigma_dex = float(np.sqrt(np.average((mu - y[val]) ** 2, weights=weight[val])))
     return members

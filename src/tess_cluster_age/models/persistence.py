@@ -5,9 +5,13 @@ data, as one zip archive per model pipeline (``<pipeline>.zip``):
 
 - ``manifest.json``: the format and its version, the package versions that wrote it, the bundle's
   metadata (:class:`~tess_cluster_age.models.bundle.TrainedModels`: feature columns and ranges,
-  provenance, per model its parameters entry and cross-validated skill), and per model a tree that
-  describes the fitted estimator: its class path (``"module:Class"``), its constructor parameters
-  (``get_params``) and its fitted attributes, nested estimators described the same way;
+  provenance, per model its parameters entry and cross-validated skill), and per model two trees:
+  ``estimators``, the fitted estimator (its class path ``"module:Class"``, its constructor
+  parameters from ``get_params`` and its fitted attributes, nested estimators described the same
+  way), and ``predictors``, its fitted predictor (:mod:`tess_cluster_age.models.predictors`:
+  arrays and numbers, with the scikit-learn forests or ridges of its members), which is what
+  dating reads: a network's predictor loads without PyTorch or scikit-learn. The two trees share
+  their arrays (each array is stored once);
 - ``arrays/<n>.bin``: the raw bytes of every array of model ``n`` (scikit-learn's tree tables,
   ridge coefficients, scalers, network weights), each at an offset aligned to 64 bytes, as in
   safetensors; the manifest gives each array's dtype, shape and offset, and it is read back with
@@ -17,10 +21,10 @@ data, as one zip archive per model pipeline (``<pipeline>.zip``):
 Reading checks each class path in the manifest against allow-lists of this package's estimators
 (:data:`ESTIMATOR_CLASSES`), of the few scikit-learn classes they hold (:data:`SKLEARN_CLASSES`) and
 of their helpers, *before* importing it. An estimator is rebuilt as ``Class(**parameters)`` plus its
-fitted attributes; a scikit-learn tree from its own state (``Tree.__setstate__``: the node table and
-the leaf values), after checking that every node points inside the tree and below itself; a PyTorch
-network from its constructor arguments and a ``state_dict`` of plain arrays
-(``load_state_dict(strict=True)``), never with ``torch.load``. A file that is not a zip (a renamed
+fitted attributes; a predictor, member or scaler from its attributes alone; a scikit-learn tree from
+its own state (``Tree.__setstate__``: the node table and the leaf values), after checking that every
+node points inside the tree and below itself. Network weights are arrays of the predictor, never
+``torch.load``. A file that is not a zip (a renamed
 pickle, a truncated file), is damaged (zip's CRC-32), names a class outside the allow-lists, asks for
 an object array or for bytes outside its buffer, or was written in another format version raises
 :class:`ModelFileError`, whose message names the file and the problem.
@@ -32,7 +36,7 @@ its default trusted list: measured here, 4.4 s on top of the 2.8 s of importing 
 scikit-learn we use (warm, 2 busy cores), while dating a cluster must take two seconds in all. skops
 rebuilds a tree from the same ``Tree`` state that this module stores (the pooled forest: 7.1 MiB and
 0.33 s to load with skops, 6.9 MiB and 0.15 s here). Why not safetensors for the
-networks: the same layout (a JSON description and aligned raw bytes) serves every array here,
+network weights: the same layout (a JSON description and aligned raw bytes) serves every array here,
 including the tree tables, whose dtype has named fields that safetensors does not store, without
 another dependency.
 
@@ -47,6 +51,7 @@ with one model reads only its own (``benchmarks/model_files.py`` measures sizes 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import io
@@ -74,9 +79,10 @@ logger = logging.getLogger(__name__)
 FORMAT = "tess-cluster-age trained models"
 """The ``format`` entry of every manifest."""
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """The manifest layout this module writes and reads. Raise it when the layout changes; a file of
-another version is refused with a message that names the version it needs."""
+another version is refused with a message that names the version it needs. Version 2 added the
+predictors and dropped the PyTorch modules (version 1 stored each network as a ``state_dict``)."""
 
 MANIFEST = "manifest.json"
 SUFFIX = ".zip"
@@ -90,17 +96,16 @@ SKLEARN_CLASSES: frozenset[str] = frozenset({"sklearn.ensemble._forest:RandomFor
                                              "sklearn.linear_model._ridge:Ridge"})
 """scikit-learn estimators that our estimators hold (same rebuild as ours: parameters + fitted attributes)."""
 
-STATE_CLASSES: frozenset[str] = frozenset({"tess_cluster_age.models.preprocessing:Standardiser", "tess_cluster_age.models.network:_Member"})
-"""Helper objects rebuilt from their attributes alone (no constructor call)."""
+STATE_CLASSES: frozenset[str] = frozenset({"tess_cluster_age.models.preprocessing:Standardiser",
+                                           *(f"tess_cluster_age.models.predictors:{name}"
+                                             for name in ("GalaxyMeans", "MemberEnsemble", "GalaxyRouter", "NetworkMember", "RegressorMember"))})
+"""Predictors, members and scalers, rebuilt from their attributes alone (no constructor call)."""
 
 TREE_CLASSES: frozenset[str] = frozenset({"sklearn.tree._tree:Tree"})
 """scikit-learn's compiled tree: rebuilt as ``Tree(n_features, n_classes, n_outputs)`` + ``__setstate__``."""
 
-NETWORK_CLASSES: frozenset[str] = frozenset({"tess_cluster_age.models.network:MeanVarianceNet"})
-"""PyTorch modules: rebuilt from constructor arguments and a ``state_dict`` of arrays."""
-
 ALLOWED: dict[str, frozenset[str]] = {"$estimator": ESTIMATOR_CLASSES | SKLEARN_CLASSES, "$object": STATE_CLASSES,
-                                      "$tree": TREE_CLASSES, "$network": NETWORK_CLASSES}
+                                      "$tree": TREE_CLASSES}
 """Manifest entry kind -> the class paths it may name."""
 
 VALUE_TAGS = frozenset({"$float", "$tuple", "$items", "$scalar"})
@@ -118,8 +123,8 @@ ALIGNMENT = 64
 COMPRESSION_LEVEL = 6
 """zlib level of every member (the tree tables of a forest shrink about fourfold)."""
 
-WRITTEN_WITH = ("numpy", "scikit-learn", "torch")
-"""Packages whose versions a model file records (a tree or network may not read back under another)."""
+WRITTEN_WITH = ("numpy", "scikit-learn")
+"""Packages whose versions a model file records (a tree may not read back under another)."""
 
 
 class ModelFileError(ValueError):
@@ -148,6 +153,7 @@ class _Encoder:
         self.buffer = buffer
         self.chunks: list[bytes] = []
         self.size = 0
+        self.stored: dict[tuple, tuple[np.ndarray, dict[str, Any]]] = {}
 
     def _add(self, values: np.ndarray) -> int:
         """Append an array's bytes at the next multiple of :data:`ALIGNMENT`; return the offset."""
@@ -190,14 +196,22 @@ class _Encoder:
         if path in TREE_CLASSES:
             cls, arguments, state = value.__reduce__()
             return {"$tree": {"class": path, "arguments": self(tuple(arguments), f"{where}.arguments"), "state": self(state, f"{where}.state")}}
-        if path in NETWORK_CLASSES:
-            return {"$network": self._network(value, path, where)}
         raise TypeError(f"{where}: a {path} cannot be saved in a model file (not in the allow-lists of "
                         f"tess_cluster_age.models.persistence); add its class there, with a round-trip test")
 
     def _array(self, value: np.ndarray, where: str) -> dict[str, Any]:
         if self.buffer is None:
             raise TypeError(f"{where}: metadata holds only JSON values, not arrays")
+        # an array reached twice (an estimator and its predictor share their members) is stored once;
+        # the array is kept referenced so that its memory, hence its address, stays its own
+        key = (value.__array_interface__["data"][0], value.dtype.str, value.shape, value.strides, str(value.dtype.descr))
+        if key in self.stored:
+            return self.stored[key][1]
+        entry = self._new_array(value, where)
+        self.stored[key] = (value, entry)
+        return entry
+
+    def _new_array(self, value: np.ndarray, where: str) -> dict[str, Any]:
         as_object = value.dtype.kind == "O"
         if as_object:
             if not all(isinstance(v, str) for v in value.flat):
@@ -231,34 +245,6 @@ class _Encoder:
         values = [self._array(frame[c].to_numpy(), f"{where}.{c}") for c in frame.columns]
         return {"columns": list(frame.columns), "dtypes": dtypes, "values": values}
 
-    def _network(self, net: Any, path: str, where: str) -> dict[str, Any]:
-        arguments = network_arguments(net)
-        shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
-        rebuilt = {k: tuple(v.shape) for k, v in type(net)(**arguments).state_dict().items()}
-        if shapes != rebuilt:
-            raise TypeError(f"{where}: the network's layers are not those its arguments {arguments} build; update network_arguments")
-        state = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
-        return {"class": path, "arguments": self(arguments, f"{where}.arguments"), "state": self(state, f"{where}.state"),
-                "training": bool(net.training)}
-
-
-def network_arguments(net: Any) -> dict[str, Any]:
-    """Constructor arguments of a :class:`~tess_cluster_age.models.network.MeanVarianceNet`, read off its layers."""
-    from torch import nn
-
-    trunk = [m for m in net.trunk if isinstance(m, nn.Linear)]
-    dropout = [m.p for m in net.trunk if isinstance(m, nn.Dropout)]
-    arguments: dict[str, Any] = {"n_scalar": int(net.n_scalar), "hidden": tuple(int(m.out_features) for m in trunk),
-                                 "dropout": float(dropout[0]) if dropout else 0.0}
-    if net.branch is not None:
-        linear = [m for m in net.branch if isinstance(m, nn.Linear)]
-        if isinstance(net.branch[0], nn.Linear):
-            arguments.update(branch="linear", n_bins=int(linear[0].in_features))
-        else:
-            arguments.update(branch="cnn", n_bins=int(net.branch[0].unflattened_size[-1]))
-        arguments["branch_width"] = int(linear[-1].out_features)
-    return arguments
-
 
 @functools.cache
 def _versions() -> dict[str, str]:
@@ -283,14 +269,15 @@ def save_models(bundle: TrainedModels, file: str | os.PathLike | IO[bytes]) -> N
         raise TypeError(f"save_models saves a TrainedModels bundle, got {type(bundle).__name__}")
     metadata = _Encoder(None)(bundle.metadata, "metadata")
     with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESSION_LEVEL) as archive:
-        estimators = {}
+        estimators, predictors = {}, {}
         for number, (name, model) in enumerate(bundle.models.items()):
             encode = _Encoder(f"arrays/{number:03d}.bin")
             estimators[name] = encode(model, name)
+            predictors[name] = encode(model.predictor(), f"{name} predictor")
             if encode.chunks:
                 archive.writestr(encode.buffer, b"".join(encode.chunks))
         manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "written_with": _versions(), "metadata": metadata,
-                    "estimators": estimators}
+                    "estimators": estimators, "predictors": predictors}
         archive.writestr(MANIFEST, json.dumps(manifest, separators=(",", ":"), allow_nan=False))
 
 
@@ -390,7 +377,7 @@ class _Decoder:
                 tree = cls(*arguments)
                 tree.__setstate__(state)
                 return tree
-            return self._network(cls, content, where)
+            raise self.fail(where, f"unknown entry {tag!r}")
         except ModelFileError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError, RecursionError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
@@ -446,14 +433,6 @@ class _Decoder:
             array = np.frombuffer(buffer, dtype, count, content["offset"]).reshape(shape)
         return array.astype(object) if content.get("object") else array
 
-    def _network(self, cls: type, content: Mapping[str, Any], where: str) -> Any:
-        import torch
-
-        net = cls(**self(content["arguments"], f"{where}.arguments"))
-        state = self(content["state"], f"{where}.state")
-        net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()}, strict=True)
-        return net.train(bool(content["training"]))
-
 
 def _pickle_hint(head: bytes) -> str:
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
@@ -484,7 +463,7 @@ class _ModelFile:
                           else f"the tess-cluster-age that wrote it ({writer}), or retrain the models with this one")
                 raise ModelFileError(file, f"written in model-file {needs} by tess-cluster-age {writer}; this tess-cluster-age "
                                            f"({__version__}) reads format {FORMAT_VERSION} only. It needs {advice}")
-            for key in ("metadata", "estimators"):
+            for key in ("metadata", "estimators", "predictors"):
                 if not isinstance(manifest.get(key), dict):
                     raise ModelFileError(file, f"{MANIFEST} has no {key!r} mapping")
         self.manifest, self.written_with = manifest, written_with
@@ -508,35 +487,37 @@ class _ModelFile:
                 logger.warning("%s: written with %s %s, this environment has %s; predictions may differ slightly", self.file, name,
                                written[name], here[name])
 
-    def estimator(self, name: str) -> Any:
+    def decode(self, part: str, name: str) -> Any:
+        """Model ``name`` of the manifest's ``part`` (``estimators`` or ``predictors``), rebuilt."""
         with self._archive() as archive:
-            model = _Decoder(archive, self.file)(self.manifest["estimators"][name], name)
-        logger.debug("%s: model %s loaded", self.file, name)
+            model = _Decoder(archive, self.file)(self.manifest[part][name], name if part == "estimators" else f"{name} predictor")
+        logger.debug("%s: %s of model %s loaded", self.file, part, name)
         return model
 
 
 class LazyModels(Mapping[str, Any]):
-    """Model name -> fitted estimator of one model file, each rebuilt on first access and kept."""
+    """Model name -> fitted estimator (or predictor, ``part="predictors"``) of one model file, each
+    rebuilt on first access and kept."""
 
-    def __init__(self, model_file: _ModelFile) -> None:
-        self._file = model_file
+    def __init__(self, model_file: _ModelFile, part: str = "estimators") -> None:
+        self._file, self._part = model_file, part
         self._loaded: dict[str, Any] = {}
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._loaded:
-            if name not in self._file.manifest["estimators"]:
+            if name not in self._file.manifest[self._part]:
                 raise KeyError(name)
-            self._loaded[name] = self._file.estimator(name)
+            self._loaded[name] = self._file.decode(self._part, name)
         return self._loaded[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._file.manifest["estimators"])
+        return iter(self._file.manifest[self._part])
 
     def __len__(self) -> int:
-        return len(self._file.manifest["estimators"])
+        return len(self._file.manifest[self._part])
 
     def __repr__(self) -> str:
-        return f"LazyModels({self._file.file!r}: {list(self)}, loaded {list(self._loaded)})"
+        return f"LazyModels({self._file.file!r} {self._part}: {list(self)}, loaded {list(self._loaded)})"
 
 
 def read_models(source: str | os.PathLike | bytes) -> TrainedModels:
@@ -555,7 +536,8 @@ def read_models(source: str | os.PathLike | bytes) -> TrainedModels:
         model_file = _ModelFile(path, path)
     metadata = _Decoder(None, model_file.file)(model_file.manifest["metadata"], "metadata")
     try:
-        return TrainedModels.from_dict({"models": LazyModels(model_file), "metadata": metadata})
+        bundle = TrainedModels.from_dict({"models": LazyModels(model_file), "metadata": metadata})
+        return dataclasses.replace(bundle, predictors=LazyModels(model_file, "predictors"))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(model_file.file, f"its metadata is incomplete or inconsistent ({type(exc).__name__}: {exc})") from exc
 

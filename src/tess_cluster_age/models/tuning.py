@@ -79,5 +79,6 @@ class TunedAgeModel(AgeModel):
                     len(np.unique(groups)), int(self.n_trials), self.best_params_, self.best_score_)
         return self
 
-    def _predict_mean_std(self, X):
-        return self.model_.predict(X, return_std=True)
+    def predictor(self):
+        """The tuned model's predictor."""
+        return self.model_.predictor()

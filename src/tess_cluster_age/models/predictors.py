@@ -1,0 +1,237 @@
+"""Fitted age models as arrays: what a trained model needs to predict, and nothing else.
+
+An estimator of :mod:`tess_cluster_age.models` learns with scikit-learn or PyTorch; what it learns
+is one of the predictors below, and its ``predict`` is the predictor's. A predictor is plain data
+(arrays, numbers, names) with a ``predict(X) -> (mu, sigma)`` written in numpy, so a model file
+can be read back and used without importing the learning machinery: dating a cluster with a
+network loads neither PyTorch nor scikit-learn (a forest member still needs scikit-learn's trees).
+
+- :class:`GalaxyMeans`: a mean and standard deviation per galaxy (the baselines);
+- :class:`MemberEnsemble`: the equal-weight mixture of an estimator's members, with its
+  per-galaxy sigma scale (:class:`~tess_cluster_age.models.base.CalibratedAgeModel`);
+- :class:`GalaxyRouter`: one predictor per host galaxy
+  (:class:`~tess_cluster_age.models.base.PerGalaxy`);
+- members: :class:`NetworkMember` (a mean-variance network's weights and its forward pass) and
+  :class:`RegressorMember` (a fitted scikit-learn regressor, optionally behind a
+  :class:`~tess_cluster_age.models.preprocessing.Standardiser`).
+
+``X`` is a model-input table (a DataFrame with a ``galaxy`` column and the feature columns);
+``mu`` is the mean log age (log10 yr) and ``sigma`` its standard deviation (dex), per row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tess_cluster_age.evaluation import mixture_sigma, second_moment
+from tess_cluster_age.models.preprocessing import Standardiser
+from tess_cluster_age.schema import GALAXIES
+
+CNN_CHANNELS = (8, 16)
+"""Output channels of the two convolutions of the periodogram CNN branch."""
+CNN_KERNEL = 9
+"""Kernel width (bins) of both convolutions; each is zero-padded by ``CNN_KERNEL // 2`` on each side."""
+CNN_POOL = 4
+"""Max-pooling width after the first convolution."""
+CNN_POSITIONS = 8
+"""Positions the second convolution's output is averaged down to (adaptive average pooling)."""
+
+
+def galaxy_of(X: pd.DataFrame) -> np.ndarray:
+    """The host galaxy of each row (``X['galaxy']``)."""
+    if "galaxy" not in X:
+        raise ValueError("X needs a 'galaxy' column (model_input carries one)")
+    return X["galaxy"].astype(str).to_numpy()
+
+
+def design_matrix(X: pd.DataFrame, feature_names: Sequence[str], use_galaxy: bool, extra_columns: Sequence[str] = ()) -> np.ndarray:
+    """The input matrix of a model: its features, the galaxy one-hot (MW, LMC, SMC) when
+    ``use_galaxy``, then ``extra_columns`` (a network's periodogram bins)."""
+    values = [X[list(feature_names)].to_numpy(float)]
+    if use_galaxy:
+        galaxy = galaxy_of(X)
+        values += [(galaxy == g).astype(float)[:, None] for g in GALAXIES]
+    if len(extra_columns):
+        values.append(X[list(extra_columns)].to_numpy(float))
+    return np.column_stack(values) if len(values) > 1 else values[0]
+
+
+def silu(x: np.ndarray) -> np.ndarray:
+    """SiLU (swish) activation ``x / (1 + exp(-x))`` (Elfwing et al. 2018), as ``torch.nn.SiLU``."""
+    with np.errstate(over="ignore"):
+        return x / (1.0 + np.exp(-x))
+
+
+def softplus(x: np.ndarray) -> np.ndarray:
+    """``log(1 + exp(x))``, computed without overflow."""
+    return np.logaddexp(0.0, x)
+
+
+def _conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """1-D cross-correlation with zero padding ``k // 2`` (as ``torch.nn.Conv1d(padding=k // 2)``):
+    ``out[n, o, l] = b[o] + sum_{c, j} w[o, c, j] x_pad[n, c, l + j]``; x is (rows, channels, bins)."""
+    pad = weight.shape[-1] // 2
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(x, ((0, 0), (0, 0), (pad, pad))), weight.shape[-1], axis=2)
+    return np.einsum("nclk,ock->nol", windows, weight) + bias[None, :, None]
+
+
+def _adaptive_average(x: np.ndarray, positions: int) -> np.ndarray:
+    """Adaptive average pooling of the last axis to ``positions`` windows, window ``i`` spanning
+    ``[floor(i L / p), ceil((i + 1) L / p))`` (the windows of ``torch.nn.AdaptiveAvgPool1d``)."""
+    length = x.shape[-1]
+    return np.stack([x[..., (i * length) // positions: -((-(i + 1) * length) // positions)].mean(axis=-1)
+                     for i in range(positions)], axis=-1)
+
+
+@dataclasses.dataclass(eq=False)
+class NetworkMember:
+    """One trained mean-variance network (:mod:`tess_cluster_age.models.network`) as arrays.
+
+    The network reads ``n_scalar`` scaled inputs and, with a periodogram ``branch``, the bins
+    after them; the branch's output joins the scalar inputs. Then SiLU layers (``layers``: weight,
+    bias, weight, bias ..., as ``torch.nn.Linear`` stores them, the last pair being the head) give
+    two outputs: the scaled mean and the pre-softplus sigma. In dex:
+    ``mu = y_mean + y_std out_0`` and ``sigma = y_std softplus(out_1) + sigma_floor``, or the
+    constant ``max(sigma_dex, sigma_floor)`` for a network trained on the squared error
+    (``sigma_dex`` = its RMSE on its early-stopping clusters).
+
+    Attributes:
+        scaler: the input scaling fitted on the member's training rows.
+        y_mean, y_std: target scaling (dex).
+        n_scalar: inputs before the periodogram bins.
+        branch: None, ``"linear"`` (weight, bias) or ``"cnn"`` (two convolutions and a linear layer,
+            weight and bias each) in ``branch_weights``.
+        branch_weights: the branch's arrays.
+        layers: the trunk's and head's arrays.
+        sigma_dex: see above (None for the Gaussian network).
+        sigma_floor: smallest sigma (dex).
+        epochs: the epoch whose weights were kept (early stopping).
+    """
+
+    scaler: Standardiser
+    y_mean: float
+    y_std: float
+    n_scalar: int
+    branch: str | None
+    branch_weights: list[np.ndarray]
+    layers: list[np.ndarray]
+    sigma_dex: float | None
+    sigma_floor: float
+    epochs: int
+
+    def _branch(self, bins: np.ndarray) -> np.ndarray:
+        w = [np.asarray(a, float) for a in self.branch_weights]
+        if self.branch == "linear":
+            return silu(bins @ w[0].T + w[1])
+        if self.branch == "cnn":
+            hidden = silu(_conv1d(bins[:, None, :], w[0], w[1]))
+            pooled = hidden.shape[-1] // CNN_POOL
+            hidden = hidden[..., : pooled * CNN_POOL].reshape(*hidden.shape[:2], pooled, CNN_POOL).max(axis=-1)
+            hidden = _adaptive_average(silu(_conv1d(hidden, w[2], w[3])), CNN_POSITIONS)
+            return silu(hidden.reshape(len(bins), -1) @ w[4].T + w[5])
+        raise ValueError(f"periodogram branch {self.branch!r}: None, 'linear' or 'cnn'")
+
+    def forward(self, scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The two outputs (scaled mean, pre-softplus sigma) for already scaled inputs (rows x inputs)."""
+        hidden = scaled[:, : self.n_scalar]
+        if self.branch is not None:
+            hidden = np.column_stack([hidden, self._branch(scaled[:, self.n_scalar:])])
+        pairs = [(np.asarray(self.layers[i], float), np.asarray(self.layers[i + 1], float)) for i in range(0, len(self.layers), 2)]
+        for weight, bias in pairs[:-1]:
+            hidden = silu(hidden @ weight.T + bias)
+        out = hidden @ pairs[-1][0].T + pairs[-1][1]
+        return out[:, 0], out[:, 1]
+
+    def mean_std(self, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(mu, sigma)`` in dex for a design matrix (:func:`design_matrix`)."""
+        mean, raw = self.forward(self.scaler.transform(design))
+        mu = mean * self.y_std + self.y_mean
+        if self.sigma_dex is not None:
+            return mu, np.full(len(mu), max(self.sigma_dex, self.sigma_floor))
+        return mu, softplus(raw) * self.y_std + self.sigma_floor
+
+
+@dataclasses.dataclass(eq=False)
+class RegressorMember:
+    """A fitted scikit-learn regressor (a forest, a ridge) as a member: its prediction is the mean;
+    its sigma is a unit placeholder that the ensemble's per-galaxy scale turns into dex."""
+
+    regressor: Any
+    scaler: Standardiser | None = None
+
+    def mean_std(self, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        values = design if self.scaler is None else self.scaler.transform(design)
+        return self.regressor.predict(values), np.ones(len(design))
+
+
+@dataclasses.dataclass(eq=False)
+class MemberEnsemble:
+    """Members' equal-weight combination, with a sigma scale per galaxy (SPEC 4, 5).
+
+    ``mix_members``: the members' predictions combine as a Gaussian mixture, mean
+    ``mu = mean_m mu_m`` and variance ``mean_m (mu_m^2 + sigma_m^2) - mu^2`` (their spread adds to
+    sigma); otherwise mu and sigma are averaged (members whose sigma is a unit placeholder). Then
+    ``sigma = max(k_galaxy sigma, sigma_floor)``, with ``k`` from
+    :func:`~tess_cluster_age.models.base.sigma_scales` (``"all"`` for a galaxy not trained on).
+    """
+
+    feature_names: np.ndarray
+    use_galaxy: bool
+    extra_columns: list[str]
+    members: list[Any]
+    mix_members: bool
+    sigma_scale: Mapping[str, float]
+    sigma_floor: float
+
+    def raw(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The members' combination before the sigma scale (dex)."""
+        design = design_matrix(X, self.feature_names, self.use_galaxy, self.extra_columns)
+        predictions = [member.mean_std(design) for member in self.members]
+        mu = np.mean([p[0] for p in predictions], axis=0)
+        if not self.mix_members:
+            return mu, np.mean([p[1] for p in predictions], axis=0)
+        return mu, mixture_sigma(mu, np.mean([second_moment(p[0], p[1]) for p in predictions], axis=0))
+
+    def predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        mu, sigma = self.raw(X)
+        scale = np.array([self.sigma_scale.get(g, self.sigma_scale["all"]) for g in galaxy_of(X)])
+        return mu, np.maximum(sigma * scale, self.sigma_floor)
+
+
+@dataclasses.dataclass(eq=False)
+class GalaxyRouter:
+    """One predictor per host galaxy; rows of a galaxy without one raise a ``ValueError`` naming it."""
+
+    models: Mapping[str, Any]
+
+    def predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        galaxy = galaxy_of(X)
+        unknown = sorted(set(galaxy) - set(self.models))
+        if unknown:
+            raise ValueError(f"no per-galaxy model for {unknown}: trained on {sorted(self.models)}")
+        mu, sigma = np.empty(len(X)), np.empty(len(X))
+        for name, model in self.models.items():
+            rows = galaxy == name
+            if rows.any():
+                mu[rows], sigma[rows] = model.predict(X[rows])
+        return mu, sigma
+
+
+@dataclasses.dataclass(eq=False)
+class GalaxyMeans:
+    """The baselines' prediction: a mean log age and its standard deviation (dex) per galaxy, the
+    ``"all"`` entry for any other galaxy (with only ``"all"``, no galaxy column is needed)."""
+
+    mean: Mapping[str, float]
+    std: Mapping[str, float]
+
+    def predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        galaxy = galaxy_of(X) if set(self.mean) != {"all"} else np.full(len(X), "all")
+        mu = np.array([self.mean.get(g, self.mean["all"]) for g in galaxy], dtype=float)
+        sigma = np.array([self.std.get(g, self.std["all"]) for g in galaxy], dtype=float)
+        return mu, np.maximum(sigma, 1e-6)
