@@ -191,7 +191,7 @@ def select(models: Models, light_curves: LightCurves, model: str | Sequence[str]
 def date_light_curves(light_curves: LightCurves, models: Models, model: str | Sequence[str] = "recommended") -> dating.DatingResult:
     """Date validated light curves (the command line's and :func:`date`'s common path)."""
     chosen = select(models, light_curves, model)
-    result = dating.date_clusters(light_curves, chosen or models.trained, models.config)  # none chosen: no cluster was read
+    result = dating.date_clusters(light_curves, chosen or models.trained, models.config, candidates=models.trained)  # none chosen: no cluster was read
     if model == "recommended":
         keep = result.predictions["recommended"].astype(bool).to_numpy()
         result = dataclasses.replace(result, predictions=result.predictions[keep].reset_index(drop=True))

@@ -350,7 +350,8 @@ class DatingResult:
     recommended: dict[str, tuple[str, str]]
 
 
-def date_clusters(light_curves: LightCurves, models: Sequence[TrainedModel], config: PredictConfig) -> DatingResult:
+def date_clusters(light_curves: LightCurves, models: Sequence[TrainedModel], config: PredictConfig,
+                  candidates: Sequence[TrainedModel] | None = None) -> DatingResult:
     """Date every cluster read with every selected model.
 
     Args:
@@ -360,6 +361,9 @@ def date_clusters(light_curves: LightCurves, models: Sequence[TrainedModel], con
         models: from :func:`select_models`.
         config: the validated ``predict`` section: ``execution`` (how segments are processed),
             ``out_of_range``, ``recommend_by``.
+        candidates: the models each galaxy's recommended model is chosen among (default: ``models``);
+            dating with the recommended model alone passes every trained model here, so that the
+            recommendation and its reason are the same whichever models date.
 
     Returns:
         The predictions (galaxies in ``MW, LMC, SMC`` order, then name, then model in the given
@@ -392,7 +396,7 @@ def date_clusters(light_curves: LightCurves, models: Sequence[TrainedModel], con
             problems += model_problems
             distributions.update(model_distributions)
     table = pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(columns=PREDICTION_COLUMNS)
-    recommended = recommended_models(models, config.recommend_by)
+    recommended = recommended_models(models if candidates is None else candidates, config.recommend_by)
     table["recommended"] = table["model"].to_numpy() == table["galaxy"].map({g: name for g, (name, _) in recommended.items()}).to_numpy()
     order = {g: i for i, g in enumerate(GALAXIES)}
     model_order = {m.name: i for i, m in enumerate(models)}

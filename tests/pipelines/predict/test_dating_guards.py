@@ -40,12 +40,12 @@ class SpyModel:
         return self
 
 
-def spy_model(feature_ranges: dict) -> dating.TrainedModel:
+def spy_model(feature_ranges: dict, name: str = "spy", cross_validation: dict | None = None) -> dating.TrainedModel:
     """A 'trained' model with the test provenance (so that features are built as in training)."""
-    bundle = TrainedModels(models={"spy": SpyModel()}, model_info={"spy": ModelInfo(spec={})}, feature_columns=tuple(feature_ranges),
-                           identity_columns=(), feature_ranges=feature_ranges, galaxies=("LMC",), n_clusters=0, n_segments=0,
-                           provenance=PROVENANCE, input_provenance=None, versions={})
-    return dating.TrainedModel("spy", "random_forest", bundle)
+    bundle = TrainedModels(models={name: SpyModel()}, model_info={name: ModelInfo(spec={}, cross_validation=cross_validation or {})},
+                           feature_columns=tuple(feature_ranges), identity_columns=(), feature_ranges=feature_ranges, galaxies=("LMC",),
+                           n_clusters=0, n_segments=0, provenance=PROVENANCE, input_provenance=None, versions={})
+    return dating.TrainedModel(name, "random_forest", bundle)
 
 
 def date(folder: Path, model: dating.TrainedModel, **params) -> pd.DataFrame:
@@ -105,3 +105,16 @@ def test_no_stored_range_for_any_feature_flags_nothing():
     table = pd.DataFrame({"name": ["a", "a", "b"], "inv_slope": [1.0, 2.0, 3.0]})
     flags = dating.out_of_range(table, {})
     assert flags.to_dict() == {"a": [], "b": []}
+
+
+def test_the_recommendation_is_chosen_among_every_candidate_not_only_the_models_that_date(labelled_file):
+    """Dating with one model still names the recommended model among all trained ones, and why."""
+    worse = spy_model({"log_flux": WIDE}, "forest", {"LMC": {"nll": 0.9}})
+    better = spy_model({"log_flux": WIDE}, "network", {"LMC": {"nll": 0.4}})
+    config = PredictConfig.from_params(PREDICT_PARAMS)
+    read = read_light_curves(labelled_file["folder"], strict=False, config=dating.reading_config([worse]))
+    result = dating.date_clusters(read, [worse], config, candidates=[worse, better])
+    assert result.recommended["LMC"][0] == "network" and "forest 0.900" in result.recommended["LMC"][1]
+    assert not result.predictions["recommended"].any()            # the forest dated, but it is not the recommended model
+    alone = dating.date_clusters(read, [worse], config)
+    assert alone.recommended["LMC"][0] == "forest" and alone.predictions["recommended"].all()
