@@ -507,3 +507,62 @@ def validate_parameters(params: Mapping[str, Any]) -> dict[str, Any]:
     if problems:
         raise ParameterError("invalid parameters (conf/base/parameters*.yml or --params):\n" + "\n".join(problems))
     return validated
+
+
+# ---------------------------------------------------------------- external validation (SPEC 8)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExternalValidationConfig(Section):
+    """Our ages and the labels against independent published ages (``external_validation``, SPEC 8).
+
+    Used by :mod:`tess_cluster_age.external`; the catalogues are for evaluation only.
+
+    Attributes:
+        radius_deg: galaxy -> largest angular separation (deg) of a positional match; every galaxy
+            needs one (0.05 deg already picks wrong neighbours in the crowded LMC bar).
+        exclude_catalogues: catalogues left out entirely (the ``catalogue`` column's value).
+        exclude_rows: catalogue -> column -> values whose rows are left out because they are not
+            independent of the labels: Baumgardt et al. 2013's ``age_source`` 1 is Glatt et al.
+            2010, which are the LMC labels.
+        bootstrap: the paired cluster bootstrap of ``rmse - label_rmse``.
+        hat_min_shared: fewest clusters that the labels and two catalogues must share for a
+            three-cornered-hat estimate (>= 3).
+        hat_exclude_pairs: catalogue pairs with correlated errors, never used together in a
+            three-cornered hat: Popescu et al. 2012 fit Hunter et al. 2003's photometry, and
+            Baumgardt et al. 2013's ``age_source`` 2 is about Popescu's ages.
+    """
+
+    section: ClassVar[str] = "external_validation"
+    __pydantic_config__ = NESTED
+
+    radius_deg: dict[str, float] = dataclasses.field(default_factory=lambda: {"MW": 0.1, "LMC": 0.02, "SMC": 0.02})
+    exclude_catalogues: tuple[str, ...] = ()
+    exclude_rows: dict[str, dict[str, tuple[int | float | str, ...]]] = dataclasses.field(
+        default_factory=lambda: {"baumgardt2013_lmc": {"age_source": (1,)}})
+    bootstrap: BootstrapConfig = BootstrapConfig()
+    hat_min_shared: int = 10
+    hat_exclude_pairs: tuple[tuple[str, str], ...] = (("hunter2003_lmc_smc", "popescu2012_lmc"),
+                                                      ("baumgardt2013_lmc", "popescu2012_lmc"))
+
+    def __post_init__(self) -> None:
+        problems = []
+        missing = [g for g in GALAXIES if g not in self.radius_deg]
+        unknown = sorted(set(self.radius_deg) - set(GALAXIES))
+        if missing or unknown:
+            problems.append(f"radius_deg = {dict(self.radius_deg)!r}: needs one radius for each of {list(GALAXIES)} "
+                            f"(missing {missing}, unknown {unknown})")
+        bad = {g: r for g, r in self.radius_deg.items() if not r > 0}
+        if bad:
+            problems.append(f"radius_deg = {dict(self.radius_deg)!r}: every radius must be > 0 deg (got {bad})")
+        empty = [f"{c}.{k}" for c, rules in self.exclude_rows.items() for k, v in rules.items() if not v] + \
+                [c for c, rules in self.exclude_rows.items() if not rules]
+        if empty:
+            problems.append(f"exclude_rows: {empty} list no column or no value to exclude")
+        if self.hat_min_shared < 3:
+            problems.append(f"hat_min_shared must be >= 3 (got {self.hat_min_shared})")
+        same = [list(p) for p in self.hat_exclude_pairs if p[0] == p[1]]
+        if same:
+            problems.append(f"hat_exclude_pairs: {same} pair a catalogue with itself")
+        if problems:
+            raise ValueError("; ".join(problems))
