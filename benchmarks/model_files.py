@@ -34,6 +34,8 @@ LOADERS = {
                                "bundle = read_models(sys.argv[1]); [bundle.models[n] for n in bundle.models]",
     "model file, first model": "import sys; from tess_cluster_age.models.persistence import read_models; "
                                "bundle = read_models(sys.argv[1]); bundle.models[next(iter(bundle.models))]",
+    "model file, every predictor (what dating reads)": "import sys; from tess_cluster_age.models.persistence import read_models; "
+                                                       "bundle = read_models(sys.argv[1]); [bundle.predictor(n) for n in bundle.models]",
 }
 
 
