@@ -34,6 +34,7 @@ from tess_cluster_age.features.classic import (
     central_moment,
     classic_features,
     classic_frequency_grid,
+    count_peaks,
     local_maxima,
     strict_local_minima,
 )
@@ -162,11 +163,22 @@ def test_local_maxima_on_every_short_pattern_of_ties():
 def test_peaks_above_a_height_are_find_peaks_with_height(name):
     """The classic ``n_peaks`` rule: maxima whose value is >= the height (a tie at the height counts)."""
     x = ARRAYS[name]
-    heights = np.concatenate((np.unique(x), [x.mean() + 2.0 * x.std(), -np.inf, np.inf]))
+    heights = np.concatenate((np.unique(x), [x.mean() + 2.0 * x.std(), -np.inf, np.inf]))  # ties at every value
     for height in heights:
-        peaks = local_maxima(x)
-        ours = peaks[x[peaks] >= height]
-        np.testing.assert_array_equal(ours, scipy.signal.find_peaks(x, height=height)[0], f"height {height}")
+        assert count_peaks(x, height) == len(scipy.signal.find_peaks(x, height=height)[0]), f"height {height}"
+
+
+def test_count_peaks_on_every_short_pattern_of_ties():
+    for x in _seeded_integer_arrays(1000):
+        for height in (0.0, 1.0, 2.0, 3.0):  # every height ties with some samples
+            assert count_peaks(x, height) == len(scipy.signal.find_peaks(x, height=height)[0]), (str(x), height)
+
+
+def test_count_peaks_known_values():
+    x = np.array([0.0, 2.0, 0.0, 3.0, 3.0, 0.0, 1.0, 0.0])
+    assert count_peaks(x, 2.0) == 2  # the maximum at exactly 2 counts
+    assert count_peaks(x, 2.5) == 1
+    assert count_peaks(x, 0.5) == 3
 
 
 # -------------------------------------------------------------------------- moments (scipy.stats)
@@ -302,8 +314,8 @@ def _scipy_minima(x):
     return scipy.signal.argrelextrema(x, np.less)[0]
 
 
-def _scipy_maxima(x):
-    return scipy.signal.find_peaks(x)[0]
+def _scipy_count_peaks(x, height):
+    return len(scipy.signal.find_peaks(x, height=height)[0])
 
 
 def _astropy_fap_of_power(power, t, dy):
@@ -322,7 +334,7 @@ def test_classic_features_equal_those_from_scipy_and_astropy(name, monkeypatch):
     t, f, e = SEGMENTS[name]
     ours = classic_features(t, f, e, rng=np.random.default_rng(99), config=ClassicConfig())
     monkeypatch.setattr(classic, "strict_local_minima", _scipy_minima)
-    monkeypatch.setattr(classic, "local_maxima", _scipy_maxima)
+    monkeypatch.setattr(classic, "count_peaks", _scipy_count_peaks)
     monkeypatch.setattr(classic, "central_moment", lambda x, k: scipy.stats.moment(x, k))
     monkeypatch.setattr(classic, "baluev_false_alarm_probability", _astropy_fap_of_power)
     reference = classic_features(t, f, e, rng=np.random.default_rng(99), config=ClassicConfig())

@@ -47,6 +47,7 @@ __all__ = [
     "classic_features",
     "classic_frequency_grid",
     "classic_periodogram_frequencies",
+    "count_peaks",
     "local_maxima",
     "percentiles_of_sorted",
     "strict_local_minima",
@@ -425,6 +426,19 @@ def local_maxima(x: np.ndarray) -> np.ndarray:
     return (run_first[peak] + run_last[peak]) // 2
 
 
+def count_peaks(x: np.ndarray, height: float) -> int:
+    """Number of local maxima (:func:`local_maxima`) whose value is at least ``height``.
+
+    ``len(scipy.signal.find_peaks(x, height=height)[0])``: a maximum exactly at ``height`` counts.
+
+    Args:
+        x: 1-D array.
+        height: lowest value of a counted maximum, in the unit of ``x``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    return int(np.count_nonzero(x[local_maxima(x)] >= height))
+
+
 def central_moment(x: np.ndarray, order: int) -> np.float64:
     """Population central moment ``m_k = (1/n) sum (x_i - xbar)^k`` for ``k`` = 2, 3 or 4.
 
@@ -607,9 +621,7 @@ def _periodogram_features(
     max_power = np.max(med)
     out["max_power"] = float(max_power)
     out["freq_at_max_power"] = float(frequency[med == max_power][0])
-    # scipy.signal.find_peaks(one_below, height=h): maxima (plateaus once) whose value is >= h
-    peaks = local_maxima(one_below)
-    out["n_peaks"] = float(np.count_nonzero(one_below[peaks] >= np.mean(med) + 2 * np.std(med)))
+    out["n_peaks"] = float(count_peaks(one_below, np.mean(med) + 2 * np.std(med)))
     high = frequency > FREQ_SPLIT
     with np.errstate(divide="ignore", invalid="ignore"):
         out["ratio_of_power_at_high_v_low_freq"] = float(np.mean(med[~high]) / np.mean(med[high]))
