@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import scipy.fft
+import scipy.special
 
 from tess_cluster_age.config import config_from_params
 
@@ -40,11 +41,16 @@ __all__ = [
     "REASON_CODES",
     "ClassicConfig",
     "ClassicResult",
+    "baluev_false_alarm_probability",
     "bootstrap_periodogram_percentiles",
+    "central_moment",
     "classic_features",
     "classic_frequency_grid",
     "classic_periodogram_frequencies",
+    "count_peaks",
+    "local_maxima",
     "percentiles_of_sorted",
+    "strict_local_minima",
 ]
 
 CLASSIC_FEATURES: tuple[str, ...] = (
@@ -106,6 +112,10 @@ MAG_ZERO_POINT = 10.0
 
 FREQ_SPLIT = 5.0
 """Frequency (1/d) separating 'low' and 'high' for ``ratio_of_power_at_high_v_low_freq``."""
+
+FAP_SAMPLES_PER_PEAK = 5
+FAP_NYQUIST_FACTOR = 5
+"""astropy's ``autofrequency`` defaults, which fix the maximum frequency of the FAP (SPEC 3a)."""
 
 PERIOD_BANDS: dict[str, tuple[float, float]] = {
     "SumLSP_10_7_Day_Power": (7.0, 10.0),
@@ -367,10 +377,154 @@ def longest_contiguous_chunk(time_d: np.ndarray, max_gap_days: float) -> slice:
     return slice(int(bounds[longest]) + 1, int(bounds[longest + 1]) + 1)
 
 
+def strict_local_minima(x: np.ndarray) -> np.ndarray:
+    """Indices of the strict local minima of ``x``: ``x[i] < x[i - 1]`` and ``x[i] < x[i + 1]``.
+
+    The definition of ``scipy.signal.argrelextrema(x, np.less)`` (order 1, edge mode ``'clip'``):
+    clipping makes an end sample its own neighbour, and ``x < x`` is false, so the first and last
+    samples are never minima; a flat bottom (two equal samples) is not strict, hence no minimum;
+    a comparison with NaN is false.
+
+    Args:
+        x: 1-D array (here the ACF, dimensionless).
+
+    Returns:
+        Increasing int array of indices, empty when there is no minimum (always when ``x.size < 3``).
+    """
+    x = np.asarray(x)
+    if x.ndim != 1:
+        raise ValueError(f"x must be 1-D, got shape {x.shape}")
+    centre = x[1:-1]
+    return np.flatnonzero((centre < x[:-2]) & (centre < x[2:])) + 1
+
+
+def local_maxima(x: np.ndarray) -> np.ndarray:
+    """Indices of the local maxima of ``x``, a plateau counted once, as ``scipy.signal.find_peaks``.
+
+    A maximum is a run of one or more equal samples whose neighbours on both sides are smaller
+    (the definition of scipy's ``find_peaks``, without conditions). The first and last samples
+    have a neighbour on one side only, so a run that touches an end is never a maximum. A
+    plateau is reported at its middle sample, rounded down: ``(first + last) // 2``. Comparisons
+    with NaN are false, so NaN never takes part in a maximum.
+
+    Args:
+        x: 1-D array.
+
+    Returns:
+        Increasing int array of indices (empty when ``x.size < 3``).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"x must be 1-D, got shape {x.shape}")
+    if x.size < 3:
+        return np.empty(0, dtype=np.intp)
+    run_first = np.flatnonzero(np.concatenate(([True], x[1:] != x[:-1])))  # runs of equal samples
+    run_last = np.append(run_first[1:], x.size) - 1
+    level = x[run_first]
+    centre = level[1:-1]  # runs touching an end are excluded
+    peak = np.flatnonzero((centre > level[:-2]) & (centre > level[2:])) + 1
+    return (run_first[peak] + run_last[peak]) // 2
+
+
+def count_peaks(x: np.ndarray, height: float) -> int:
+    """Number of local maxima (:func:`local_maxima`) whose value is at least ``height``.
+
+    ``len(scipy.signal.find_peaks(x, height=height)[0])``: a maximum exactly at ``height`` counts.
+
+    Args:
+        x: 1-D array.
+        height: lowest value of a counted maximum, in the unit of ``x``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    return int(np.count_nonzero(x[local_maxima(x)] >= height))
+
+
+def central_moment(x: np.ndarray, order: int) -> np.float64:
+    """Population central moment ``m_k = (1/n) sum (x_i - xbar)^k`` for ``k`` = 2, 3 or 4.
+
+    The arithmetic of ``scipy.stats.moment(x, k)`` step by step, so the result is the same to
+    the last bit: ``d = x - mean(x)``, then ``d*d`` (k = 2), ``(d*d)*d`` (k = 3) or
+    ``(d*d)*(d*d)`` (k = 4), then the mean (numpy's pairwise sum over ``n``).
+
+    Args:
+        x: 1-D float array, any unit u (the moment is in u^k).
+        order: 2, 3 or 4.
+
+    Returns:
+        ``m_k`` (NaN for an empty array).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if order not in (2, 3, 4):
+        raise ValueError(f"order must be 2, 3 or 4, got {order}")
+    if x.size == 0:
+        return np.float64(np.nan)
+    d = x - np.mean(x)
+    square = d**2
+    if order == 2:
+        powers = square
+    elif order == 3:
+        powers = square * d
+    else:
+        powers = square**2
+    return np.mean(powers)
+
+
+def baluev_false_alarm_probability(
+    power: float | np.ndarray, time_d: np.ndarray, flux_err: np.ndarray
+) -> float | np.ndarray:
+    """False-alarm probability of a peak of standard Lomb-Scargle power (Baluev 2008, eq. 6).
+
+    The alias-free approximation for the highest peak of the standard-normalised, floating-mean
+    periodogram of ``N`` points of pure Gaussian noise, with the Davies bound ``tau``
+    (Baluev 2008, MNRAS 385, 1279, eqs. 5-6 and Table 1, ``d_H = 1``, ``d_K = 3``)::
+
+        FAP_single = (1 - Z)^((N - 3) / 2)
+        tau = gamma(N - 1) W (1 - Z)^((N - 4) / 2) sqrt((N - 1) Z / 2)
+        gamma(M) = sqrt(2 / M) Gamma(M / 2) / Gamma((M - 1) / 2)
+        W = f_max T_eff,   T_eff = sqrt(4 pi D_t),   D_t = weighted variance of t, weights dy^-2
+        FAP = 1 - (1 - FAP_single) exp(-tau) = -expm1(-tau) + FAP_single exp(-tau)
+
+    ``f_max`` is the top of astropy's default ``autofrequency`` grid (``samples_per_peak`` 5,
+    ``nyquist_factor`` 5): with baseline ``T = max t - min t``, ``df = 1 / T / 5``,
+    ``f_lo = df / 2``, ``n_f = 1 + round((5 N / (2 T) - f_lo) / df)``, ``f_max = f_lo + df (n_f - 1)``.
+    ``D_t = <t^2> - <t>^2`` is taken on the times as given (BTJD), exactly as astropy
+    ``LombScargle(t, y, dy).false_alarm_probability(Z)`` computes it (its default method
+    'baluev'), operation for operation, so the two agree to the last bit. Only the times, the
+    uncertainties and N enter; the flux does not.
+
+    Args:
+        power: peak power ``Z`` (dimensionless, standard normalisation, in [0, 1]); scalar or array.
+        time_d: sample times, days, shape (N,); any order.
+        flux_err: 1-sigma uncertainties (> 0), any unit, shape (N,).
+
+    Returns:
+        The false-alarm probability, same shape as ``power`` (a numpy scalar for a scalar).
+    """
+    t = np.asarray(time_d, dtype=np.float64)
+    dy = np.asarray(flux_err, dtype=np.float64)
+    z = np.asarray(power)
+    n = t.size
+    n_null, n_model = n - 1, n - 3  # degrees of freedom of the constant and the sinusoid-plus-mean models
+    baseline = t.max() - t.min()
+    df = 1.0 / baseline / FAP_SAMPLES_PER_PEAK
+    f_lo = 0.5 * df
+    f_top = FAP_NYQUIST_FACTOR * (0.5 * n / baseline)  # nyquist_factor x the average Nyquist frequency
+    n_freq = 1 + int(np.round((f_top - f_lo) / df))
+    f_max = f_lo + df * (n_freq - 1)
+    weight_sum = (np.ones(t.shape) / dy**2).sum()
+    mean_t2 = (t**2 / dy**2).sum() / weight_sum
+    mean_t = (t / dy**2).sum() / weight_sum
+    var_t = mean_t2 - mean_t**2
+    w = f_max * np.sqrt(4 * np.pi * var_t)
+    log_gamma_ratio = scipy.special.gammaln(n_null / 2) - scipy.special.gammaln((n_null - 1) / 2)
+    gamma = np.sqrt(2 / n_null) * np.exp(log_gamma_ratio)
+    fap_single = (1 - z) ** (0.5 * n_model)
+    tau = gamma * w * (1 - z) ** (0.5 * (n_model - 1)) * np.sqrt(0.5 * n_null * z)
+    return -np.expm1(-tau) + fap_single * np.exp(-tau)
+
+
 def _acf_features(time_d: np.ndarray, flux: np.ndarray, config: ClassicConfig) -> tuple[dict[str, float], list[str]]:
     """ACF features of the longest contiguous chunk of raw flux (elk ``autocorr``)."""
-    from scipy.signal import argrelextrema
-
     out = {name: float("nan") for name in ACF_FEATURES}
     chunk = longest_contiguous_chunk(time_d, config.acf_max_gap_days)
     ac_time, ac_flux = time_d[chunk], flux[chunk]
@@ -381,7 +535,7 @@ def _acf_features(time_d: np.ndarray, flux: np.ndarray, config: ClassicConfig) -
     acf = autocorrelation(ac_flux)
     out["rms"] = float(np.sqrt(np.mean(np.square(acf))))
     lags = ac_time - ac_time[0]
-    minima = argrelextrema(acf, np.less)[0]
+    minima = strict_local_minima(acf)
     if minima.size == 0:
         return out, ["no_acf_minimum"]
     after = acf[lags > lags[minima[0]]]
@@ -408,23 +562,24 @@ def _j_stetson(time_d: np.ndarray, flux: np.ndarray, flux_err: np.ndarray, close
 
 
 def _flux_features(time_d, flux, flux_err, config: ClassicConfig, constant: bool) -> dict[str, float]:
-    """Deterministic statistics of the normalised flux ``nf = flux / median(flux)``."""
-    from scipy.special import entr
-    from scipy.stats import moment
+    """Deterministic statistics of the normalised flux ``nf = flux / median(flux)``.
 
+    ``skewness`` is the third central moment of the raw flux (:func:`central_moment`), ``Entropy``
+    is ``sum(-nf ln nf)`` (``scipy.special.entr``).
+    """
     nf = flux / np.median(flux)
     out: dict[str, float] = {}
     out["std"] = float(np.std(nf))
     out["MAD"] = float(np.median(np.abs(nf - np.median(nf))))
     p25, p75 = np.percentile(nf, [25, 75])
     out["sigmaG"] = float(SIGMA_G_FACTOR * (p75 - p25))
-    out["skewness"] = 0.0 if constant else float(moment(flux, 3))
+    out["skewness"] = 0.0 if constant else float(central_moment(flux, 3))
     if constant:
         out["von_neumann_ratio"] = float("nan")
     else:
         out["von_neumann_ratio"] = float(1.0 / (np.sum(np.diff(nf) ** 2) / np.var(nf)))
     out["J_Stetson"] = _j_stetson(time_d, flux, flux_err, config.stetson_close_days)
-    out["Entropy"] = float(np.sum(entr(nf)))
+    out["Entropy"] = float(np.sum(scipy.special.entr(nf)))
     return out
 
 
@@ -433,20 +588,18 @@ def _false_alarm_probability(time_d, flux, flux_err, max_power: float) -> float:
 
     As elk: astropy ``LombScargle(t, flux, flux_err).false_alarm_probability(max_power)`` with
     its defaults (method 'baluev', maximum frequency from the default autofrequency grid:
-    5 x the average Nyquist frequency). Only ``t``, ``dy`` and the number of points enter.
+    5 x the average Nyquist frequency), computed by :func:`baluev_false_alarm_probability`.
+    Only ``t``, ``dy`` and the number of points enter; ``flux`` is kept in the signature for
+    the reader who compares with the original call.
     """
-    from astropy.timeseries import LombScargle
-
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        fap = LombScargle(time_d, flux, flux_err).false_alarm_probability(max_power)
+        fap = baluev_false_alarm_probability(max_power, time_d, flux_err)
     return float(fap)
 
 
 def _periodogram_features(
     time_d, flux, flux_err, config: ClassicConfig, rng: np.random.Generator
 ) -> tuple[dict[str, float], np.ndarray, list[str]]:
-    from scipy.signal import find_peaks
-
     frequency = classic_frequency_grid(config.f_min, config.f_max, config.f_step)
     in_periodogram = _periodogram_mask(frequency, config)
     pct = bootstrap_periodogram_percentiles(
@@ -468,8 +621,7 @@ def _periodogram_features(
     max_power = np.max(med)
     out["max_power"] = float(max_power)
     out["freq_at_max_power"] = float(frequency[med == max_power][0])
-    peaks, _ = find_peaks(one_below, height=np.mean(med) + 2 * np.std(med))
-    out["n_peaks"] = float(len(peaks))
+    out["n_peaks"] = float(count_peaks(one_below, np.mean(med) + 2 * np.std(med)))
     high = frequency > FREQ_SPLIT
     with np.errstate(divide="ignore", invalid="ignore"):
         out["ratio_of_power_at_high_v_low_freq"] = float(np.mean(med[~high]) / np.mean(med[high]))

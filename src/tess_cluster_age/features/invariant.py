@@ -77,10 +77,9 @@ from typing import Any
 
 import numpy as np
 import scipy.fft
-import scipy.stats
 
 from tess_cluster_age.config import config_from_params
-from tess_cluster_age.features.classic import SIGMA_G_FACTOR  # σ_G = 0.7413 × IQR
+from tess_cluster_age.features.classic import SIGMA_G_FACTOR, central_moment  # σ_G = 0.7413 × IQR
 from tess_cluster_age.features.lombscargle import lomb_scargle_power
 from tess_cluster_age.lightcurves import SECONDS_PER_DAY
 
@@ -97,6 +96,8 @@ __all__ = [
     "invariant_periodogram_edges",
     "invariant_periodogram_frequencies",
     "log_binned_mean",
+    "sample_excess_kurtosis",
+    "sample_skewness",
 ]
 
 MINUTES_PER_DAY = SECONDS_PER_DAY / 60.0  # 1440 exactly
@@ -523,11 +524,61 @@ def _descriptors(time_d: np.ndarray, flux: np.ndarray, bin_days: float) -> tuple
     return out, median
 
 
+def _moments_234(y: np.ndarray) -> tuple[int, np.float64, np.float64, np.float64, bool]:
+    """``n``, ``m2``, ``m3``, ``m4`` (:func:`~.classic.central_moment`) and whether ``m2`` counts as zero.
+
+    ``m2 ≤ (ε ȳ)²`` (ε the float64 machine epsilon) is scipy's test for a spread lost in rounding.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    m2 = central_moment(y, 2)
+    zero = bool(m2 <= (np.finfo(np.float64).eps * np.mean(y)) ** 2)
+    return y.size, m2, central_moment(y, 3), central_moment(y, 4), zero
+
+
+def sample_skewness(y: np.ndarray) -> float:
+    """Unbiased sample skewness ``G1 = sqrt(n (n − 1)) / (n − 2) · m3 / m2^(3/2)`` (Joanes & Gill 1998).
+
+    ``m_k`` are the population central moments (:func:`~.classic.central_moment`). The arithmetic
+    is that of ``scipy.stats.skew(y, bias=False)``, to the last bit: NaN when ``m2 ≤ (ε ȳ)²``
+    (no spread); for ``n ≤ 2`` the uncorrected ``g1 = m3 / m2^(3/2)``.
+
+    Joanes, D. N. & Gill, C. A. 1998, J. R. Stat. Soc. D 47, 183.
+    """
+    n, m2, m3, _, zero = _moments_234(y)
+    if zero:
+        return float("nan")
+    if n > 2:
+        return float(((n - 1.0) * n) ** 0.5 / (n - 2.0) * m3 / m2**1.5)
+    return float(m3 / m2**1.5)
+
+
+def sample_excess_kurtosis(y: np.ndarray) -> float:
+    """Unbiased sample excess kurtosis ``G2`` (Joanes & Gill 1998).
+
+    ``G2 = (n − 1) / ((n − 2)(n − 3)) · ((n + 1) g2 + 6)`` with ``g2 = m4 / m2² − 3``, written
+    as ``[(n² − 1) m4 / m2² − 3 (n − 1)²] / ((n − 2)(n − 3))`` and rounded as
+    ``scipy.stats.kurtosis(y, fisher=True, bias=False)`` rounds it (the Pearson value
+    ``G2 + 3`` is formed first and 3 subtracted after), to the last bit. NaN when
+    ``m2 ≤ (ε ȳ)²``; for ``n ≤ 3`` the uncorrected ``g2``.
+
+    Joanes, D. N. & Gill, C. A. 1998, J. R. Stat. Soc. D 47, 183.
+    """
+    n, m2, _, m4, zero = _moments_234(y)
+    if zero:
+        return float("nan")
+    if n > 3:
+        pearson = 1.0 / (n - 2) / (n - 3) * ((n**2 - 1.0) * m4 / m2**2.0 - 3 * (n - 1) ** 2.0) + 3.0
+    else:
+        pearson = m4 / m2**2.0
+    return float(pearson - 3)
+
+
 def _moment_features(y_bin: np.ndarray, var_y: float, mean_s2: float) -> tuple[dict[str, float], list[str]]:
     """Moments of the bins and the noise-corrected amplitude.
 
     ``inv_std = sqrt(var(y))`` (ddof 1); ``inv_sigmaG = 0.7413 (P75 − P25)`` (Ivezić et al. 2014);
-    ``inv_skew``, ``inv_kurt``: unbiased standardised skewness and excess kurtosis;
+    ``inv_skew``, ``inv_kurt``: unbiased skewness G1 and excess kurtosis G2 (:func:`sample_skewness`,
+    :func:`sample_excess_kurtosis`);
     ``inv_excess_rms = sqrt(max(var(y) − mean(σ²), 0))``; ``inv_log_snr = log10(var(y) / mean(σ²))``.
     A constant series (reason ``constant_flux``) has zero spread and no shape.
     """
@@ -535,8 +586,8 @@ def _moment_features(y_bin: np.ndarray, var_y: float, mean_s2: float) -> tuple[d
     out = {"inv_std": math.sqrt(var_y), "inv_sigmaG": float(SIGMA_G_FACTOR * (q75 - q25))}
     if float(np.ptp(y_bin)) <= CONSTANT_PTP:
         return {"inv_std": 0.0, "inv_sigmaG": 0.0, "inv_excess_rms": 0.0}, [REASON_CONSTANT]
-    out["inv_skew"] = float(scipy.stats.skew(y_bin, bias=False))
-    out["inv_kurt"] = float(scipy.stats.kurtosis(y_bin, fisher=True, bias=False))
+    out["inv_skew"] = sample_skewness(y_bin)
+    out["inv_kurt"] = sample_excess_kurtosis(y_bin)
     if not mean_s2 > 0:
         return out, [REASON_ZERO_ERR]
     out["inv_excess_rms"] = math.sqrt(max(var_y - mean_s2, 0.0))
