@@ -308,10 +308,41 @@ def _matrix_power(t, y, dy, frequency, grid, normalization, eps, chunk_size, ove
     return _power_from_sums(z, w1, w2, yy, weight_sum, normalization)
 
 
+ASTROPY_LOMB_SCARGLE = "astropy.timeseries.periodograms.lombscargle.implementations.main"
+"""The astropy module that nifty-ls registers its methods in when it is imported."""
+
+_IMPORT_LOCK = threading.Lock()
+
+
+def import_nifty_ls():
+    """nifty-ls, imported without its registration in astropy's ``LombScargle`` methods.
+
+    On import, nifty-ls adds ``fastnifty`` to astropy's Lomb-Scargle methods, which imports
+    ``astropy.timeseries`` (about 0.2-0.3 s, a tenth of dating one cluster). This package calls
+    ``nifty_ls.lombscargle`` directly and never through astropy, so while nifty-ls is first
+    imported, and only if astropy's module is not imported yet, that module is marked absent:
+    nifty-ls then skips the registration (it catches the ImportError) and computes the same
+    periodograms. The mark is removed at once, so astropy's Lomb-Scargle imports normally later.
+    """
+    import sys
+
+    if "nifty_ls" in sys.modules:
+        return sys.modules["nifty_ls"]
+    with _IMPORT_LOCK:
+        blocked = ASTROPY_LOMB_SCARGLE not in sys.modules
+        if blocked:
+            sys.modules[ASTROPY_LOMB_SCARGLE] = None   # `import` of a None entry raises ImportError
+        try:
+            import nifty_ls  # it loads finufft
+        finally:
+            if blocked and sys.modules.get(ASTROPY_LOMB_SCARGLE, 0) is None:
+                del sys.modules[ASTROPY_LOMB_SCARGLE]
+    return nifty_ls
+
+
 def _nifty_ls_power(t, y, dy, frequency, grid, normalization, eps, chunk_size, overwrite) -> np.ndarray:
     """The ``nifty-ls`` backend: nifty-ls' finufft implementation, one thread."""
-    import nifty_ls  # imported here: it loads finufft
-
+    nifty_ls = import_nifty_ls()
     single = y.shape[0] == 1  # nifty-ls' 1-D path, not its batched one, for one curve
     result = nifty_ls.lombscargle(
         t - t[0],
