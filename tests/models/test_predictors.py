@@ -1,5 +1,7 @@
-"""Predictors (issue 16, speed): a network's numpy forward pass is PyTorch's, and a network read
-from a model file dates without importing PyTorch or scikit-learn."""
+"""Predictors (issue 16, speed): each predictor gives the bits of the library that trained it (a
+network's numpy forward pass is PyTorch's, a forest's node tables are scikit-learn's forest, a
+linear member is scikit-learn's ridge), and models read from a model file date without importing
+PyTorch or scikit-learn."""
 
 from __future__ import annotations
 
@@ -10,7 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from tess_cluster_age.models import GaussianNetworkAgeModel
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.linear_model import Ridge
+
+from tess_cluster_age.models import GaussianNetworkAgeModel, RandomForestAgeModel
+from tess_cluster_age.models.forest import forest_member
+from tess_cluster_age.models.predictors import LinearMember
 from tess_cluster_age.models.bundle import ModelInfo, TrainedModels
 from tess_cluster_age.models.network import MeanVarianceNet, as_member
 from tess_cluster_age.models.persistence import save_models
@@ -40,10 +47,41 @@ def test_the_numpy_forward_pass_is_the_torch_network(branch):
     assert np.std(mean) > 0.1 and np.std(raw) > 0.1     # not a constant output
 
 
-def test_a_network_from_a_model_file_dates_without_torch_or_sklearn(tmp_path):
+def test_a_forest_as_node_tables_predicts_the_bits_of_scikit_learns_forest():
+    """Leaves found by walking the node tables (float32 features, NaN sent the trained way) and
+    the trees' values added in order give exactly RandomForestRegressor.predict (one thread)."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(400, 6))
+    y = x[:, 0] + np.sin(3 * x[:, 1]) + 0.1 * rng.normal(size=400)
+    x[rng.random(x.shape) < 0.1] = np.nan                    # scikit-learn's trees learn where missing values go
+    forest = RandomForestRegressor(n_estimators=25, max_features=0.5, random_state=0, n_jobs=1).fit(x, y)
+    member = forest_member(forest)
+    test = rng.normal(size=(300, 6)).astype(np.float64) * 1.7
+    test[rng.random(test.shape) < 0.15] = np.nan
+    test[:20, 0] = np.asarray(member.nodes[0]["threshold"][0], np.float32)  # exactly at a split: goes left
+    mu, sigma = member.mean_std(test)
+    assert np.array_equal(mu, forest.predict(test)) and np.array_equal(sigma, np.ones(len(test)))
+    assert member.problem() is None
+
+
+def test_a_linear_member_predicts_the_bits_of_scikit_learns_ridge():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(200, 9))
+    y = x @ rng.normal(size=9) + 0.3
+    scaler = Standardiser(log_transform=True).fit(x)
+    ridge = Ridge(alpha=3.0).fit(scaler.transform(x), y)
+    member = LinearMember(np.asarray(ridge.coef_, float), float(ridge.intercept_), scaler)
+    test = rng.normal(size=(50, 9)) * 2
+    assert np.array_equal(member.mean_std(test)[0], ridge.predict(scaler.transform(test)))
+
+
+@pytest.mark.parametrize("kind", ["gaussian_nn", "random_forest"])
+def test_a_model_from_a_model_file_dates_without_torch_or_sklearn(tmp_path, kind):
     table = synthetic_model_input(n_clusters=24, segments_per_cluster=3, seed=8)
-    model = GaussianNetworkAgeModel(hidden=(8, 4), max_epochs=5, patience=3, inner_folds=2, features=["signal", "square", "noise"],
-                                    random_state=3).fit(table, table["log_age"], table["weight"], table["name"])
+    features = ["signal", "square", "noise"]
+    estimator = (GaussianNetworkAgeModel(hidden=(8, 4), max_epochs=5, patience=3, inner_folds=2, features=features, random_state=3)
+                 if kind == "gaussian_nn" else RandomForestAgeModel(n_estimators=8, inner_folds=2, features=features, random_state=3))
+    model = estimator.fit(table, table["log_age"], table["weight"], table["name"])
     bundle = TrainedModels(models={"gaussian_nn": model}, model_info={"gaussian_nn": ModelInfo(spec={"estimator": "gaussian_nn"})},
                            feature_columns=["signal", "square", "noise"], identity_columns=["segment_id", "name", "galaxy"],
                            feature_ranges={}, galaxies=["LMC", "MW", "SMC"], n_clusters=24, n_segments=72, provenance={},

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 
 from tess_cluster_age.config import AGE_BIN_EDGES
 from tess_cluster_age.models.base import CalibratedAgeModel
-from tess_cluster_age.models.predictors import RegressorMember
+from tess_cluster_age.models.predictors import TREE_FIELDS, TreeEnsembleMember
 
 
 class RandomForestAgeModel(CalibratedAgeModel):
@@ -29,8 +30,8 @@ class RandomForestAgeModel(CalibratedAgeModel):
         inner_folds: inner grouped folds for the sigma calibration.
         age_bin_edges: log10(age / yr) edges of the inner folds' strata.
         sigma_floor: smallest sigma (dex).
-        n_jobs: threads that grow the trees (prediction adds the trees up in one thread, in order,
-            so that the same inputs always give the same bits).
+        n_jobs: threads that grow the trees (prediction adds the trees up in order, so that the same
+            inputs always give the same bits).
         random_state: seed of the inner folds and of the trees.
     """
 
@@ -63,6 +64,20 @@ class RandomForestAgeModel(CalibratedAgeModel):
         forest = RandomForestRegressor(n_estimators=self.n_estimators, max_features=self.max_features, min_samples_leaf=self.min_samples_leaf,
                                        max_depth=self.max_depth, max_samples=self.max_samples, n_jobs=self.n_jobs, random_state=seed)
         forest.fit(X, y, sample_weight=weight)
-        # trees grow in parallel (each from its own seed), but a threaded predict adds the trees up in
-        # the order the threads finish, which changes the last bits from call to call: predict in order
-        return RegressorMember(forest.set_params(n_jobs=1))
+        # trees grow in parallel (each from its own seed); the member adds their predictions up in
+        # tree order, so the same inputs always give the same bits
+        return forest_member(forest)
+
+
+def forest_member(forest: RandomForestRegressor) -> TreeEnsembleMember:
+    """A fitted forest as its trees' node tables (the columns prediction reads) and leaf values."""
+    nodes, values = [], []
+    for tree in forest.estimators_:
+        state = tree.tree_.__getstate__()
+        table = state["nodes"]
+        packed = np.empty(len(table), dtype=[(name, table.dtype[name]) for name in TREE_FIELDS])
+        for name in TREE_FIELDS:
+            packed[name] = table[name]
+        nodes.append(packed)
+        values.append(np.ascontiguousarray(state["values"][:, 0, 0], dtype=np.float64))
+    return TreeEnsembleMember(nodes, values, int(forest.n_features_in_))

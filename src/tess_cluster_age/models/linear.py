@@ -7,7 +7,7 @@ from sklearn.linear_model import Ridge
 
 from tess_cluster_age.config import AGE_BIN_EDGES
 from tess_cluster_age.models.base import CalibratedAgeModel
-from tess_cluster_age.models.predictors import RegressorMember
+from tess_cluster_age.models.predictors import LinearMember
 from tess_cluster_age.models.preprocessing import Standardiser
 
 
@@ -44,4 +44,5 @@ class RidgeAgeModel(CalibratedAgeModel):
 
     def _fit_member(self, X, y, weight, X_val, y_val, weight_val, seed):
         scaler = Standardiser(log_transform=True).fit(X, weight)
-        return RegressorMember(Ridge(alpha=self.alpha).fit(scaler.transform(X), y, sample_weight=weight), scaler)
+        ridge = Ridge(alpha=self.alpha).fit(scaler.transform(X), y, sample_weight=weight)
+        return LinearMember(np.asarray(ridge.coef_, dtype=np.float64), float(ridge.intercept_), scaler)

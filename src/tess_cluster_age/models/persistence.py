@@ -9,34 +9,32 @@ data, as one zip archive per model pipeline (``<pipeline>.zip``):
   ``estimators``, the fitted estimator (its class path ``"module:Class"``, its constructor
   parameters from ``get_params`` and its fitted attributes, nested estimators described the same
   way), and ``predictors``, its fitted predictor (:mod:`tess_cluster_age.models.predictors`:
-  arrays and numbers, with the scikit-learn forests or ridges of its members), which is what
-  dating reads: a network's predictor loads without PyTorch or scikit-learn. The two trees share
-  their arrays (each array is stored once);
-- ``arrays/<n>.bin``: the raw bytes of every array of model ``n`` (scikit-learn's tree tables,
-  ridge coefficients, scalers, network weights), each at an offset aligned to 64 bytes, as in
+  arrays and numbers only), which is what dating reads, without importing PyTorch or
+  scikit-learn. The two trees share their arrays (each array is stored once);
+- ``arrays/<n>.bin``: the raw bytes of every array of model ``n`` (tree node tables, ridge
+  coefficients, scalers, network weights), each at an offset aligned to 64 bytes, as in
   safetensors; the manifest gives each array's dtype, shape and offset, and it is read back with
   ``numpy.frombuffer``, which cannot run code. Only numbers, booleans and text are stored (a table
   such as a tree's nodes column by column, which compresses better).
 
 Reading checks each class path in the manifest against allow-lists of this package's estimators
-(:data:`ESTIMATOR_CLASSES`), of the few scikit-learn classes they hold (:data:`SKLEARN_CLASSES`) and
-of their helpers, *before* importing it. An estimator is rebuilt as ``Class(**parameters)`` plus its
-fitted attributes; a predictor, member or scaler from its attributes alone; a scikit-learn tree from
-its own state (``Tree.__setstate__``: the node table and the leaf values), after checking that every
-node points inside the tree and below itself. Network weights are arrays of the predictor, never
-``torch.load``. A file that is not a zip (a renamed
-pickle, a truncated file), is damaged (zip's CRC-32), names a class outside the allow-lists, asks for
-an object array or for bytes outside its buffer, or was written in another format version raises
-:class:`ModelFileError`, whose message names the file and the problem.
+(:data:`ESTIMATOR_CLASSES`) and of their predictors, members and scalers (:data:`STATE_CLASSES`),
+*before* importing it. An estimator is rebuilt as ``Class(**parameters)`` plus its fitted
+attributes; a predictor, member or scaler from its attributes alone, then checked (a forest's node
+tables must point inside each tree and below each node, so that walking them cannot loop). No
+class of another package is ever rebuilt, and nothing is unpickled or ``torch.load``-ed. A file
+that is not a zip (a renamed pickle, a truncated file), is damaged (zip's CRC-32), names a class
+outside the allow-lists, asks for an object array or for bytes outside its buffer, holds a tree
+that would loop, or was written in another format version raises :class:`ModelFileError`, whose
+message names the file and the problem.
 
 Why not skops for the scikit-learn estimators: skops 0.16.0 installs beside scikit-learn 1.9.1, and
-``skops.io.loads(data, trusted=["sklearn.tree._tree.Tree"])`` loads our forests and ridges. But
+``skops.io.loads(data, trusted=["sklearn.tree._tree.Tree"])`` loads forests and ridges. But
 ``import skops.io`` imports every scikit-learn estimator (``sklearn.utils.all_estimators``) to build
 its default trusted list: measured here, 4.4 s on top of the 2.8 s of importing the parts of
-scikit-learn we use (warm, 2 busy cores), while dating a cluster must take two seconds in all. skops
-rebuilds a tree from the same ``Tree`` state that this module stores (the pooled forest: 7.1 MiB and
-0.33 s to load with skops, 6.9 MiB and 0.15 s here). Why not safetensors for the
-network weights: the same layout (a JSON description and aligned raw bytes) serves every array here,
+scikit-learn used, while dating a cluster must take two seconds in all; and dating needs no
+scikit-learn at all once a forest is its node tables. Why not safetensors for the network
+weights: the same layout (a JSON description and aligned raw bytes) serves every array here,
 including the tree tables, whose dtype has named fields that safetensors does not store, without
 another dependency.
 
@@ -82,7 +80,8 @@ FORMAT = "tess-cluster-age trained models"
 FORMAT_VERSION = 2
 """The manifest layout this module writes and reads. Raise it when the layout changes; a file of
 another version is refused with a message that names the version it needs. Version 2 added the
-predictors and dropped the PyTorch modules (version 1 stored each network as a ``state_dict``)."""
+predictors and stores no scikit-learn or PyTorch object (version 1 stored scikit-learn's trees and
+each network's ``state_dict``)."""
 
 MANIFEST = "manifest.json"
 SUFFIX = ".zip"
@@ -92,20 +91,13 @@ ESTIMATOR_CLASSES: frozenset[str] = frozenset({*ESTIMATORS.values(), "tess_clust
                                                "tess_cluster_age.models.tuning:TunedAgeModel"})
 """This package's estimators (the registry :data:`tess_cluster_age.models.ESTIMATORS` and the two wrappers)."""
 
-SKLEARN_CLASSES: frozenset[str] = frozenset({"sklearn.ensemble._forest:RandomForestRegressor", "sklearn.tree._classes:DecisionTreeRegressor",
-                                             "sklearn.linear_model._ridge:Ridge"})
-"""scikit-learn estimators that our estimators hold (same rebuild as ours: parameters + fitted attributes)."""
-
 STATE_CLASSES: frozenset[str] = frozenset({"tess_cluster_age.models.preprocessing:Standardiser",
                                            *(f"tess_cluster_age.models.predictors:{name}"
-                                             for name in ("GalaxyMeans", "MemberEnsemble", "GalaxyRouter", "NetworkMember", "RegressorMember"))})
+                                             for name in ("GalaxyMeans", "MemberEnsemble", "GalaxyRouter", "NetworkMember", "TreeEnsembleMember",
+                                                          "LinearMember"))})
 """Predictors, members and scalers, rebuilt from their attributes alone (no constructor call)."""
 
-TREE_CLASSES: frozenset[str] = frozenset({"sklearn.tree._tree:Tree"})
-"""scikit-learn's compiled tree: rebuilt as ``Tree(n_features, n_classes, n_outputs)`` + ``__setstate__``."""
-
-ALLOWED: dict[str, frozenset[str]] = {"$estimator": ESTIMATOR_CLASSES | SKLEARN_CLASSES, "$object": STATE_CLASSES,
-                                      "$tree": TREE_CLASSES}
+ALLOWED: dict[str, frozenset[str]] = {"$estimator": ESTIMATOR_CLASSES, "$object": STATE_CLASSES}
 """Manifest entry kind -> the class paths it may name."""
 
 VALUE_TAGS = frozenset({"$float", "$tuple", "$items", "$scalar"})
@@ -123,8 +115,8 @@ ALIGNMENT = 64
 COMPRESSION_LEVEL = 6
 """zlib level of every member (the tree tables of a forest shrink about fourfold)."""
 
-WRITTEN_WITH = ("numpy", "scikit-learn")
-"""Packages whose versions a model file records (a tree may not read back under another)."""
+WRITTEN_WITH = ("numpy", "scikit-learn", "torch")
+"""Packages whose versions a model file records (the ones that trained its models)."""
 
 
 class ModelFileError(ValueError):
@@ -193,9 +185,6 @@ class _Encoder:
             return {"$estimator": {"class": path, "parameters": self(params, f"{where}.parameters"), "fitted": self(fitted, where)}}
         if path in STATE_CLASSES:
             return {"$object": {"class": path, "attributes": self(dict(vars(value)), where)}}
-        if path in TREE_CLASSES:
-            cls, arguments, state = value.__reduce__()
-            return {"$tree": {"class": path, "arguments": self(tuple(arguments), f"{where}.arguments"), "state": self(state, f"{where}.state")}}
         raise TypeError(f"{where}: a {path} cannot be saved in a model file (not in the allow-lists of "
                         f"tess_cluster_age.models.persistence); add its class there, with a round-trip test")
 
@@ -282,25 +271,6 @@ def save_models(bundle: TrainedModels, file: str | os.PathLike | IO[bytes]) -> N
 
 
 # ------------------------------------------------------------------------------------ reading
-def tree_problem(arguments: tuple, state: Mapping[str, Any]) -> str | None:
-    """What is wrong with a scikit-learn tree's state, or None: refuses node tables that would make
-    scikit-learn read outside its arrays or loop (a tampered file)."""
-    n_features = arguments[0] if arguments else None
-    nodes, values, count = state.get("nodes"), state.get("values"), state.get("node_count")
-    if not isinstance(nodes, np.ndarray) or nodes.dtype.names is None or not isinstance(values, np.ndarray) or not isinstance(n_features, int):
-        return "a tree needs a node table, a value array and its number of features"
-    if count != len(nodes) or len(values) != len(nodes):
-        return f"node_count {count!r}, {len(nodes)} nodes and {len(values)} values do not agree"
-    left, right, feature = (nodes[k].astype(np.int64) for k in ("left_child", "right_child", "feature"))
-    index = np.arange(len(nodes))
-    leaf = (left == -1) & (right == -1)
-    # scikit-learn numbers a node's children after it: a child at or before its parent would loop
-    inside = ~leaf & (left > index) & (left < count) & (right > index) & (right < count) & (feature >= 0) & (feature < n_features)
-    if not (leaf | inside).all():
-        return f"{int((~(leaf | inside)).sum())} nodes point outside the tree, back up it, or name a feature beyond {n_features}"
-    return None
-
-
 @functools.cache
 def _import(path: str) -> type:
     return resolve(path)
@@ -369,14 +339,10 @@ class _Decoder:
                 model = cls(**self(content["parameters"], f"{where}.parameters"))
                 return self._set_attributes(model, self(content["fitted"], where), where)
             if tag == "$object":
-                return self._set_attributes(cls.__new__(cls), self(content["attributes"], where), where)
-            if tag == "$tree":
-                arguments, state = self(content["arguments"], f"{where}.arguments"), self(content["state"], f"{where}.state")
-                if (problem := tree_problem(arguments, state)) is not None:
+                rebuilt = self._set_attributes(cls.__new__(cls), self(content["attributes"], where), where)
+                if hasattr(cls, "problem") and (problem := rebuilt.problem()) is not None:   # e.g. a tree that loops
                     raise self.fail(where, problem)
-                tree = cls(*arguments)
-                tree.__setstate__(state)
-                return tree
+                return rebuilt
             raise self.fail(where, f"unknown entry {tag!r}")
         except ModelFileError:
             raise

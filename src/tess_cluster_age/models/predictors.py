@@ -3,17 +3,18 @@
 An estimator of :mod:`tess_cluster_age.models` learns with scikit-learn or PyTorch; what it learns
 is one of the predictors below, and its ``predict`` is the predictor's. A predictor is plain data
 (arrays, numbers, names) with a ``predict(X) -> (mu, sigma)`` written in numpy, so a model file
-can be read back and used without importing the learning machinery: dating a cluster with a
-network loads neither PyTorch nor scikit-learn (a forest member still needs scikit-learn's trees).
+can be read back and used without importing the learning machinery: dating a cluster loads
+neither PyTorch nor scikit-learn (about two seconds of imports, against a two-second budget). Each
+predictor gives the same bits as the library that trained it (tests compare them).
 
 - :class:`GalaxyMeans`: a mean and standard deviation per galaxy (the baselines);
 - :class:`MemberEnsemble`: the equal-weight mixture of an estimator's members, with its
   per-galaxy sigma scale (:class:`~tess_cluster_age.models.base.CalibratedAgeModel`);
 - :class:`GalaxyRouter`: one predictor per host galaxy
   (:class:`~tess_cluster_age.models.base.PerGalaxy`);
-- members: :class:`NetworkMember` (a mean-variance network's weights and its forward pass) and
-  :class:`RegressorMember` (a fitted scikit-learn regressor, optionally behind a
-  :class:`~tess_cluster_age.models.preprocessing.Standardiser`).
+- members: :class:`NetworkMember` (a mean-variance network's weights and its forward pass),
+  :class:`TreeEnsembleMember` (a forest's node tables and leaf values) and :class:`LinearMember`
+  (a ridge's coefficients behind a :class:`~tess_cluster_age.models.preprocessing.Standardiser`).
 
 ``X`` is a model-input table (a DataFrame with a ``galaxy`` column and the feature columns);
 ``mu`` is the mean log age (log10 yr) and ``sigma`` its standard deviation (dex), per row.
@@ -156,17 +157,95 @@ class NetworkMember:
         return mu, softplus(raw) * self.y_std + self.sigma_floor
 
 
-@dataclasses.dataclass(eq=False)
-class RegressorMember:
-    """A fitted scikit-learn regressor (a forest, a ridge) as a member: its prediction is the mean;
-    its sigma is a unit placeholder that the ensemble's per-galaxy scale turns into dex."""
+TREE_FIELDS = ("left_child", "right_child", "feature", "threshold", "missing_go_to_left")
+"""The columns of scikit-learn's tree node table that prediction reads."""
 
-    regressor: Any
-    scaler: Standardiser | None = None
+TREE_LEAF = -1
+"""scikit-learn's child index of a leaf."""
+
+
+def tree_problem(nodes: np.ndarray, values: np.ndarray, n_features: int) -> str | None:
+    """What is wrong with a tree's node table, or None: a node table whose children point outside
+    it or back up it (which would loop), or whose features lie beyond the design, is refused."""
+    if not isinstance(nodes, np.ndarray) or nodes.dtype.names is None or set(TREE_FIELDS) - set(nodes.dtype.names):
+        return f"a tree needs a node table with the columns {list(TREE_FIELDS)}"
+    if not isinstance(values, np.ndarray) or values.shape != (len(nodes),) or values.dtype.kind != "f":
+        return f"{len(nodes)} nodes need as many leaf values"
+    left, right, feature = (nodes[k].astype(np.int64) for k in ("left_child", "right_child", "feature"))
+    index, count = np.arange(len(nodes)), len(nodes)
+    leaf = (left == TREE_LEAF) & (right == TREE_LEAF)
+    # scikit-learn numbers a node's children after it: a child at or before its parent would loop
+    inside = ~leaf & (left > index) & (left < count) & (right > index) & (right < count) & (feature >= 0) & (feature < n_features)
+    if not (leaf | inside).all():
+        return f"{int((~(leaf | inside)).sum())} nodes point outside the tree, back up it, or name a feature beyond {n_features}"
+    return None
+
+
+def tree_leaves(nodes: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The leaf each row of ``x`` falls in, walking the node table as scikit-learn's
+    ``Tree.apply`` does: at an internal node go left when ``x[feature] <= threshold`` (the float32
+    feature compared in float64), or, for a missing (NaN) feature, to the side
+    ``missing_go_to_left`` names."""
+    left, right, feature, threshold, missing_left = (nodes[k] for k in TREE_FIELDS)
+    node = np.zeros(len(x), dtype=np.intp)
+    rows = np.arange(len(x))
+    while True:
+        internal = left[node] != TREE_LEAF
+        if not internal.any():
+            return node
+        value = x[rows, np.where(internal, feature[node], 0)].astype(np.float64)
+        go_left = np.where(np.isnan(value), missing_left[node].astype(bool), value <= threshold[node])
+        node = np.where(internal, np.where(go_left, left[node], right[node]), node)
+
+
+@dataclasses.dataclass(eq=False)
+class TreeEnsembleMember:
+    """A forest of regression trees (grown by scikit-learn) as its node tables.
+
+    The prediction is the mean of the trees' leaf values, added up tree after tree in order and
+    divided by their number, as scikit-learn's ``RandomForestRegressor.predict`` does in one thread
+    (so the bits are the same); scikit-learn reads the features as float32. The sigma is a unit
+    placeholder that the ensemble's per-galaxy scale turns into dex.
+
+    Attributes:
+        nodes: per tree, its node table (columns :data:`TREE_FIELDS`).
+        values: per tree, each node's value (the mean log age of its training rows, dex).
+        n_features: columns of the design matrix the trees split on.
+    """
+
+    nodes: list[np.ndarray]
+    values: list[np.ndarray]
+    n_features: int
+
+    def problem(self) -> str | None:
+        """What is wrong with the node tables (a damaged or crafted model file), or None."""
+        if len(self.nodes) != len(self.values) or not self.nodes:
+            return f"{len(self.nodes)} node tables and {len(self.values)} value arrays: one of each per tree is needed"
+        for k, (nodes, values) in enumerate(zip(self.nodes, self.values)):
+            if (problem := tree_problem(nodes, values, self.n_features)) is not None:
+                return f"tree {k}: {problem}"
+        return None
 
     def mean_std(self, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        values = design if self.scaler is None else self.scaler.transform(design)
-        return self.regressor.predict(values), np.ones(len(design))
+        x = np.asarray(design, dtype=np.float32)
+        total = np.zeros(len(x))
+        for nodes, values in zip(self.nodes, self.values):
+            total += values[tree_leaves(nodes, x)]
+        total /= len(self.nodes)
+        return total, np.ones(len(x))
+
+
+@dataclasses.dataclass(eq=False)
+class LinearMember:
+    """A linear model on scaled features: ``mu = scaler(x) . coef + intercept`` (dex), as
+    scikit-learn's ``Ridge.predict``; the sigma is a unit placeholder (see :class:`TreeEnsembleMember`)."""
+
+    coef: np.ndarray
+    intercept: float
+    scaler: Standardiser
+
+    def mean_std(self, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.scaler.transform(design) @ self.coef.T + self.intercept, np.ones(len(design))
 
 
 @dataclasses.dataclass(eq=False)
