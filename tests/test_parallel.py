@@ -23,14 +23,15 @@ from tests.synthetic import REPO
 
 SCRIPT = textwrap.dedent(
     """
-    import logging, os, signal, sys, time
+    import logging, multiprocessing, os, signal, sys, time
     from pathlib import Path
 
     from tess_cluster_age.parallel import run_tasks
 
 
     def task(folder):
-        Path(folder, f"{os.getpid()}.pid").touch()
+        if multiprocessing.parent_process() is not None:   # a worker (the main process computes too)
+            Path(folder, f"{os.getpid()}.pid").touch()
         time.sleep(120)
         return os.getpid()
 
@@ -39,7 +40,7 @@ SCRIPT = textwrap.dedent(
         # as in a terminal: a background test runner may have started us with SIGINT ignored
         signal.signal(signal.SIGINT, signal.default_int_handler)
         logging.basicConfig(level=logging.INFO, format="%(name)s %(levelname)s %(message)s")
-        run_tasks(task, [sys.argv[1]] * 4, workers=2, label="sleepers")
+        run_tasks(task, [sys.argv[1]] * 6, workers=3, label="sleepers")
     """
 )
 
@@ -113,7 +114,7 @@ def test_ctrl_c_stops_the_pool_with_one_message_and_no_worker_tracebacks(tmp_pat
     finally:
         _cleanup(workers)
     assert process.returncode != 0
-    assert err.count("interrupted after 0/4 tasks; stopping 2 worker processes") == 1, err
+    assert err.count("interrupted after 0/6 tasks; stopping 2 worker processes") == 1, err
     # the main process's own KeyboardInterrupt may print one traceback; workers print none
     assert err.count("Traceback") <= 1, err
     assert err.count("KeyboardInterrupt") <= 1, err
@@ -125,3 +126,18 @@ def _square(x: int) -> int:
 
 def test_results_come_back_in_task_order_for_one_worker():
     assert run_tasks(_square, [3, 1, 2], workers=1) == [9, 1, 4]
+
+
+def _square_slowly(x: int) -> tuple[int, int]:
+    time.sleep(0.4)
+    return x * x, os.getpid()
+
+
+def test_this_process_computes_too_from_the_back_and_no_task_runs_twice():
+    """workers=2: one worker process takes tasks from the front, this process from the back."""
+    results = run_tasks(_square_slowly, list(range(10)), workers=2)
+    assert [r[0] for r in results] == [x * x for x in range(10)]           # in task order, each once
+    pids = [r[1] for r in results]
+    assert pids[-1] == os.getpid() and pids[0] != os.getpid()             # the back here, the front in the worker
+    here = [i for i, pid in enumerate(pids) if pid == os.getpid()]
+    assert here == list(range(here[0], 10))                                # a contiguous run from the end

@@ -156,7 +156,8 @@ class FeatureExecutionConfig(Section):
     """How segments are processed (``feature_execution``).
 
     Attributes:
-        workers: local worker processes (1 = in the main process).
+        workers: processes that compute, this one included (1 = only the main process; n > 1 starts
+            n - 1 worker processes, see :mod:`tess_cluster_age.parallel`).
         scheduler_address: a Dask distributed scheduler (``tcp://host:8786``); ``None`` = local.
         log_every_seconds: interval between progress messages, s.
     """

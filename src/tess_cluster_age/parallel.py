@@ -5,8 +5,11 @@ tasks and returns the results **in task order**, whatever the number of workers 
 which they finish, so that tables built from them do not depend on how they were computed.
 
 - ``workers = 1`` and no scheduler: in this process (easiest to debug and profile).
-- ``workers > 1``: a ``concurrent.futures.ProcessPoolExecutor`` (spawned processes, each limited to
-  one BLAS/OpenMP thread so that workers do not oversubscribe the cores).
+- ``workers > 1``: this process and ``workers - 1`` more, a ``concurrent.futures.ProcessPoolExecutor``
+  of spawned processes (each limited to one BLAS/OpenMP thread so that they do not oversubscribe
+  the cores). The workers take tasks from the front of the list while this process, which would
+  otherwise wait, takes them from the back: on two cores ``workers: 2`` is one extra process, not
+  two, which saves the memory of a whole Python process.
 - ``scheduler_address`` set (``tcp://host:8786``): the tasks go to that Dask ``distributed``
   scheduler, so a survey of tens of thousands of clusters runs the same pipeline on a cluster.
 
@@ -106,6 +109,20 @@ class _Progress:
             self.last = now
 
 
+def _work_from_the_back(function: Callable[[Any], Any], tasks: Sequence[Any], futures: dict, results: list, progress: _Progress) -> None:
+    """Run here, from the last task backwards, each task that no worker has started (its future is
+    cancelled first, so that no task runs twice); stop at the first one a worker holds, since the
+    workers take tasks in order from the front. One BLAS/OpenMP thread, as in the workers."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        for future, i in reversed(list(futures.items())):
+            if not future.cancel():
+                return
+            results[i] = function(tasks[i])
+            progress.step()
+
+
 def run_tasks(
     function: Callable[[Task], Result],
     tasks: Sequence[Task],
@@ -121,7 +138,7 @@ def run_tasks(
     Args:
         function: a module-level (picklable) function of one task.
         tasks: the tasks; each should carry all the data it needs.
-        workers: local worker processes (1 = run here).
+        workers: local processes that compute, this one included (1 = only here).
         scheduler_address: address of a Dask distributed scheduler; when set, ``workers`` is ignored.
         label: what the tasks are, for progress messages.
         logger: where progress goes (default: this module's logger).
@@ -149,18 +166,19 @@ def run_tasks(
             results[i] = function(task)
             progress.step()
         return results
-    logger.info("%s: %d tasks on %d local worker processes", label, len(tasks), workers)
+    logger.info("%s: %d tasks on this process and %d local worker process(es)", label, len(tasks), workers - 1)
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+    with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context, initializer=_init_worker,
                              initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(function, task): i for i, task in enumerate(tasks)}
         try:
-            for future in as_completed(futures):
+            _work_from_the_back(function, tasks, futures, results, progress)
+            for future in as_completed([f for f in futures if not f.cancelled()]):
                 results[futures[future]] = future.result()
                 progress.step()
         except KeyboardInterrupt:
             logger.warning("%s: interrupted after %d/%d tasks; stopping %d worker processes",
-                           label, progress.done, len(tasks), workers)
+                           label, progress.done, len(tasks), workers - 1)
             _stop_workers(pool)
             raise
         except BaseException:
