@@ -12,17 +12,24 @@ from .nodes import (
     combine_importances,
     combine_model_tables,
     data_overview,
+    independent_catalogues,
+    label_scatter,
+    match_independent_ages,
     model_comparison,
     plot_calibration_figures,
     plot_control_figures,
     plot_data_figures,
+    plot_external_figures,
     plot_importance_figures,
     plot_light_curve_figures,
     plot_per_galaxy_figures,
+    recommended_models,
     render_report,
+    report_external_section,
+    validate_against_independent_ages,
 )
 
-FIGURE_SECTIONS = ("data", "per_galaxy", "calibration", "controls", "importances", "light_curves")
+FIGURE_SECTIONS = ("data", "per_galaxy", "external", "calibration", "controls", "importances", "light_curves")
 """Figure folders of the page (``report_figures_<section>``, one catalog entry pattern)."""
 
 
@@ -55,11 +62,31 @@ def create_pipeline(**kwargs) -> Pipeline:
         node(plot_light_curve_figures,
              inputs=["clusters", "segments", "sector_light_curves", "periodograms_classic", "params:reporting", "params:evaluation"],
              outputs="report_figures_light_curves", name="plot_light_curve_figures_node"),
+        # Independent ages (SPEC 8): evaluation only; nothing here feeds a model.
+        node(independent_catalogues, inputs=["external_catalogue_files", "params:external_validation"], outputs="external_catalogues",
+             name="independent_catalogues_node"),
+        node(match_independent_ages, inputs=["clusters", "external_catalogues", "params:external_validation"], outputs="external_matches",
+             name="match_independent_ages_node"),
+        node(validate_against_independent_ages,
+             inputs=["report_cluster_predictions", "clusters", "external_matches", "params:external_validation"],
+             outputs="external_validation", name="validate_against_independent_ages_node"),
+        node(label_scatter, inputs=["clusters", "external_matches", "params:external_validation"], outputs="label_scatter",
+             name="label_scatter_node"),
+        node(recommended_models, inputs={"predict_params": "params:predict", **_from_each("trained_models")}, outputs="report_recommended_models",
+             name="recommended_models_node"),
+        node(plot_external_figures,
+             inputs=["report_cluster_predictions", "external_matches", "external_validation", "report_recommended_models", "params:reporting"],
+             outputs="report_figures_external", name="plot_external_figures_node"),
+        node(report_external_section,
+             inputs=["external_catalogues", "external_matches", "external_validation", "label_scatter", "report_recommended_models",
+                     "params:external_validation"],
+             outputs="report_external", name="report_external_section_node"),
         node(collect_figures, inputs={section: f"report_figures_{section}" for section in FIGURE_SECTIONS}, outputs="report_figure_images",
              name="collect_figures_node"),
         node(build_report_context,
              inputs=["report_data_per_galaxy", "report_ingestion_problems", "model_comparison", "report_metrics", "last_predictions",
-                     "report_figure_images", "report_training", "params:reporting", "params:evaluation"],
+                     "report_figure_images", "report_training", "report_external", "params:reporting", "params:evaluation",
+                     "params:external_validation"],
              outputs="report_context", name="build_report_context_node"),
         node(render_report, inputs="report_context", outputs="report_html", name="render_report_node"),
     ])
