@@ -5,8 +5,8 @@ the labels' own error. Published ages that the labels did not come from (``exter
 per catalogue) measure both against a third opinion that nobody trained on:
 
 - :func:`read_external_catalogues` (a folder) / :func:`external_catalogues` (tables already read):
-  every catalogue CSV in one table, without the rows that are not independent of the labels (Baumgardt et al. 2013 ``age_source`` 1 is Glatt et al. 2010, which
-  *are* the LMC labels).
+  every catalogue CSV in one table, without the rows that are not independent of the labels
+  (Baumgardt et al. 2013 ``age_source`` 1 is Glatt et al. 2010, which *are* the LMC labels).
 - :func:`match_catalogue` / :func:`match_external`: each of our clusters to at most one catalogue
   row: by name first (:func:`name_keys`), else the nearest row on the sky within a radius per
   galaxy; never beyond it.

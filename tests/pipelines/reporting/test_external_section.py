@@ -214,8 +214,8 @@ def test_catalogues_with_different_verdicts_are_each_named():
     result = external_verdict(_rows(("cat_a", 12, 0.3, 0.5, -0.3, -0.1), ("cat_b", 30, 0.5, 0.5, -0.1, 0.1), ("cat_c", 7, 0.6, 0.4, 0.1, 0.3),
                                     ("cat_d", 9, 0.5, 0.5, -0.1, 0.1)), "LMC", "m", "the ages of m")
     assert result.verdict == "mixed"
-    assert re.fullmatch(r"In the LMC, the ages of m agree with independent ages better than the labels do against cat_a \(.*\), "
-                        r"as well as the labels do against cat_b \(.*\) and cat_d \(.*\) and worse than the labels do against cat_c \(.*\)\.",
+    assert re.fullmatch(r"In the LMC, the ages of m agree with independent ages better than the labels do against cat_a \(.*\); "
+                        r"as well as the labels do against cat_b \(.*\) and cat_d \(.*\); worse than the labels do against cat_c \(.*\)\.",
                         result.sentence)
 
 

@@ -158,7 +158,8 @@ def external_verdict(validation: pd.DataFrame, galaxy: str, model: str, who: str
 
     Per catalogue, from the 95 % CI of ``rmse - label_rmse``: below 0, our ages agree with the
     catalogue better than the labels do; above 0, worse; including 0, as well as the labels
-    (within the CI). The sentence groups the catalogues by verdict and gives each one's numbers.
+    (within the CI). The sentence groups the catalogues by verdict (groups separated by ``;``) and
+    gives each one's numbers.
 
     Args:
         validation: :data:`tess_cluster_age.external.VALIDATION_COLUMNS` rows (any models and galaxies; dex).
@@ -179,7 +180,7 @@ def external_verdict(validation: pd.DataFrame, galaxy: str, model: str, who: str
             clauses = [f"{c.catalogue} ({c.n} clusters: RMSE {c.rmse:.2f} dex against the labels' {c.label_rmse:.2f}, difference "
                        f"{signed(c.difference)} [{signed(c.lo95)}, {signed(c.hi95)}])" for c in group]
             parts.append(f"{phrase} against {_join(clauses)}")
-    return ExternalVerdict(galaxy, model, comparisons, f"In the {galaxy}, {who} agree with independent ages {_join(parts)}.")
+    return ExternalVerdict(galaxy, model, comparisons, f"In the {galaxy}, {who} agree with independent ages {'; '.join(parts)}.")
 
 
 def label_scatter_sentence(scatter: pd.DataFrame, galaxy: str, min_shared: int) -> str:

@@ -228,7 +228,8 @@ def recommended_models(predict_params: Mapping[str, Any], **bundles: TrainedMode
     from tess_cluster_age.dating import TrainedModel
     from tess_cluster_age.dating import recommended_models as recommend
 
-    models = [TrainedModel(name, pipeline, bundle) for pipeline, bundle in bundles.items() if bundle is not None for name in bundle.model_info]
+    models = [TrainedModel(name, pipeline, bundle) for pipeline, bundle in bundles.items() if bundle is not None
+              for name in bundle.model_info]
     if not models:
         logger.warning("reporting: no trained model, so no recommended model to compare with independent ages")
         return {}
