@@ -46,6 +46,7 @@ CASES = {
     "predict": ("galaxies", ("galaxy", "M31", "predict.galaxy = 'M31'")),
     "reporting": ("figure_sed", ("importance_top", 0, "importance_top and max_prediction_rows must be >= 1")),
     "evaluation": ("age_bin_edge", ("catastrophic_dex", 0, "evaluation.catastrophic_dex = 0.0: must be > 0 (dex)")),
+    "external_validation": ("radius", ("hat_min_shared", 2, "hat_min_shared must be >= 3 (got 2)")),
 }
 # model pipeline sections: (a mistyped model option, (path to a bad value, value, words the error must contain))
 MODEL_SECTIONS = {
@@ -54,7 +55,7 @@ MODEL_SECTIONS = {
     "regression": ("alpah", (("models", "regression", "estimator"), "lasso", "regression.models.regression.estimator = 'lasso'")),
     "gaussian_nn": ("learn_sigm", (("tuning", "n_trials"), -1, "gaussian_nn.tuning.n_trials = -1: an integer >= 0 is required")),
 }
-SCALARS = {"seed": -3, "elk_dir": 7, "reference_dir": "", "data_dir": None, "predict_dir": 3}
+SCALARS = {"seed": -3, "elk_dir": 7, "reference_dir": "", "data_dir": None, "predict_dir": 3, "external_dir": ""}
 
 
 def with_value(section: str, path: tuple, value) -> dict:

@@ -443,6 +443,7 @@ SECTIONS: dict[str, str | Callable[[Any], Any]] = {
     "reference_dir": _folder("reference_dir"),
     "data_dir": _folder("data_dir"),
     "predict_dir": _folder("predict_dir"),  # run-time --params of the predict pipeline
+    "external_dir": _folder("external_dir"),  # run-time --params: the independent age catalogues (SPEC 8)
     "ingestion": "tess_cluster_age.config:IngestionConfig",
     "augmentation": "tess_cluster_age.segments:SegmentConfig",
     "feature_execution": "tess_cluster_age.config:FeatureExecutionConfig",
@@ -453,6 +454,7 @@ SECTIONS: dict[str, str | Callable[[Any], Any]] = {
     "predict": "tess_cluster_age.config:PredictConfig",
     "reporting": "tess_cluster_age.config:ReportingConfig",
     "evaluation": "tess_cluster_age.config:EvaluationConfig",
+    "external_validation": "tess_cluster_age.config:ExternalValidationConfig",
     "gaussian_nn": "tess_cluster_age.models.config:validate_gaussian_nn",
     "random_forest": "tess_cluster_age.models.config:validate_random_forest",
     "regression": "tess_cluster_age.models.config:validate_regression",

@@ -4,9 +4,9 @@ The labels are not the truth (SPEC 8), so a model's RMSE against them says littl
 the labels' own error. Published ages that the labels did not come from (``external/``, one CSV
 per catalogue) measure both against a third opinion that nobody trained on:
 
-- :func:`read_external_catalogues`: every catalogue CSV in one table, without the rows that are
-  not independent of the labels (Baumgardt et al. 2013 ``age_source`` 1 is Glatt et al. 2010, which
-  *are* the LMC labels).
+- :func:`read_external_catalogues` (a folder) / :func:`external_catalogues` (tables already read):
+  every catalogue CSV in one table, without the rows that are not independent of the labels
+  (Baumgardt et al. 2013 ``age_source`` 1 is Glatt et al. 2010, which *are* the LMC labels).
 - :func:`match_catalogue` / :func:`match_external`: each of our clusters to at most one catalogue
   row: by name first (:func:`name_keys`), else the nearest row on the sky within a radius per
   galaxy; never beyond it.
@@ -69,7 +69,34 @@ class ExternalCatalogueError(ValueError):
 
 # ------------------------------------------------------------------------------------ reading
 def read_external_catalogues(folder: str | os.PathLike, config: ExternalValidationConfig = DEFAULTS) -> pd.DataFrame:
-    """Every ``*.csv`` catalogue of ``folder`` in one table, independent rows only.
+    """Every ``*.csv`` catalogue of ``folder`` in one table, independent rows only (:func:`external_catalogues`).
+
+    Args:
+        folder: the catalogue folder (``../shared/data/external``).
+        config: the ``external_validation`` settings.
+
+    Returns:
+        As :func:`external_catalogues`, files in name order.
+
+    Raises:
+        ExternalCatalogueError: the folder holds no CSV, a file cannot be read as CSV, or a table
+            is refused by :func:`external_catalogues`. The message names the file.
+    """
+    paths = sorted(Path(folder).glob("*.csv"))
+    if not paths:
+        raise ExternalCatalogueError(f"{folder}: no catalogue (*.csv) found")
+    tables = {}
+    for path in paths:
+        try:
+            tables[str(path)] = pd.read_csv(path, dtype={"name": str, "galaxy": str, "catalogue": str})
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise ExternalCatalogueError(f"{path}: cannot be read as CSV ({exc})") from None
+    return external_catalogues(tables, config, where=str(folder))
+
+
+def external_catalogues(tables: Mapping[str, pd.DataFrame], config: ExternalValidationConfig = DEFAULTS,
+                        where: str = "the catalogue tables") -> pd.DataFrame:
+    """Catalogue tables, each as read from one CSV file, in one table: independent rows only.
 
     Rows whose ``ra``, ``dec`` or ``log_age`` is missing are dropped (and counted in the log).
     Whole catalogues in ``config.exclude_catalogues`` are left out, and so are the rows that
@@ -77,46 +104,45 @@ def read_external_catalogues(folder: str | os.PathLike, config: ExternalValidati
     2013's ``age_source`` 1, which is Glatt et al. 2010 = the LMC labels).
 
     Args:
-        folder: the catalogue folder (``../shared/data/external``).
+        tables: file name -> its table (``name, ra, dec, log_age, galaxy, catalogue`` and
+            optionally ``e_log_age, age_source``), in the order to keep.
         config: the ``external_validation`` settings.
+        where: where the tables come from, for messages (the folder).
 
     Returns:
         ``name, ra, dec, log_age, galaxy, catalogue, e_log_age, age_source`` (deg, deg, log10 yr,
         galaxy, catalogue name, dex, source code; the last two NaN where a catalogue lacks them),
-        files in name order, rows in file order.
+        tables in the order given, rows in file order.
 
     Raises:
-        ExternalCatalogueError: the folder holds no CSV; or a file cannot be read, misses one of
+        ExternalCatalogueError: no table is given; or a table misses one of
             :data:`REQUIRED_COLUMNS`, holds a non-numeric position or age or an unknown galaxy, or
             lacks the column that an exclusion of its catalogue filters on. The message names the file.
     """
-    paths = sorted(Path(folder).glob("*.csv"))
-    if not paths:
-        raise ExternalCatalogueError(f"{folder}: no catalogue (*.csv) found")
-    tables, seen = [], set()
-    for path in paths:
-        table, names = _read_catalogue(path, config)
-        tables.append(table)
+    if not tables:
+        raise ExternalCatalogueError(f"{where}: no catalogue (*.csv) found")
+    checked, seen = [], set()
+    for file, table in tables.items():
+        table, names = _check_catalogue(table, file, config)
+        checked.append(table)
         seen |= names
-    table = pd.concat(tables, ignore_index=True)
+    table = pd.concat(checked, ignore_index=True)
     for name in sorted({*config.exclude_catalogues, *config.exclude_rows} - seen):
-        logger.warning("external catalogues: the exclusions name %r, which no file of %s holds", name, folder)
+        logger.warning("external catalogues: the exclusions name %r, which no file of %s holds", name, where)
     for catalogue, rows in table.groupby("catalogue", sort=False):
         logger.info("external catalogue %s: %d independent row(s) (%s)", catalogue, len(rows),
                     ", ".join(f"{g} {n}" for g, n in rows["galaxy"].value_counts().items()))
     return table
 
 
-def _read_catalogue(path: Path, config: ExternalValidationConfig) -> tuple[pd.DataFrame, set[str]]:
-    """One catalogue CSV, checked (required columns, numeric values, known galaxies): its independent
-    rows, and the names of the catalogues it holds (before any exclusion)."""
-    try:
-        table = pd.read_csv(path, dtype={"name": str, "galaxy": str, "catalogue": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ExternalCatalogueError(f"{path}: cannot be read as CSV ({exc})") from None
+def _check_catalogue(table: pd.DataFrame, file: str, config: ExternalValidationConfig) -> tuple[pd.DataFrame, set[str]]:
+    """One catalogue table read from ``file``, checked (required columns, numeric values, known galaxies):
+    its independent rows, and the names of the catalogues it holds (before any exclusion)."""
+    name = Path(file).name
     missing = [c for c in REQUIRED_COLUMNS if c not in table]
     if missing:
-        raise ExternalCatalogueError(f"{path}: missing column(s) {missing}; a catalogue needs {list(REQUIRED_COLUMNS)}")
+        raise ExternalCatalogueError(f"{file}: missing column(s) {missing}; a catalogue needs {list(REQUIRED_COLUMNS)}")
+    table = table.copy()
     for column in NUMERIC_COLUMNS:
         if column not in table:
             continue
@@ -124,28 +150,28 @@ def _read_catalogue(path: Path, config: ExternalValidationConfig) -> tuple[pd.Da
         bad = values.isna() & table[column].notna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ExternalCatalogueError(f"{path}: column {column!r} holds a non-numeric value "
+            raise ExternalCatalogueError(f"{file}: column {column!r} holds a non-numeric value "
                                          f"({table[column].iloc[row]!r} on line {row + 2})")
         table[column] = values.astype(float)
     unknown = ~table["galaxy"].isin(GALAXIES)
     if unknown.any():
         row = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise ExternalCatalogueError(f"{path}: galaxy {table['galaxy'].iloc[row]!r} on line {row + 2} is not one of {list(GALAXIES)}")
+        raise ExternalCatalogueError(f"{file}: galaxy {table['galaxy'].iloc[row]!r} on line {row + 2} is not one of {list(GALAXIES)}")
     keep = ~table["catalogue"].isin(config.exclude_catalogues)
     for catalogue, rules in config.exclude_rows.items():
         if not (table["catalogue"] == catalogue).any():
             continue
         for column, values in rules.items():
             if column not in table:
-                raise ExternalCatalogueError(f"{path}: exclude_rows.{catalogue} filters on column {column!r}, which this file "
+                raise ExternalCatalogueError(f"{file}: exclude_rows.{catalogue} filters on column {column!r}, which this file "
                                              f"does not have (its columns: {list(table.columns)})")
             excluded = (table["catalogue"] == catalogue) & table[column].isin(values)
             keep &= ~excluded
-            logger.info("%s: %d row(s) with %s in %s left out (not independent of the labels)", path.name, int(excluded.sum()),
+            logger.info("%s: %d row(s) with %s in %s left out (not independent of the labels)", name, int(excluded.sum()),
                         column, list(values))
     incomplete = table[["ra", "dec", "log_age"]].isna().any(axis=1) & keep
     if incomplete.any():
-        logger.warning("%s: %d row(s) without a position or an age dropped", path.name, int(incomplete.sum()))
+        logger.warning("%s: %d row(s) without a position or an age dropped", name, int(incomplete.sum()))
     names = set(table["catalogue"])
     table = table[keep & ~incomplete]
     return table.reindex(columns=[*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS]).astype({c: float for c in OPTIONAL_COLUMNS}), names

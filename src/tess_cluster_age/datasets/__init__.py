@@ -8,7 +8,7 @@ from .atomic import AtomicCSVDataset, AtomicJSONDataset, AtomicParquetDataset, A
 from .elk import ELKFolderDataset, ELKLightCurveDataset, LightCurveFileDataset
 from .fits_table import FitsTableDataset
 from .periodograms import PeriodogramDataset
-from .reporting import FigureFolderDataset, OptionalCSVDataset
+from .reporting import CSVFolderDataset, FigureFolderDataset, OptionalCSVDataset
 
 __all__ = [
     "AtomicCSVDataset",
@@ -16,6 +16,7 @@ __all__ = [
     "AtomicParquetDataset",
     "AtomicPickleDataset",
     "AtomicTextDataset",
+    "CSVFolderDataset",
     "ELKFolderDataset",
     "ELKLightCurveDataset",
     "LightCurveFileDataset",

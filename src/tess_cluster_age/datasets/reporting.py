@@ -1,4 +1,4 @@
-"""The two datasets the report needs beyond kedro-datasets (each PNG is saved atomically).
+"""The datasets the report needs beyond kedro-datasets (each PNG is saved atomically).
 
 - :class:`FigureFolderDataset`: kedro-datasets' ``matplotlib.MatplotlibDataset`` saving a dict of
   figures as PNG files in one folder, which also *loads*: ``{file name: PNG bytes}``. The page embeds
@@ -6,19 +6,25 @@
 - :class:`OptionalCSVDataset`: a CSV table that loads as an empty table with the declared columns
   when the file does not exist (the predictions of the last ``predict`` run, which may never have
   happened).
+- :class:`CSVFolderDataset`: a read-only folder of CSV tables that may be absent (the independent
+  age catalogues, ``external_dir``): loads ``{file name: table}``, ``{}`` when there is no folder.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import PurePosixPath
 from typing import Any
 
+import fsspec
 import pandas as pd
-from kedro.io.core import DatasetError, get_filepath_str
+from kedro.io.core import AbstractDataset, DatasetError, get_filepath_str, get_protocol_and_path
 from kedro_datasets.matplotlib import MatplotlibDataset
 from kedro_datasets.pandas import CSVDataset
 
 from ._atomic import AtomicSaveMixin
+
+logger = logging.getLogger(__name__)
 
 
 class FigureFolderDataset(AtomicSaveMixin, MatplotlibDataset):
@@ -85,3 +91,65 @@ class OptionalCSVDataset(CSVDataset):
         if not self._exists():
             return pd.DataFrame(columns=self._columns)
         return super().load()
+
+
+class CSVFolderDataset(AbstractDataset[None, dict[str, pd.DataFrame]]):
+    """A read-only folder of CSV tables that may be absent: loads ``{file name: DataFrame}``.
+
+    Every ``*.csv`` directly in the folder is read with ``pandas.read_csv(**load_args)``, in file
+    name order. A folder that does not exist, or holds no CSV, loads as ``{}`` with a warning that
+    names it: whatever uses the tables decides what an absent folder means (the report's section on
+    independent ages says it was skipped).
+
+    Example catalog entry::
+
+        external_catalogue_files:
+          type: tess_cluster_age.datasets.CSVFolderDataset
+          path: ../shared/data/external
+          load_args:
+            dtype: {name: str, galaxy: str, catalogue: str}
+
+    Args:
+        path: the folder, local or with an fsspec protocol prefix.
+        load_args: keyword arguments of ``pandas.read_csv``.
+        fs_args, credentials: for the fsspec filesystem.
+        metadata: free-form metadata (kedro-viz layer etc.); ignored by Kedro.
+    """
+
+    def __init__(self, *, path: str, load_args: dict[str, Any] | None = None, fs_args: dict[str, Any] | None = None,
+                 credentials: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None) -> None:
+        protocol, folder = get_protocol_and_path(path)
+        self._protocol = protocol
+        self._folder = PurePosixPath(folder)
+        self._fs = fsspec.filesystem(protocol, **{**(credentials or {}), **(fs_args or {})})
+        self._load_args = dict(load_args or {})
+        self.metadata = metadata
+
+    @property
+    def _path(self) -> str:
+        return get_filepath_str(self._folder, self._protocol)
+
+    def load(self) -> dict[str, pd.DataFrame]:
+        if not self._fs.isdir(self._path):
+            logger.warning("%s: no such folder, no table loaded", self._path)
+            return {}
+        files = sorted(self._fs.glob(f"{self._path}/*.csv"))
+        if not files:
+            logger.warning("%s: the folder holds no CSV table", self._path)
+        tables = {}
+        for file in files:
+            try:
+                with self._fs.open(file, "rb") as handle:
+                    tables[PurePosixPath(file).name] = pd.read_csv(handle, **self._load_args)
+            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+                raise DatasetError(f"{file}: cannot be read as CSV ({exc})") from exc
+        return tables
+
+    def save(self, data: dict[str, pd.DataFrame]) -> None:
+        raise DatasetError(f"CSVFolderDataset is read-only ({self._path}): write the tables with another dataset")
+
+    def _exists(self) -> bool:
+        return self._fs.isdir(self._path)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._folder), "protocol": self._protocol, "load_args": self._load_args}

@@ -14,6 +14,8 @@ from tess_cluster_age.provenance import package_versions
 
 GALAXIES = ("MW", "LMC", "SMC")
 EVALUATION = {"age_bin_edges": [7.5, 8.0, 8.5, 9.0], "young_old_log_age": 8.0, "catastrophic_dex": 1.0, "bootstrap": {"n": 100, "seed": 0}}
+EXTERNAL = {"bootstrap": {"n": 200, "seed": 0}, "hat_min_shared": 5}
+PREDICT = {"recommend_by": "nll"}
 REPORTING = {"title": "test report", "featured_models": ["random_forest", "gaussian_nn", "regression"], "figure_seed": 0,
              "importance_top": 5, "example_galaxy": "LMC", "example_clusters": {"young": None, "old": None}, "max_prediction_rows": 50}
 # How much each synthetic model shrinks towards the galaxy mean (1 = the mean, no skill), per galaxy.
@@ -21,13 +23,31 @@ SHRINK = {"random_forest": {"MW": 1.0, "LMC": 0.3, "SMC": 0.6}, "random_forest_n
           "gaussian_nn": {"MW": 1.0, "LMC": 0.35, "SMC": 0.7}, "nn_mse": {"MW": 1.0, "LMC": 0.4, "SMC": 0.7}}
 
 
+CENTRES = {"MW": (120.0, 10.0), "LMC": (80.0, -69.0), "SMC": (13.0, -72.8)}
+"""Where each galaxy's synthetic clusters sit (ICRS deg); clusters are 0.5 deg apart in declination."""
+
+
 def synthetic_clusters(n_per_galaxy: int = 12, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     rows = []
     for galaxy in GALAXIES:
         for i in range(n_per_galaxy):
-            rows.append({"name": f"{galaxy}-{i:02d}", "galaxy": galaxy, "log_age": float(np.round(rng.uniform(6.8, 9.6), 2))})
+            rows.append({"name": f"{galaxy}-{i:02d}", "galaxy": galaxy, "log_age": float(np.round(rng.uniform(6.8, 9.6), 2)),
+                         "ra": CENTRES[galaxy][0], "dec": CENTRES[galaxy][1] + 0.5 * i})
     return pd.DataFrame(rows)
+
+
+def synthetic_catalogue_files(clusters: pd.DataFrame, seed: int = 5) -> dict[str, pd.DataFrame]:
+    """Two independent catalogues as ``external_catalogue_files`` loads them: one names our clusters (its ages scatter 0.2 dex
+    about the labels), the other gives positions 0.001 deg away under other names (0.4 dex scatter); both cover every galaxy."""
+    rng = np.random.default_rng(seed)
+    by_name = pd.DataFrame({"name": clusters["name"].str.replace("-", " "), "ra": clusters["ra"], "dec": clusters["dec"],
+                            "log_age": clusters["log_age"] + rng.normal(0, 0.2, len(clusters)), "galaxy": clusters["galaxy"],
+                            "catalogue": "named_cat"})
+    by_position = pd.DataFrame({"name": [f"X{i}" for i in range(len(clusters))], "ra": clusters["ra"], "dec": clusters["dec"] + 0.001,
+                                "log_age": clusters["log_age"] + rng.normal(0, 0.4, len(clusters)), "galaxy": clusters["galaxy"],
+                                "catalogue": "positional_cat", "e_log_age": 0.1})
+    return {"named_cat.csv": by_name, "positional_cat.csv": by_position}
 
 
 def synthetic_oof(clusters: pd.DataFrame, models: list[str], seeds=(0, 1), segments_per_cluster: int = 3, seed: int = 0) -> pd.DataFrame:
@@ -114,7 +134,9 @@ def report_inputs(missing_pipeline: str | None = "regression") -> dict:
                                                 "log_age_pred": [8.1, 8.2], "sigma": [0.3, 0.35], "lo68": [7.8, 7.85], "hi68": [8.4, 8.55],
                                                 "lo95": [7.5, 7.5], "hi95": [8.7, 8.9], "age_myr": [125.9, 158.5], "n_segments": [4, 4],
                                                 "log_age_header": [np.nan, np.nan], "file": ["new1.fits", "new1.fits"]}),
-              "params:reporting": REPORTING, "params:evaluation": EVALUATION}
+              "external_catalogue_files": synthetic_catalogue_files(clusters),
+              "params:reporting": REPORTING, "params:evaluation": EVALUATION, "params:external_validation": EXTERNAL,
+              "params:predict": PREDICT}
     versions = package_versions()
     for i, (pipeline_name, names) in enumerate(models.items()):
         recorded = versions if pipeline_name != "gaussian_nn" else {**versions, "numpy": RECORDED_NUMPY}

@@ -15,16 +15,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tess_cluster_age.config import EvaluationConfig, ParameterError, ReportingConfig
+from tess_cluster_age.config import EvaluationConfig, ExternalValidationConfig, ParameterError, ReportingConfig
 from tess_cluster_age.datasets import FigureFolderDataset, OptionalCSVDataset
-from tess_cluster_age.pipelines.reporting.context import TrainingRecord, VersionDifference, build_context, galaxy_verdicts, render
+from tess_cluster_age.pipelines.reporting.context import (TrainingRecord, VersionDifference, build_context, external_section, galaxy_verdicts,
+                                                          render)
 from tess_cluster_age.pipelines.reporting.nodes import collect_training_records, combine_model_tables, model_comparison, plot_importance_figures
 from tess_cluster_age.pipelines.reporting.tables import display_table
 from tess_cluster_age.provenance import package_versions
 from tests.pipelines.reporting.conftest import PROVENANCE, RECORDED_NUMPY, synthetic_bundle
 
 FIGURES = {"data_overview.png", "predicted_vs_literature.png", "residual_vs_age.png", "by_age_bin.png", "pit_histograms.png",
-           "reliability.png", "controls.png", "importances.png", "light_curves.png"}
+           "reliability.png", "controls.png", "importances.png", "light_curves.png", "against_independent_ages_MW.png",
+           "against_independent_ages_LMC.png", "against_independent_ages_SMC.png"}
 
 
 def _pixels(png: bytes) -> np.ndarray:
@@ -41,8 +43,8 @@ def _drawn_fraction(pixels: np.ndarray) -> float:
 def test_report_is_one_self_contained_page_with_every_section(built_report):
     page = built_report["html"].read_text()
     headings = re.findall(r"<h2>([^<]+)</h2>", page)
-    assert headings == ["Summary", "Data", "Model comparison", "Per galaxy", "Calibration", "Controls and other views", "Light curves",
-                        "Predictions", "How it was made"]
+    assert headings == ["Summary", "Data", "Model comparison", "Per galaxy", "Against independent ages", "Calibration",
+                        "Controls and other views", "Light curves", "Predictions", "How it was made"]
     assert re.findall(r'<a href="#([^"]+)">', page) == re.findall(r'<section id="([^"]+)">', page)
     assert not re.search(r'(src|href)="(?!data:|#)', page), "the page must not reference any external resource"
 
@@ -130,7 +132,10 @@ def _context(**changes):
     arguments = {"per_galaxy": pd.DataFrame({"galaxy": ["all"], "clusters": [36]}), "problems": pd.DataFrame(columns=["what", "code", "count"]),
                  "comparison": comparison, "metrics": inputs["random_forest.metrics"], "last_predictions": pd.DataFrame(), "figures": {},
                  "training": collect_training_records(random_forest=inputs["random_forest.trained_models"]),
-                 "versions_now": package_versions(), "reporting": ReportingConfig(), "evaluation_config": EvaluationConfig()}
+                 "versions_now": package_versions(), "reporting": ReportingConfig(), "evaluation_config": EvaluationConfig(),
+                 "external": external_section(catalogues=pd.DataFrame(), matches=pd.DataFrame(), validation=pd.DataFrame(),
+                                              scatter=pd.DataFrame(columns=["galaxy"]), recommended={}, config=ExternalValidationConfig()),
+                 "external_config": ExternalValidationConfig()}
     return build_context(**(arguments | changes))
 
 

@@ -27,12 +27,13 @@ import pandas as pd
 import yaml
 
 from tess_cluster_age import evaluation
-from tess_cluster_age.config import EvaluationConfig, ReportingConfig
+from tess_cluster_age.config import EvaluationConfig, ExternalValidationConfig, ReportingConfig
 from tess_cluster_age.models.bundle import TrainedModels
 from tess_cluster_age.schema import GALAXIES, REFERENCE_MODEL
 
-from .tables import (GALAXY_COLUMNS, Table, comparison_display, controls_display, display_table, signed,
-                     young_old_display)
+from .figures import external_figure_name
+from .tables import (GALAXY_COLUMNS, Table, comparison_display, controls_display, display_table, external_display,
+                     external_verdict_word, signed, young_old_display)
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,209 @@ def galaxy_verdicts(comparison: pd.DataFrame) -> dict[str, GalaxyVerdict]:
         best = next(rows.sort_values("rmse_diff").itertuples())
         out[galaxy] = GalaxyVerdict(galaxy, tuple(_difference(r) for r in winners.itertuples()), _difference(best))
     return out
+
+
+# ------------------------------------------------------------------------------------ independent ages (SPEC 8)
+@dataclasses.dataclass(frozen=True)
+class ExternalComparison:
+    """One model and the labels against one independent catalogue in one galaxy (a row of ``external_validation.csv``).
+
+    Attributes:
+        catalogue: the catalogue.
+        n: clusters compared.
+        rmse, label_rmse: RMSE (dex) of our out-of-fold ages and of the labels against the catalogue's ages.
+        difference, lo95, hi95: ``rmse - label_rmse`` (dex) and its 95 % paired cluster-bootstrap CI.
+    """
+
+    catalogue: str
+    n: int
+    rmse: float
+    label_rmse: float
+    difference: float
+    lo95: float
+    hi95: float
+
+    @property
+    def verdict(self) -> str:
+        """:func:`tables.external_verdict_word` of the CI: better than / as well as / worse than the labels, or unknown."""
+        return external_verdict_word(self.lo95, self.hi95)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExternalVerdict:
+    """Whether one model's ages agree with independent ages as well as the labels do, in one galaxy.
+
+    Attributes:
+        galaxy: MW, LMC or SMC.
+        model: the model.
+        comparisons: one per catalogue matched in the galaxy.
+        sentence: the verdict in words, with its numbers (shown on the page).
+    """
+
+    galaxy: str
+    model: str
+    comparisons: tuple[ExternalComparison, ...]
+    sentence: str
+
+    @property
+    def verdict(self) -> str:
+        """The catalogues' common verdict (:attr:`ExternalComparison.verdict`), ``mixed`` when they differ, ``none`` without any."""
+        words = {c.verdict for c in self.comparisons}
+        return "none" if not words else words.pop() if len(words) == 1 else "mixed"
+
+
+EXTERNAL_VERDICT_PHRASES = {"better than the labels": "better than the labels do", "as well as the labels": "as well as the labels do",
+                            "worse than the labels": "worse than the labels do", "unknown": "to an unknown degree (no CI)"}
+"""Verdict of one catalogue -> its phrase in a sentence, in the order the sentence lists them."""
+
+
+def _join(parts: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def external_verdict(validation: pd.DataFrame, galaxy: str, model: str, who: str) -> ExternalVerdict:
+    """The verdict of ``model`` in ``galaxy`` from its rows of ``external_validation.csv``.
+
+    Per catalogue, from the 95 % CI of ``rmse - label_rmse``: below 0, our ages agree with the
+    catalogue better than the labels do; above 0, worse; including 0, as well as the labels
+    (within the CI). The sentence groups the catalogues by verdict (groups separated by ``;``) and
+    gives each one's numbers.
+
+    Args:
+        validation: :data:`tess_cluster_age.external.VALIDATION_COLUMNS` rows (any models and galaxies; dex).
+        galaxy: MW, LMC or SMC.
+        model: the model judged.
+        who: how the sentence names the ages judged (``"the ages of nn_mse (recommended here)"``).
+    """
+    rows = validation[(validation["model"] == model) & (validation["galaxy"] == galaxy)]
+    comparisons = tuple(ExternalComparison(str(r.catalogue), int(r.n), float(r.rmse), float(r.label_rmse), float(r.rmse_minus_label_rmse),
+                                           float(r.lo95), float(r.hi95)) for r in rows.itertuples())
+    if not comparisons:
+        return ExternalVerdict(galaxy, model, (), f"In the {galaxy}, no cluster with an out-of-fold age from {model} matched an "
+                                                  "independent catalogue: nothing to compare.")
+    parts = []
+    for word, phrase in EXTERNAL_VERDICT_PHRASES.items():
+        group = [c for c in comparisons if c.verdict == word]
+        if group:
+            clauses = [f"{c.catalogue} ({c.n} clusters: RMSE {c.rmse:.2f} dex against the labels' {c.label_rmse:.2f}, difference "
+                       f"{signed(c.difference)} [{signed(c.lo95)}, {signed(c.hi95)}])" for c in group]
+            parts.append(f"{phrase} against {_join(clauses)}")
+    return ExternalVerdict(galaxy, model, comparisons, f"In the {galaxy}, {who} agree with independent ages {'; '.join(parts)}.")
+
+
+def label_scatter_sentence(scatter: pd.DataFrame, galaxy: str, min_shared: int) -> str:
+    """The labels' own random error in ``galaxy`` in words, from its three-cornered-hat rows (``label_scatter.csv``, dex)."""
+    rows = scatter[scatter["galaxy"] == galaxy]
+    if rows.empty:
+        return (f"{galaxy}: no two independent catalogues share {min_shared} or more labelled clusters with each other: "
+                "no estimate.")
+    sigma = rows["sigma_a"].dropna()
+    pairs = f"{len(rows)} pair{'s' if len(rows) > 1 else ''} of independent catalogues"
+    shared = f"{rows['n'].min()}" if rows["n"].min() == rows["n"].max() else f"{rows['n'].min()}–{rows['n'].max()}"
+    if sigma.empty:
+        return f"{galaxy}: no estimate: every one of the {pairs} (sharing {shared} clusters) gave a negative variance for the labels."
+    value = f"{sigma.min():.2f}" if round(sigma.min(), 2) == round(sigma.max(), 2) else f"{sigma.min():.2f}–{sigma.max():.2f}"
+    sentence = f"{galaxy}: the labels' own random error is {value} dex (three-cornered hat with {pairs}, sharing {shared} labelled clusters"
+    failed = len(rows) - len(sigma)
+    if failed:
+        sentence += f"; {failed} pair{'s' if failed > 1 else ''} gave a negative variance for the labels, left out"
+    return sentence + ")."
+
+
+def three_cornered_hat_method(config: ExternalValidationConfig) -> str:
+    """How the labels' own random error is measured, in words (with the settings used)."""
+    excluded = "; ".join(f"{a} with {b}" for a, b in config.hat_exclude_pairs)
+    return ("Three-cornered hat (Gray & Allan 1974): if the labels a and two independent catalogues b and c measure the same "
+            "clusters' true ages with mutually uncorrelated errors, then var(a − b) = σa² + σb², and so on for each pair, which "
+            "solves to σa² = [var(a − b) + var(a − c) − var(b − c)] / 2. The variances are sample variances of the differences "
+            "on the clusters all three share, so constant offsets between catalogues drop out and σ is the random scatter only. "
+            "Errors that b and c share make var(b − c) too small and move onto the labels' σ, so pairs known to share errors "
+            f"are never used together ({excluded or 'none'}); a pair needs at least {config.hat_min_shared} shared clusters. "
+            "A negative variance estimate (few clusters or correlated errors) gives no σ.")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExternalSection:
+    """The page's section "Against independent ages" (SPEC 8): our ages and the labels against published ages nobody trained on.
+
+    Attributes:
+        n_catalogues: independent catalogues read.
+        n_matched: galaxy -> our clusters with an age in at least one catalogue.
+        skipped: why nothing was compared (None when something was).
+        recommended: galaxy -> (its recommended model, why) (:func:`tess_cluster_age.dating.recommended_models`).
+        verdicts: galaxy -> the recommended model's verdict, then ``galaxy_mean``'s (:func:`external_verdict`).
+        tables: galaxy -> the validation rows of those models, as shown.
+        validation: ``external_validation.csv`` (every model; the numbers).
+        scatter: ``label_scatter.csv`` (the numbers); scatter_table: as shown.
+        scatter_sentences: galaxy -> the labels' own random error in words (:func:`label_scatter_sentence`).
+        method: the three-cornered hat in words (:func:`three_cornered_hat_method`).
+        figures: galaxy -> file name of its predicted-against-external figure.
+    """
+
+    n_catalogues: int
+    n_matched: dict[str, int]
+    skipped: str | None
+    recommended: dict[str, tuple[str, str]]
+    verdicts: dict[str, tuple[ExternalVerdict, ...]]
+    tables: dict[str, Table]
+    validation: pd.DataFrame
+    scatter: pd.DataFrame
+    scatter_table: Table
+    scatter_sentences: dict[str, str]
+    method: str
+    figures: dict[str, str]
+
+
+def external_section(*, catalogues: pd.DataFrame, matches: pd.DataFrame, validation: pd.DataFrame, scatter: pd.DataFrame,
+                     recommended: Mapping[str, Mapping[str, str]], config: ExternalValidationConfig) -> ExternalSection:
+    """The section "Against independent ages" from the external-validation tables.
+
+    Args:
+        catalogues: the independent catalogue rows read (empty when ``external_dir`` is absent).
+        matches: :func:`tess_cluster_age.external.match_external` rows.
+        validation: ``external_validation.csv`` rows (every model).
+        scatter: ``label_scatter.csv`` rows.
+        recommended: galaxy -> ``{"model", "why"}`` (galaxies without a trained model absent).
+        config: the validated ``external_validation`` section.
+    """
+    n_catalogues = int(catalogues["catalogue"].nunique()) if not catalogues.empty else 0
+    skipped = None
+    if not n_catalogues:
+        skipped = ("No independent catalogue was read: the folder external_dir (conf/base/globals.yml, or "
+                   "--params=external_dir=...) is absent or holds no CSV file, so this comparison was skipped.")
+    elif matches.empty:
+        skipped = (f"None of our clusters matched a row of the {n_catalogues} independent catalogues (by name, or by position "
+                   f"within {', '.join(f'{g} {r:g}' for g, r in config.radius_deg.items())} deg), so nothing was compared.")
+    elif validation.empty:
+        skipped = "No out-of-fold prediction covers a cluster matched in an independent catalogue, so nothing was compared."
+    picked = {g: (str(r["model"]), str(r["why"])) for g, r in recommended.items()}
+    verdicts, tables = {}, {}
+    if skipped is None:
+        for galaxy in GALAXIES:
+            models = [picked[galaxy][0]] if galaxy in picked else []
+            who = [f"the out-of-fold ages of {models[0]} (the recommended model here)"] if models else []
+            models.append(REFERENCE_MODEL)
+            who.append(f"the ages of {REFERENCE_MODEL} (every cluster at its galaxy's training mean)")
+            verdicts[galaxy] = tuple(external_verdict(validation, galaxy, m, w) for m, w in zip(models, who))
+            tables[galaxy] = display_table(external_display(validation[validation["galaxy"] == galaxy], models))
+    labelled_matches = matches if not matches.empty else pd.DataFrame(columns=["name", "galaxy"])
+    return ExternalSection(
+        n_catalogues=n_catalogues,
+        n_matched={g: int(labelled_matches.loc[labelled_matches["galaxy"] == g, "name"].nunique()) for g in GALAXIES},
+        skipped=skipped,
+        recommended=picked,
+        verdicts=verdicts,
+        tables=tables,
+        validation=validation,
+        scatter=scatter,
+        scatter_table=display_table(scatter.rename(columns={"catalogue_a": "a", "catalogue_b": "b", "catalogue_c": "c",
+                                                            "n": "shared clusters", "sigma_a": "σ labels (dex)",
+                                                            "sigma_b": "σ b (dex)", "sigma_c": "σ c (dex)"})),
+        scatter_sentences={g: label_scatter_sentence(scatter, g, config.hat_min_shared) for g in GALAXIES} if n_catalogues else {},
+        method=three_cornered_hat_method(config),
+        figures={g: external_figure_name(g) for g in GALAXIES},
+    )
 
 
 # ------------------------------------------------------------------------------------ provenance
@@ -190,8 +394,9 @@ class ReportContext:
         training: model pipeline -> :class:`TrainingRecord` (pipelines without trained models absent).
         versions: package, version(s) the models were trained with, version at render time.
         version_differences: the packages whose version differs at render time.
+        external: the section on independent ages (:class:`ExternalSection`).
         parameters: ``recorded with the models`` (``features``, ``models``) and ``this report``
-            (the ``reporting`` and ``evaluation`` sections it was rendered with).
+            (the ``reporting``, ``evaluation`` and ``external_validation`` sections it was rendered with).
         warnings: what the reader must know before trusting the page (version differences
             included), as sentences.
     """
@@ -217,13 +422,15 @@ class ReportContext:
     training: dict[str, TrainingRecord]
     versions: Table
     version_differences: tuple[VersionDifference, ...]
+    external: ExternalSection
     parameters: dict[str, Any]
     warnings: tuple[str, ...]
 
 
 def build_context(*, per_galaxy: pd.DataFrame, problems: pd.DataFrame, comparison: pd.DataFrame, metrics: pd.DataFrame,
                   last_predictions: pd.DataFrame, figures: Mapping[str, bytes], training: Mapping[str, TrainingRecord | None],
-                  versions_now: Mapping[str, str], reporting: ReportingConfig, evaluation_config: EvaluationConfig) -> ReportContext:
+                  versions_now: Mapping[str, str], reporting: ReportingConfig, evaluation_config: EvaluationConfig,
+                  external: ExternalSection, external_config: ExternalValidationConfig) -> ReportContext:
     """The report's context from the reporting pipeline's tables and the models' records.
 
     Args:
@@ -235,6 +442,8 @@ def build_context(*, per_galaxy: pd.DataFrame, problems: pd.DataFrame, compariso
         training: model pipeline -> its record, None when it has no trained models.
         versions_now: package -> version installed while rendering (compared with the records).
         reporting, evaluation_config: the validated ``reporting`` and ``evaluation`` sections.
+        external: the section on independent ages (:func:`external_section`).
+        external_config: the validated ``external_validation`` section it was made with.
     """
     not_png = sorted(name for name, image in figures.items() if not isinstance(image, (bytes, bytearray)))
     if not_png:
@@ -250,7 +459,8 @@ def build_context(*, per_galaxy: pd.DataFrame, problems: pd.DataFrame, compariso
     recorded, provenance_warnings = _recorded_parameters(records)
     warnings += provenance_warnings
     parameters = {"recorded with the models": recorded,
-                  "this report": {"reporting": dataclasses.asdict(reporting), "evaluation": dataclasses.asdict(evaluation_config)}}
+                  "this report": {"reporting": dataclasses.asdict(reporting), "evaluation": dataclasses.asdict(evaluation_config),
+                                  "external_validation": dataclasses.asdict(external_config)}}
     leak_free = evaluation.controls_without_skill(metrics)
     if not leak_free:
         warnings.append("A shuffled-label control beats the shuffled baselines: held-out labels reach training; "
@@ -278,6 +488,7 @@ def build_context(*, per_galaxy: pd.DataFrame, problems: pd.DataFrame, compariso
         training=records,
         versions=versions,
         version_differences=differences,
+        external=external,
         parameters=parameters,
         warnings=tuple(warnings),
     )

@@ -298,3 +298,46 @@ def light_curves(clusters: pd.DataFrame, segments: pd.DataFrame, sector_light_cu
             axes[i, 1].set_title(f"{name}: no periodogram")
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------------------------ independent ages (SPEC 8)
+def external_figure_name(galaxy: str) -> str:
+    """File name of the predicted-against-independent-age figure of ``galaxy``."""
+    return f"against_independent_ages_{galaxy}.png"
+
+
+def against_independent_ages(matches: pd.DataFrame, ours: pd.DataFrame, validation: pd.DataFrame, model: str, galaxy: str) -> Figure:
+    """Our out-of-fold age (μ ± σ) and the label against an independent catalogue's age (dex), one panel per catalogue.
+
+    Points on the dashed 1:1 line agree with the catalogue. The panel title gives the catalogue,
+    the clusters compared and the RMSE of our ages and of the labels against it (all fold seeds,
+    from ``external_validation.csv``).
+
+    Args:
+        matches: the galaxy's rows of :func:`tess_cluster_age.external.match_external`
+            (``name, catalogue, catalogue_log_age``), at least one.
+        ours: cluster-level out-of-fold rows of ``model`` in one fold seed (``name, log_age, mu, sigma``;
+            ``log_age`` is the label).
+        validation: the galaxy's rows of ``external_validation.csv`` for ``model`` (``catalogue, n, rmse, label_rmse``).
+        model, galaxy: for the titles and legend.
+    """
+    lo, hi = LOG_AGE_RANGE
+    catalogues = list(dict.fromkeys(matches["catalogue"]))
+    fig, axes = _figure(1, len(catalogues), width=3.3, height=3.5, sharex=True, sharey=True)
+    numbers = validation.set_index("catalogue")
+    for ax, catalogue in zip(axes.flat, catalogues):
+        rows = matches[matches["catalogue"] == catalogue].merge(ours[["name", "log_age", "mu", "sigma"]], on="name")
+        ax.errorbar(rows["catalogue_log_age"], rows["mu"], yerr=rows["sigma"], fmt="o", ms=3, lw=0.6, alpha=0.7, color="C0",
+                    label=f"{model} (out of fold)")
+        ax.plot(rows["catalogue_log_age"], rows["log_age"], "s", ms=4, mfc="none", mew=0.9, color="C3", label="label")
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        title = f"{catalogue} ({len(rows)})"
+        if catalogue in numbers.index:
+            row = numbers.loc[catalogue]
+            title += f"\nRMSE {row['rmse']:.2f} vs labels {row['label_rmse']:.2f} dex"
+        ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel=f"{catalogue.split('_')[0]} log age (dex)")
+        ax.set_title(title, fontsize=8)
+    axes[0, 0].set_ylabel(f"{galaxy}: our age or label (dex)")
+    axes[0, 0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig

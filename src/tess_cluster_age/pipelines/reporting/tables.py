@@ -230,3 +230,35 @@ def young_old_display(comparison: pd.DataFrame) -> pd.DataFrame:
             record[f"balanced accuracy {galaxy}"] = mean_sd(rows.loc[key], "balanced_accuracy") if key in rows.index else "–"
         out.append(record)
     return pd.DataFrame(out)
+
+
+def external_display(validation: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
+    """Rows of ``external_validation.csv`` for ``models`` (in that order, then by catalogue) as display columns.
+
+    Args:
+        validation: :data:`tess_cluster_age.external.VALIDATION_COLUMNS` rows of one galaxy (dex).
+        models: the models shown (e.g. the galaxy's recommended model and ``galaxy_mean``).
+
+    Returns:
+        ``catalogue, model, clusters``, our and the labels' RMSE against the catalogue, their
+        difference with its 95 % CI, and the verdict (:func:`external_verdict_word`).
+    """
+    rows = []
+    for model in dict.fromkeys(models):
+        for row in validation[validation["model"] == model].itertuples():
+            rows.append({"catalogue": row.catalogue, "model": model, "clusters": int(row.n),
+                         "RMSE vs catalogue": row.rmse, "labels' RMSE vs catalogue": row.label_rmse,
+                         "RMSE − labels' RMSE [95 % CI]": f"{signed(row.rmse_minus_label_rmse)} [{signed(row.lo95)}, {signed(row.hi95)}]",
+                         "our ages agree": external_verdict_word(row.lo95, row.hi95)})
+    return pd.DataFrame(rows)
+
+
+def external_verdict_word(lo95: float, hi95: float) -> str:
+    """How our ages agree with a catalogue's, relative to the labels, from the 95 % CI of RMSE − label RMSE (dex).
+
+    ``better than the labels`` when the whole CI is below 0, ``worse than the labels`` when it is
+    above 0, ``as well as the labels`` when it includes 0, ``unknown`` without a CI.
+    """
+    if not (np.isfinite(lo95) and np.isfinite(hi95)):
+        return "unknown"
+    return "better than the labels" if hi95 < 0 else "worse than the labels" if lo95 > 0 else "as well as the labels"
