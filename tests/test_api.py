@@ -8,6 +8,7 @@ object is dated; the table has units, the recommended model and an age distribut
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import astropy.units as u
 import numpy as np
@@ -111,3 +112,20 @@ def test_the_models_command_lists_the_skill_per_galaxy(project, capsys):
     assert main(["--project-dir", str(project), "models"]) == 0
     text = capsys.readouterr().out
     assert "random_forest" in text and "LMC" in text and "better" in text and "rmse - galaxy mean" in text
+
+
+def test_the_readme_api_example_runs(project, elk_file, monkeypatch):
+    """The README's example, as written, in the project folder, on a folder holding one new cluster."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert '"../shared/data/unlabelled/LMC"' in example
+    example = example.replace('"../shared/data/unlabelled/LMC"', repr(str(elk_file.parent)))
+    monkeypatch.chdir(project)
+    namespace: dict = {}
+    exec(compile(example, "README.md", "exec"), namespace)  # noqa: S102 - the README's own code
+    ages = namespace["ages"]
+    assert len(ages) == 1 and ages["name"][0] == NEW and bool(ages["recommended"][0])
+    assert np.isfinite(ages["age_myr"][0].value) and ages["lo68"][0].value < ages["hi68"][0].value
