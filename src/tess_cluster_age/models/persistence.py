@@ -118,6 +118,9 @@ COMPRESSION_LEVEL = 6
 WRITTEN_WITH = ("numpy", "scikit-learn", "torch")
 """Packages whose versions a model file records (the ones that trained its models)."""
 
+PREDICTS_WITH = ("numpy",)
+"""Packages that compute a predictor's numbers: a different version when reading is worth a warning."""
+
 
 class ModelFileError(ValueError):
     """A model file that is refused: not a model file, damaged, tampered with, or of another format version.
@@ -448,7 +451,7 @@ class _ModelFile:
 
     def _warn_on_versions(self) -> None:
         written, here = self.written_with, _versions()
-        for name in WRITTEN_WITH:
+        for name in PREDICTS_WITH:
             if name in written and name in here and written[name] != here[name]:
                 logger.warning("%s: written with %s %s, this environment has %s; predictions may differ slightly", self.file, name,
                                written[name], here[name])
