@@ -5,6 +5,10 @@ tasks and returns the results **in task order**, whatever the number of workers 
 which they finish, so that tables built from them do not depend on how they were computed.
 
 - ``workers = 1`` and no scheduler: in this process (easiest to debug and profile).
+
+Every task runs with one BLAS/OpenMP thread, wherever it runs: a matrix product split over
+threads adds in another order, and a feature must have the same bits whether it was computed in
+training's worker processes or in a user's notebook.
 - ``workers > 1``: this process and ``workers - 1`` more, a ``concurrent.futures.ProcessPoolExecutor``
   of spawned processes (each limited to one BLAS/OpenMP thread so that they do not oversubscribe
   the cores). The workers take tasks from the front of the list while this process, which would
@@ -162,9 +166,12 @@ def run_tasks(
                 progress.step()
         return results
     if workers <= 1:
-        for i, task in enumerate(tasks):
-            results[i] = function(task)
-            progress.step()
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):   # as in a worker: the same bits whichever process computes
+            for i, task in enumerate(tasks):
+                results[i] = function(task)
+                progress.step()
         return results
     logger.info("%s: %d tasks on this process and %d local worker process(es)", label, len(tasks), workers - 1)
     context = multiprocessing.get_context("spawn")

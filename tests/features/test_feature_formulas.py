@@ -450,3 +450,24 @@ def test_nifty_ls_imported_without_astropy_gives_the_same_periodogram_and_astrop
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["skipped"] and report["max_diff"] < 1e-7
+
+
+def test_bootstrap_batches_give_the_bits_of_one_batch(monkeypatch):
+    """A long light curve's noisy copies in batches (bounded memory) give the same percentiles,
+    bit for bit, as all copies at once, under one BLAS thread as every task runs."""
+    from threadpoolctl import threadpool_limits
+
+    from tess_cluster_age.features import classic
+
+    rng = np.random.default_rng(3)
+    t = np.sort(np.concatenate([np.arange(2000.0, 2025.0, 600 / 86400), np.arange(2400.0, 2425.0, 200 / 86400)]))
+    flux = 1e4 * (1 + 1e-3 * np.sin(2 * np.pi * t / 3.1)) + 5 * rng.standard_normal(t.size)
+    err = np.full(t.size, 5.0)
+    frequency = classic.classic_frequency_grid(0.04, 11.0, 0.01)
+    with threadpool_limits(1):
+        monkeypatch.setattr(classic, "BOOTSTRAP_BATCH_SAMPLES", 10**9)
+        whole = classic.bootstrap_periodogram_percentiles(t, flux, err, frequency, rng=np.random.default_rng(7))
+        monkeypatch.setattr(classic, "BOOTSTRAP_BATCH_SAMPLES", 20 * t.size)
+        assert classic.bootstrap_batch(100, t.size) == 20
+        batched = classic.bootstrap_periodogram_percentiles(t, flux, err, frequency, rng=np.random.default_rng(7))
+    assert np.array_equal(whole, batched)

@@ -320,13 +320,34 @@ def bootstrap_periodogram_percentiles(
         raise ValueError(f"n_bootstrap must be >= 1, got {n_bootstrap}")
     flux = np.asarray(flux, dtype=np.float64)
     flux_err = np.asarray(flux_err, dtype=np.float64)
-    copies = rng.standard_normal((n_bootstrap, flux.size))  # the copies, built in place:
-    copies *= flux_err  # noise * flux_err
-    copies += flux  # flux + noise * flux_err, as the original
-    power = lomb_scargle_power(
-        time_d, copies, frequency, dy=flux_err, method=method, chunk_size=chunk_size, overwrite=True
-    )
+    power = np.empty((n_bootstrap, np.size(frequency)))
+    batch = bootstrap_batch(n_bootstrap, flux.size)
+    for start in range(0, n_bootstrap, batch):
+        # the generator fills arrays in order, so batches of rows draw exactly the numbers of one
+        # (n_bootstrap, n) draw (and see bootstrap_batch for why the batches give the same bits)
+        rows = min(batch, n_bootstrap - start)
+        copies = rng.standard_normal((rows, flux.size))  # the copies, built in place:
+        copies *= flux_err  # noise * flux_err
+        copies += flux  # flux + noise * flux_err, as the original
+        power[start:start + rows] = lomb_scargle_power(
+            time_d, copies, frequency, dy=flux_err, method=method, chunk_size=chunk_size, overwrite=True
+        )
     return percentiles_of_sorted(np.sort(power, axis=0), percentiles)
+
+
+BOOTSTRAP_BATCH_SAMPLES = 1_000_000
+"""Most samples (copies x time points) of the noisy copies held at once: 8 MB of float64, so that
+a long stitched segment (tens of thousands of points) does not hold 100 full copies and their
+temporaries in memory at once. The features do not depend on it (batches give the same bits)."""
+
+
+def bootstrap_batch(n_bootstrap: int, n_points: int) -> int:
+    """Copies per batch: a multiple of 4 (at least 4) within :data:`BOOTSTRAP_BATCH_SAMPLES`, or all.
+
+    Multiples of 4: the backend pairs copies, and single-threaded OpenBLAS computes a matrix-vector
+    product four rows at a time, so such batches give the bits of one batch of all the copies."""
+    rows = max(4, (BOOTSTRAP_BATCH_SAMPLES // max(n_points, 1)) // 4 * 4)
+    return min(n_bootstrap, rows)
 
 
 def classic_periodogram_frequencies(config: ClassicConfig) -> np.ndarray:

@@ -324,6 +324,7 @@ def import_nifty_ls():
     nifty-ls then skips the registration (it catches the ImportError) and computes the same
     periodograms. The mark is removed at once, so astropy's Lomb-Scargle imports normally later.
     """
+    import logging
     import sys
 
     if "nifty_ls" in sys.modules:
@@ -332,9 +333,12 @@ def import_nifty_ls():
         blocked = ASTROPY_LOMB_SCARGLE not in sys.modules
         if blocked:
             sys.modules[ASTROPY_LOMB_SCARGLE] = None   # `import` of a None entry raises ImportError
+        disabled = logging.root.manager.disable
+        logging.disable(max(disabled, logging.INFO))  # nifty-ls would log "Astropy not found", which is not so
         try:
             import nifty_ls  # it loads finufft
         finally:
+            logging.disable(disabled)
             if blocked and sys.modules.get(ASTROPY_LOMB_SCARGLE, 0) is None:
                 del sys.modules[ASTROPY_LOMB_SCARGLE]
     return nifty_ls
