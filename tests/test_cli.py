@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from astropy.table import QTable
 import pandas as pd
 import pytest
 
@@ -105,3 +106,24 @@ def test_skill_warning_names_only_the_models_without_skill():
     (line,) = skill_warnings(rows)
     assert line.startswith("Warning (SMC): regression does not beat the SMC mean age")
     assert "The SMC ages of regression are essentially" in line and "random_forest" not in line
+
+
+def test_the_csv_ecsv_and_parquet_outputs_hold_the_same_table(project, tmp_path):
+    """CSV is written from the pandas table, ECSV and Parquet from the astropy one (units, meta): same numbers."""
+    folder = tmp_path / "new"
+    write_new_cluster(folder / "LMC" / "a.fits")
+    tables = {}
+    for suffix in ("csv", "ecsv", "parquet"):
+        out = tmp_path / f"p.{suffix}"
+        pdf = tmp_path / f"pdf.{suffix}"
+        assert main(["--project-dir", str(project), "predict", str(folder), "--out", str(out), "--pdf", str(pdf)]) == 0
+        tables[suffix] = (QTable.read(out, format="ascii.csv" if suffix == "csv" else None),
+                          QTable.read(pdf, format="ascii.csv" if suffix == "csv" else None))
+    for predictions, grid in tables.values():
+        assert list(predictions.colnames) == dating.PREDICTION_COLUMNS
+        for column in ("log_age_pred", "sigma", "lo68", "hi95", "age_myr"):
+            np.testing.assert_array_equal(np.asarray(getattr(predictions[column], "value", predictions[column])),
+                                          np.asarray(getattr(tables["csv"][0][column], "value", tables["csv"][0][column])))
+        np.testing.assert_array_equal(np.asarray(getattr(grid["density"], "value", grid["density"])), np.asarray(tables["csv"][1]["density"]))
+    assert str(tables["ecsv"][0]["age_myr"].unit) == "Myr" and str(tables["parquet"][1]["density"].unit) == "1 / dex"
+    assert "versions_when_dated" in tables["ecsv"][0].meta["tess_cluster_age"]

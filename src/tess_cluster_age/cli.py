@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,9 @@ Examples:
 """
 
 OUTPUT_FORMATS = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".parquet": "parquet"}
-"""Extensions of --out and --pdf, and the astropy table format each is written in."""
+"""Extensions of --out and --pdf, and the astropy table format each is written in. A CSV holds no
+units or metadata, so it is written from the pandas table (without importing astropy's tables,
+a quarter of a second of dating one cluster); ECSV and Parquet keep the units and provenance."""
 
 
 @contextlib.contextmanager
@@ -191,11 +194,15 @@ def _load_models(ctx: click.Context, models_dir: Path | None):
         ctx.exit(EXIT_NOT_DATED)
 
 
-def _write(table: Any, path: Path) -> None:
-    """Write an astropy table in the format of ``path``'s extension, atomically (temporary file, then rename)."""
+def _write(frame: pd.DataFrame, path: Path, table: Callable[[], Any]) -> None:
+    """Write a table in the format of ``path``'s extension, atomically (temporary file, then rename):
+    a CSV from ``frame``, ECSV or Parquet from the astropy table that ``table()`` makes (units, meta)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.partial{path.suffix}")
-    table.write(temporary, format=OUTPUT_FORMATS[path.suffix.lower()], overwrite=True)
+    if path.suffix.lower() == ".csv":
+        frame.to_csv(temporary, index=False)
+    else:
+        table().write(temporary, format=OUTPUT_FORMATS[path.suffix.lower()], overwrite=True)
     os.replace(temporary, path)
 
 
@@ -234,11 +241,16 @@ def predict(ctx: click.Context, paths: tuple[str, ...], galaxy: str | None, mode
             ctx.exit(EXIT_NOT_DATED)
         except ValueError as exc:
             raise click.BadParameter(str(exc), ctx=ctx, param_hint="--model") from None
+
+    def predictions_table():
         table = api.predictions_table(result, models, distributions=False)
         table.meta["tess_cluster_age"]["versions_when_dated"] = package_versions()
-    _write(table, out)
+        return table
+
+    _write(result.predictions[list(dating.PREDICTION_COLUMNS)], out, predictions_table)
     if pdf is not None:
-        _write(distribution_grid(result), pdf)
+        grid = distribution_grid(result)
+        _write(grid, pdf, lambda: distribution_table(grid))
     if problems is not None:
         problems.parent.mkdir(parents=True, exist_ok=True)
         result.problems.to_csv(problems, index=False)
@@ -261,11 +273,9 @@ def predict(ctx: click.Context, paths: tuple[str, ...], galaxy: str | None, mode
     ctx.exit(EXIT_NOT_DATED if len(undated) or n_dated == 0 else EXIT_OK)
 
 
-def distribution_grid(result: Any) -> Any:
+def distribution_grid(result: Any) -> pd.DataFrame:
     """Each predicted row's age distribution on a log-age grid: ``name, model, log_age`` (log10 yr)
-    and ``density`` (probability per dex), as an astropy table."""
-    from astropy.table import Table
-
+    and ``density`` (probability per dex)."""
     rows = {"name": [], "model": [], "log_age": [], "density": []}
     for (name, model), distribution in result.distributions.items():
         if not ((result.predictions["name"] == name) & (result.predictions["model"] == model)).any():
@@ -275,7 +285,14 @@ def distribution_grid(result: Any) -> Any:
         rows["model"] += [model] * len(log_age)
         rows["log_age"] += list(log_age)
         rows["density"] += list(density)
-    table = Table(rows)
+    return pd.DataFrame(rows)
+
+
+def distribution_table(grid: pd.DataFrame) -> Any:
+    """:func:`distribution_grid` as an astropy table with units."""
+    from astropy.table import Table
+
+    table = Table.from_pandas(grid)
     table["log_age"].unit, table["density"].unit = "dex(yr)", "1 / dex"
     return table
 
