@@ -141,3 +141,19 @@ def test_this_process_computes_too_from_the_back_and_no_task_runs_twice():
     assert pids[-1] == os.getpid() and pids[0] != os.getpid()             # the back here, the front in the worker
     here = [i for i, pid in enumerate(pids) if pid == os.getpid()]
     assert here == list(range(here[0], 10))                                # a contiguous run from the end
+
+
+def test_the_worker_processes_are_kept_for_the_next_call():
+    """A second call reuses the first call's worker (no second start-up); an error discards the pool."""
+    first = {pid for _, pid in run_tasks(_square_slowly, list(range(8)), workers=2)} - {os.getpid()}
+    second = {pid for _, pid in run_tasks(_square_slowly, list(range(8)), workers=2)} - {os.getpid()}
+    assert len(first) == 1 and first == second
+    with pytest.raises(ZeroDivisionError):
+        run_tasks(_fail_on_zero, [3, 2, 0, 1, 5, 4], workers=2)
+    third = {pid for _, pid in run_tasks(_square_slowly, list(range(8)), workers=2)} - {os.getpid()}
+    assert len(third) == 1 and third != first
+
+
+def _fail_on_zero(x: int) -> float:
+    time.sleep(0.3)
+    return 1 / x

@@ -10,7 +10,7 @@ Every task runs with one BLAS/OpenMP thread, wherever it runs: a matrix product 
 threads adds in another order, and a feature must have the same bits whether it was computed in
 training's worker processes or in a user's notebook.
 - ``workers > 1``: this process and ``workers - 1`` more, a ``concurrent.futures.ProcessPoolExecutor``
-  of spawned processes (each limited to one BLAS/OpenMP thread so that they do not oversubscribe
+  of spawned processes, started on first use and kept for the process's later calls (each limited to one BLAS/OpenMP thread so that they do not oversubscribe
   the cores). The workers take tasks from the front of the list while this process, which would
   otherwise wait, takes them from the back: on two cores ``workers: 2`` is one extra process, not
   two, which saves the memory of a whole Python process.
@@ -174,22 +174,52 @@ def run_tasks(
                 progress.step()
         return results
     logger.info("%s: %d tasks on this process and %d local worker process(es)", label, len(tasks), workers - 1)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context, initializer=_init_worker,
-                             initargs=(os.getpid(),)) as pool:
-        futures = {pool.submit(function, task): i for i, task in enumerate(tasks)}
-        try:
-            _work_from_the_back(function, tasks, futures, results, progress)
-            for future in as_completed([f for f in futures if not f.cancelled()]):
-                results[futures[future]] = future.result()
-                progress.step()
-        except KeyboardInterrupt:
-            logger.warning("%s: interrupted after %d/%d tasks; stopping %d worker processes",
-                           label, progress.done, len(tasks), workers - 1)
-            _stop_workers(pool)
-            raise
-        except BaseException:
-            # fail now: do not wait for every queued task before reporting the error
-            _stop_workers(pool)
-            raise
+    pool = _local_pool(workers - 1)
+    futures = {pool.submit(function, task): i for i, task in enumerate(tasks)}
+    try:
+        _work_from_the_back(function, tasks, futures, results, progress)
+        for future in as_completed([f for f in futures if not f.cancelled()]):
+            results[futures[future]] = future.result()
+            progress.step()
+    except KeyboardInterrupt:
+        logger.warning("%s: interrupted after %d/%d tasks; stopping %d worker processes",
+                       label, progress.done, len(tasks), workers - 1)
+        _discard_pool(workers - 1)
+        raise
+    except BaseException:
+        # fail now: do not wait for every queued task before reporting the error
+        _discard_pool(workers - 1)
+        raise
     return results
+
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _local_pool(processes: int) -> ProcessPoolExecutor:
+    """The pool of ``processes`` spawned workers, started on first use and kept for the next calls
+    of this process (a spawned worker takes about a second to start and import; dating builds two
+    feature tables one after the other). Its workers end with this process."""
+    with _POOLS_LOCK:
+        if processes not in _POOLS:
+            _POOLS[processes] = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
+                                                    initializer=_init_worker, initargs=(os.getpid(),))
+        return _POOLS[processes]
+
+
+def _discard_pool(processes: int) -> None:
+    """Stop a pool now (after an error or an interrupt) and forget it: the next call starts a new one."""
+    with _POOLS_LOCK:
+        pool = _POOLS.pop(processes, None)
+    if pool is not None:
+        _stop_workers(pool)
+
+
+def shutdown_pools() -> None:
+    """Stop every kept pool, waiting for the workers to exit (they also stop when this process ends)."""
+    with _POOLS_LOCK:
+        pools = list(_POOLS.values())
+        _POOLS.clear()
+    for pool in pools:
+        pool.shutdown(wait=True, cancel_futures=True)
