@@ -32,20 +32,36 @@ TOTAL_TARGET_S = 900.0
 
 def run_and_watch(command: list[str], env: dict[str, str], interval: float = 0.2, cwd: Path = REPO) -> tuple[float, float, int]:
     """Run a command; return (wall seconds, peak process-tree RSS in GiB sampled every ``interval`` s, exit code)."""
+    seconds, rss, _, code = run_and_watch_memory(command, env, interval, cwd, proportional=False)
+    return seconds, rss / 2**30, code
+
+
+def run_and_watch_memory(command: list[str], env: dict[str, str], interval: float = 0.2, cwd: Path = REPO,
+                         proportional: bool = True) -> tuple[float, float, float, int]:
+    """Run a command; return (wall seconds, peak process-tree RSS and PSS in bytes, exit code).
+
+    RSS summed over processes counts the pages they share (the Python binary, numpy's and the
+    other libraries' code) once per process; PSS (Linux's proportional set size) splits each
+    shared page among its users, so its sum is the memory the tree really holds. With
+    ``proportional=False`` only RSS is sampled (PSS is then NaN), which is cheaper.
+    """
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     root = psutil.Process(process.pid)
-    peak = 0
+    peak_rss, peak_pss = 0, 0
     while process.poll() is None:
         try:
-            peak = max(peak, sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]))
+            tree = [root, *root.children(recursive=True)]
+            peak_rss = max(peak_rss, sum(p.memory_info().rss for p in tree))
+            if proportional:
+                peak_pss = max(peak_pss, sum(p.memory_full_info().pss for p in tree))
         except psutil.Error:
             pass
         time.sleep(interval)
     stderr = process.stderr.read() if process.stderr else ""
     if process.returncode:
         print(stderr[-3000:], file=sys.stderr)
-    return time.perf_counter() - start, peak / 2**30, process.returncode
+    return time.perf_counter() - start, peak_rss, (peak_pss if proportional else float("nan")), process.returncode
 
 
 def main() -> int:

@@ -3,7 +3,8 @@
     python benchmarks/predict.py [--unlabelled DIR] [--project-dir DIR] [--repeats N]
 
 Measured side by side in one run, each the median of ``--repeats`` warm runs (one run first
-warms the disk cache), with the peak resident memory of the process tree (sampled every 20 ms):
+warms the disk cache), with the peak memory of the process tree (sampled every 20 ms, as RSS and
+as PSS, see ``pipeline_runs.run_and_watch_memory``):
 
 - the **floor**: a Python process that only imports numpy and astropy and reads the file;
 - ``tess-cluster-age predict`` on the smallest held-out LMC file, with the recommended model
@@ -29,19 +30,24 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pipeline_runs import run_and_watch  # noqa: E402 - the one process-tree watcher of the benchmarks
+from pipeline_runs import run_and_watch_memory  # noqa: E402 - the one process-tree watcher of the benchmarks
 
 REPO = Path(__file__).resolve().parents[1]
 FLOOR = ("import sys, numpy; from astropy.io import fits\n"
          "with fits.open(sys.argv[1]) as hdul: [h.data for h in hdul[1:]]")
 
 
-def measure(command: list[str], repeats: int, cwd: Path) -> tuple[float, float, int]:
-    """Median wall seconds and the largest peak MiB of ``repeats`` warm runs (after one to warm up), and the last exit code."""
+def measure(command: list[str], repeats: int, cwd: Path) -> tuple[float, float, float, int]:
+    """Median wall seconds of ``repeats`` warm runs (after one to warm up), the largest peak RSS and
+    PSS in MiB of the process tree among them (from separate runs that sample memory: reading PSS
+    slows a run down), and the last exit code."""
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"}
-    run_and_watch(command, env, 0.02, cwd)
-    runs = [run_and_watch(command, env, 0.02, cwd) for _ in range(repeats)]
-    return statistics.median(r[0] for r in runs), max(r[1] for r in runs) * 1024, runs[-1][2]
+    run_and_watch_memory(command, env, 0.02, cwd, proportional=False)
+    timed = [run_and_watch_memory(command, env, 0.02, cwd, proportional=False) for _ in range(repeats)]
+    memory = [run_and_watch_memory(command, env, 0.02, cwd) for _ in range(max(1, repeats // 2))]
+    mib = 2**20
+    return (statistics.median(r[0] for r in timed), max(r[1] for r in timed + memory) / mib, max(r[2] for r in memory) / mib,
+            timed[-1][3])
 
 
 def main() -> int:
@@ -78,11 +84,13 @@ def main() -> int:
                      measure([*kedro, f"--params=predict_dir={args.unlabelled}"], args.repeats,
                              args.project_dir), None))
     floor_seconds = rows[0][1][0]
-    print(f"{'what':<72}{'wall s':>8}{'x floor':>9}{'peak MiB':>10}  target")
-    for label, (seconds, mib, code), target in rows:
+    print(f"{'what':<72}{'wall s':>8}{'x floor':>9}{'RSS MiB':>9}{'PSS MiB':>9}  target")
+    for label, (seconds, rss, pss, code), target in rows:
         status = "" if code == 0 else f" (exit {code})"
         goal = f"<= {target:g} s, <= 400 MiB" if target else ""
-        print(f"{label:<72}{seconds:>8.2f}{seconds / floor_seconds:>9.1f}{mib:>10.0f}  {goal}{status}")
+        print(f"{label:<72}{seconds:>8.2f}{seconds / floor_seconds:>9.1f}{rss:>9.0f}{pss:>9.0f}  {goal}{status}")
+    print("RSS: peak resident memory summed over the process tree (shared library pages counted once per process);\n"
+          "PSS: peak proportional set size summed over the tree (shared pages split among the processes): the memory held.")
     return 0
 
 
