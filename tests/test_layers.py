@@ -75,3 +75,18 @@ def test_the_science_modules_import_neither_kedro_nor_a_pipeline(forbidden):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", f"importing the science modules loads {done.stdout.strip()}"
+
+
+DATING_MODULES = ("cli", "api", "dating", "models.persistence", "models.predictors", "features.extract", "reading")
+"""What ``tess-cluster-age predict`` and ``date()`` import to date a cluster."""
+
+
+@pytest.mark.parametrize("heavy", ["torch", "sklearn", "lightgbm", "scipy.stats", "scipy.signal", "astropy.timeseries", "kedro"])
+def test_the_dating_path_imports_no_training_library(heavy):
+    """Dating must answer in about two seconds: the learning libraries (seconds of imports each)
+    are loaded to train, never to date."""
+    code = (f"import importlib, sys\nfor m in {DATING_MODULES!r}: importlib.import_module('tess_cluster_age.' + m)\n"
+            f"print(sorted(n for n in sys.modules if n == {heavy!r} or n.startswith({heavy!r} + '.')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"importing the dating path loads {done.stdout.strip()}"
