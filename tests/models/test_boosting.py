@@ -71,6 +71,9 @@ def test_the_numpy_trees_give_the_bits_of_lightgbms_prediction(zero_as_missing):
     test[rng.random(test.shape) < 0.2] = np.nan
     test[rng.random(test.shape) < 0.2] = 0.0
     test[:40], test[40:80], test[80:120] = 1e-36, -0.0, -1e-36
+    root = booster_member(booster, 1).nodes[0][0]             # rows at the first split's threshold and one float64 step above it
+    test[120:140, root["feature"]] = root["threshold"]
+    test[140:160, root["feature"]] = np.nextafter(root["threshold"], np.inf)
     for rounds in (1, 60):
         member = booster_member(booster, rounds)
         mu, sigma = member.mean_std(test)
@@ -78,6 +81,8 @@ def test_the_numpy_trees_give_the_bits_of_lightgbms_prediction(zero_as_missing):
         assert np.array_equal(mu, booster.predict(test, num_iteration=rounds, raw_score=True))
         assert np.array_equal(sigma, np.ones(len(test)))
     assert abs(booster_member(booster, 1).mean_std(test)[0].mean() - np.mean(y)) < 0.2   # the first tree holds the mean
+    first = booster_member(booster, 1).mean_std(test)[0]
+    assert np.all(first[120:140] != first[140:160])           # the two sides of the split
     kinds = {int(k) for table in member.nodes for k in table["missing_type"][table["left_child"] >= 0]}
     assert kinds == ({MISSING_ZERO} if zero_as_missing else {MISSING_NONE, MISSING_NAN})
     assert np.std(mu) > 0.5                                   # not a constant
@@ -119,11 +124,11 @@ def test_every_missing_value_rule_is_lightgbms(decision_type, threshold):
 
 def test_a_booster_that_the_numpy_trees_cannot_reproduce_is_refused():
     x, y = _data_with_nan_and_zeros(seed=6)
-    poisson = lightgbm.train({"objective": "poisson", "verbosity": -1}, lightgbm.Dataset(x, y), 3)
+    poisson = lightgbm.train({"objective": "poisson", "verbosity": -1, "num_threads": 1}, lightgbm.Dataset(x, y), 3)
     with pytest.raises(ValueError, match="objective 'poisson'"):
         booster_member(poisson, 3)
     categorical = np.column_stack([np.arange(len(y)) % 4, x[:, 4]])
-    booster = lightgbm.train({"objective": "regression", "verbosity": -1, "min_data_per_group": 5, "cat_smooth": 1},
+    booster = lightgbm.train({"objective": "regression", "verbosity": -1, "num_threads": 1, "min_data_per_group": 5, "cat_smooth": 1},
                              lightgbm.Dataset(categorical, y + categorical[:, 0], categorical_feature=[0]), 3)
     with pytest.raises(ValueError, match=r"tree 0: split '==' \(categorical\)"):
         booster_member(booster, 3)
@@ -202,13 +207,22 @@ def test_refit_boosts_one_model_on_all_clusters_for_the_members_mean_rounds():
     assert refitted.sigma_scale_ == members.sigma_scale_     # the calibration comes from the same inner members
 
 
+def test_a_members_trees_follow_its_seed():
+    """With the same rows, LightGBM's row and feature draws follow the member's seed."""
+    x, y = _data_with_nan_and_zeros(seed=8)
+    model = small(n_estimators=30)
+    draws = [model._fit_member(x[:600], y[:600], np.ones(600), x[600:], y[600:], np.ones(200), seed).mean_std(x)[0] for seed in (1, 1, 2)]
+    assert np.array_equal(draws[0], draws[1]) and not np.array_equal(draws[0], draws[2])
+
+
 def test_same_seed_same_predictions_and_another_seed_differs():
+    """Also with another number of threads (LightGBM's ``deterministic``)."""
     data = synthetic_model_input(n_clusters=45, seed=4)
-    first = fit(small(n_jobs=2), data).predict(data, return_std=True)
-    second = fit(small(n_jobs=2), data).predict(data, return_std=True)
-    one_thread = fit(small(n_jobs=1), data).predict(data, return_std=True)
-    other = fit(small(random_state=7), data).predict(data, return_std=True)
-    for again in (second, one_thread):
+    first = fit(small(n_estimators=60), data).predict(data, return_std=True)
+    second = fit(small(n_estimators=60), data).predict(data, return_std=True)
+    two_threads = fit(small(n_estimators=60, n_jobs=2), data).predict(data, return_std=True)
+    other = fit(small(n_estimators=60, random_state=7), data).predict(data, return_std=True)
+    for again in (second, two_threads):
         assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
     assert not np.array_equal(first[0], other[0])
 
