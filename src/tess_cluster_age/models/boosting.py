@@ -147,8 +147,8 @@ def booster_member(booster: Any, num_iteration: int) -> BoostedTreesMember:
             than one tree per iteration or an objective that transforms the score.
     """
     dump = booster.dump_model(num_iteration=int(num_iteration))
-    if dump.get("num_tree_per_iteration", 1) != 1 or dump.get("average_output") or dump.get("objective", "").split()[0] != "regression" \
-            or "sqrt" in dump.get("objective", ""):
+    objective = str(dump.get("objective") or "").split()
+    if dump.get("num_tree_per_iteration", 1) != 1 or dump.get("average_output") or objective[:1] != ["regression"] or "sqrt" in objective:
         raise ValueError(f"booster_member takes a LightGBM regression booster (objective 'regression', one tree per iteration, "
                          f"summed output); got objective {dump.get('objective')!r}, {dump.get('num_tree_per_iteration')} trees per "
                          f"iteration, average_output {dump.get('average_output')}")
