@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tess_cluster_age.models import (ConstantModel, GalaxyMeanModel, GaussianNetworkAgeModel, PerGalaxy, RandomForestAgeModel,
-                                     RidgeAgeModel, TunedAgeModel)
+from tess_cluster_age.models import (ConstantModel, GalaxyMeanModel, GaussianNetworkAgeModel, GradientBoostingAgeModel, PerGalaxy,
+                                     RandomForestAgeModel, RidgeAgeModel, TunedAgeModel)
 from tess_cluster_age.models.bundle import ModelInfo, TrainedModels
 from tess_cluster_age.models.persistence import (FORMAT_VERSION, MANIFEST, ModelFileError, find_model_file, load_models, read_models,
                                                  save_models)
@@ -42,6 +42,11 @@ ESTIMATORS = {
                                               n_trials=2, random_state=4),
     "per_galaxy_tuned_forest": lambda: PerGalaxy(TunedAgeModel(RandomForestAgeModel(n_estimators=3, inner_folds=2, n_jobs=1),
                                                                space={"max_features": {"choices": [0.5, 1.0]}}, n_trials=2)),
+    "gradient_boosting": lambda: GradientBoostingAgeModel(n_estimators=30, num_leaves=4, min_child_samples=5, features=FEATURES, inner_folds=2,
+                                                          n_jobs=1, random_state=1),
+    "gradient_boosting_refit": lambda: GradientBoostingAgeModel(n_estimators=30, min_child_samples=5, refit=True, inner_folds=2, n_jobs=1),
+    "per_galaxy_gradient_boosting": lambda: PerGalaxy(GradientBoostingAgeModel(n_estimators=20, min_child_samples=3, features=FEATURES,
+                                                                               inner_folds=2, n_jobs=1)),
 }
 
 

@@ -15,7 +15,7 @@ import torch
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.linear_model import Ridge
 
-from tess_cluster_age.models import GaussianNetworkAgeModel, RandomForestAgeModel
+from tess_cluster_age.models import GaussianNetworkAgeModel, GradientBoostingAgeModel, RandomForestAgeModel
 from tess_cluster_age.models.forest import forest_member
 from tess_cluster_age.models.predictors import LinearMember
 from tess_cluster_age.models.bundle import ModelInfo, TrainedModels
@@ -75,12 +75,16 @@ def test_a_linear_member_predicts_the_bits_of_scikit_learns_ridge():
     assert np.array_equal(member.mean_std(test)[0], ridge.predict(scaler.transform(test)))
 
 
-@pytest.mark.parametrize("kind", ["gaussian_nn", "random_forest"])
+@pytest.mark.parametrize("kind", ["gaussian_nn", "random_forest", "gradient_boosting"])
 def test_a_model_from_a_model_file_dates_without_torch_or_sklearn(tmp_path, kind):
     table = synthetic_model_input(n_clusters=24, segments_per_cluster=3, seed=8)
     features = ["signal", "square", "noise"]
-    estimator = (GaussianNetworkAgeModel(hidden=(8, 4), max_epochs=5, patience=3, inner_folds=2, features=features, random_state=3)
-                 if kind == "gaussian_nn" else RandomForestAgeModel(n_estimators=8, inner_folds=2, features=features, random_state=3))
+    estimator = {
+        "gaussian_nn": lambda: GaussianNetworkAgeModel(hidden=(8, 4), max_epochs=5, patience=3, inner_folds=2, features=features, random_state=3),
+        "random_forest": lambda: RandomForestAgeModel(n_estimators=8, inner_folds=2, features=features, random_state=3),
+        "gradient_boosting": lambda: GradientBoostingAgeModel(n_estimators=30, min_child_samples=5, inner_folds=2, features=features,
+                                                              random_state=3),
+    }[kind]()
     model = estimator.fit(table, table["log_age"], table["weight"], table["name"])
     bundle = TrainedModels(models={"gaussian_nn": model}, model_info={"gaussian_nn": ModelInfo(spec={"estimator": "gaussian_nn"})},
                            feature_columns=["signal", "square", "noise"], identity_columns=["segment_id", "name", "galaxy"],
@@ -97,7 +101,7 @@ def test_a_model_from_a_model_file_dates_without_torch_or_sklearn(tmp_path, kind
         f"mu, sigma = read_models({str(tmp_path / 'gaussian_nn.zip')!r}).predictor('gaussian_nn').predict(table)\n"
         f"expected = np.load({str(tmp_path / 'expected.npy')!r})\n"
         "assert np.allclose(mu, expected[0], rtol=0, atol=1e-12) and np.allclose(sigma, expected[1], rtol=0, atol=1e-12)\n"
-        "heavy = sorted(m for m in ('torch', 'sklearn', 'scipy.stats') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('torch', 'sklearn', 'scipy.stats', 'lightgbm') if m in sys.modules)\n"
         "assert not heavy, heavy\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)

@@ -75,8 +75,9 @@ def test_random_forest_pipeline_writes_predictions_metrics_importances_and_a_mod
     out = run(random_forest_pipeline(), "random_forest", small(project_section("random_forest"), n_estimators=20, inner_folds=3, n_jobs=1),
               data)
     oof, metrics, model = out["oof"], out["metrics"], out["trained_models"]
-    expected = {"random_forest", "random_forest_per_galaxy", "random_forest_no_galaxy", "constant", "galaxy_mean",
-                "random_forest_shuffled_labels", "constant_shuffled_labels", "galaxy_mean_shuffled_labels"}
+    expected = {"random_forest", "random_forest_per_galaxy", "random_forest_no_galaxy", "gradient_boosting_per_galaxy", "constant", "galaxy_mean",
+                "random_forest_shuffled_labels", "gradient_boosting_per_galaxy_shuffled_labels", "constant_shuffled_labels",
+                "galaxy_mean_shuffled_labels"}
     assert set(oof["model"]) == expected
     cluster = oof[(oof["level"] == "cluster") & (oof["model"] == "random_forest")]
     assert len(cluster) == 2 * 45 and set(cluster["seed"]) == {0, 1}          # every cluster once per seed
@@ -87,7 +88,7 @@ def test_random_forest_pipeline_writes_predictions_metrics_importances_and_a_mod
     assert set(out["importances"]["feature"]) == {"signal", "square", "noise", "cluster_id"}
     top = out["importances"].groupby("feature")["importance"].mean().idxmax()
     assert top in {"signal", "square"}
-    assert set(model.models) == {"random_forest", "random_forest_per_galaxy"}      # save: false is not saved
+    assert set(model.models) == {"random_forest", "random_forest_per_galaxy", "gradient_boosting_per_galaxy"}  # save: false is not saved
     assert model.feature_columns == ("signal", "square", "noise", "cluster_id")
     assert model.provenance == PROVENANCE and model.n_clusters == 45
     cross_validation = model.model_info["random_forest"].cross_validation
@@ -120,6 +121,7 @@ def test_with_shuffled_labels_no_model_shows_skill():
     folds = synthetic_folds(data, n_splits=3, seeds=(0, 1))
     section = small(project_section("random_forest"), n_estimators=30, inner_folds=3, n_jobs=1)
     section["models"] = {"random_forest": section["models"]["random_forest"]}
+    section["controls"] = ["random_forest"]
     section["importance"] = {"models": []}
     oof, _ = cross_validate_models(data, folds, None, None, {**section, "shuffle_labels": True}, EVALUATION, 42)
     metrics = score_models(oof, EVALUATION)

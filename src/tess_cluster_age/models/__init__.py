@@ -24,11 +24,13 @@ ESTIMATORS: dict[str, str] = {
     "constant": "tess_cluster_age.models.base:ConstantModel",
     "galaxy_mean": "tess_cluster_age.models.base:GalaxyMeanModel",
     "random_forest": "tess_cluster_age.models.forest:RandomForestAgeModel",
+    "gradient_boosting": "tess_cluster_age.models.boosting:GradientBoostingAgeModel",
     "regression": "tess_cluster_age.models.linear:RidgeAgeModel",
     "gaussian_nn": "tess_cluster_age.models.network:GaussianNetworkAgeModel",
 }
 """Estimator name (``estimator:`` in the parameters) -> ``"module:Class"``, imported on first use
-(the network's module imports PyTorch, seconds that forest-only runs need not pay)."""
+(the network's module imports PyTorch, seconds that forest-only runs need not pay; the boosting
+module imports LightGBM only when a model is fitted)."""
 
 
 def estimator_class(name: str) -> type[AgeModel]:
@@ -45,6 +47,7 @@ CLASSES: dict[str, str] = {
     "GalaxyMeanModel": ESTIMATORS["galaxy_mean"],
     "PerGalaxy": "tess_cluster_age.models.base:PerGalaxy",
     "RandomForestAgeModel": ESTIMATORS["random_forest"],
+    "GradientBoostingAgeModel": ESTIMATORS["gradient_boosting"],
     "RidgeAgeModel": ESTIMATORS["regression"],
     "GaussianNetworkAgeModel": ESTIMATORS["gaussian_nn"],
     "TunedAgeModel": "tess_cluster_age.models.tuning:TunedAgeModel",
@@ -92,4 +95,4 @@ def build_model(spec: ModelSpec, seed: int = 0, tuning: TuningConfig | None = No
 
 
 __all__ = ["AgeModel", "BASELINES", "CalibratedAgeModel", "ConstantModel", "ESTIMATORS", "GalaxyMeanModel", "estimator_class", "GaussianNetworkAgeModel",
-           "PerGalaxy", "RandomForestAgeModel", "RidgeAgeModel", "TunedAgeModel", "build_model", "ModelSpec"]
+           "GradientBoostingAgeModel", "PerGalaxy", "RandomForestAgeModel", "RidgeAgeModel", "TunedAgeModel", "build_model", "ModelSpec"]

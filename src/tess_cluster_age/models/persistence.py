@@ -94,7 +94,7 @@ ESTIMATOR_CLASSES: frozenset[str] = frozenset({*ESTIMATORS.values(), "tess_clust
 STATE_CLASSES: frozenset[str] = frozenset({"tess_cluster_age.models.preprocessing:Standardiser",
                                            *(f"tess_cluster_age.models.predictors:{name}"
                                              for name in ("GalaxyMeans", "MemberEnsemble", "GalaxyRouter", "NetworkMember", "TreeEnsembleMember",
-                                                          "LinearMember"))})
+                                                          "BoostedTreesMember", "LinearMember"))})
 """Predictors, members and scalers, rebuilt from their attributes alone (no constructor call)."""
 
 ALLOWED: dict[str, frozenset[str]] = {"$estimator": ESTIMATOR_CLASSES, "$object": STATE_CLASSES}

@@ -1,11 +1,12 @@
 """Fitted age models as arrays: what a trained model needs to predict, and nothing else.
 
-An estimator of :mod:`tess_cluster_age.models` learns with scikit-learn or PyTorch; what it learns
-is one of the predictors below, and its ``predict`` is the predictor's. A predictor is plain data
-(arrays, numbers, names) with a ``predict(X) -> (mu, sigma)`` written in numpy, so a model file
-can be read back and used without importing the learning machinery: dating a cluster loads
-neither PyTorch nor scikit-learn (about two seconds of imports, against a two-second budget). Each
-predictor gives the same bits as the library that trained it (tests compare them).
+An estimator of :mod:`tess_cluster_age.models` learns with scikit-learn, LightGBM or PyTorch; what
+it learns is one of the predictors below, and its ``predict`` is the predictor's. A predictor is
+plain data (arrays, numbers, names) with a ``predict(X) -> (mu, sigma)`` written in numpy, so a
+model file can be read back and used without importing the learning machinery: dating a cluster
+loads neither PyTorch, scikit-learn nor LightGBM (about two seconds of imports, against a
+two-second budget). Each predictor gives the same bits as the library that trained it (tests
+compare them).
 
 - :class:`GalaxyMeans`: a mean and standard deviation per galaxy (the baselines);
 - :class:`MemberEnsemble`: the equal-weight mixture of an estimator's members, with its
@@ -13,8 +14,9 @@ predictor gives the same bits as the library that trained it (tests compare them
 - :class:`GalaxyRouter`: one predictor per host galaxy
   (:class:`~tess_cluster_age.models.base.PerGalaxy`);
 - members: :class:`NetworkMember` (a mean-variance network's weights and its forward pass),
-  :class:`TreeEnsembleMember` (a forest's node tables and leaf values) and :class:`LinearMember`
-  (a ridge's coefficients behind a :class:`~tess_cluster_age.models.preprocessing.Standardiser`).
+  :class:`TreeEnsembleMember` (a forest's node tables and leaf values), :class:`BoostedTreesMember`
+  (LightGBM's boosted trees as node tables) and :class:`LinearMember` (a ridge's coefficients
+  behind a :class:`~tess_cluster_age.models.preprocessing.Standardiser`).
 
 ``X`` is a model-input table (a DataFrame with a ``galaxy`` column and the feature columns);
 ``mu`` is the mean log age (log10 yr) and ``sigma`` its standard deviation (dex), per row.
@@ -160,33 +162,52 @@ class NetworkMember:
 TREE_FIELDS = ("left_child", "right_child", "feature", "threshold", "missing_go_to_left")
 """The columns of scikit-learn's tree node table that prediction reads."""
 
+BOOSTED_TREE_FIELDS = (*TREE_FIELDS, "missing_type")
+"""The columns of a LightGBM tree's node table (:class:`BoostedTreesMember`): scikit-learn's, with
+``missing_go_to_left`` holding LightGBM's ``default_left``, plus its ``missing_type``."""
+
 TREE_LEAF = -1
-"""scikit-learn's child index of a leaf."""
+"""scikit-learn's child index of a leaf (also used for LightGBM's trees here)."""
+
+MISSING_NONE, MISSING_ZERO, MISSING_NAN = 0, 1, 2
+"""LightGBM's ``missing_type`` of a split (its codes): ``None``, NaN is read as 0 and compared with the
+threshold; ``Zero``, 0 (and NaN) go to the default side; ``NaN``, NaN goes to the default side."""
+
+LIGHTGBM_ZERO = float(np.float32(1e-35))
+"""LightGBM's ``kZeroThreshold`` (``1e-35f`` as a double): a feature with ``|x| <= LIGHTGBM_ZERO`` is
+zero to LightGBM (its dense-row reader drops it, so the tree reads 0.0)."""
 
 
-def tree_problem(nodes: np.ndarray, values: np.ndarray, n_features: int) -> str | None:
+def tree_problem(nodes: np.ndarray, values: np.ndarray, n_features: int, fields: Sequence[str] = TREE_FIELDS) -> str | None:
     """What is wrong with a tree's node table, or None: a node table whose children point outside
-    it or back up it (which would loop), or whose features lie beyond the design, is refused."""
-    if not isinstance(nodes, np.ndarray) or nodes.dtype.names is None or set(TREE_FIELDS) - set(nodes.dtype.names):
-        return f"a tree needs a node table with the columns {list(TREE_FIELDS)}"
+    it or back up it (which would loop), or whose features lie beyond the design, is refused; so is
+    a LightGBM ``missing_type`` (``fields`` = :data:`BOOSTED_TREE_FIELDS`) other than 0, 1, 2."""
+    if not isinstance(nodes, np.ndarray) or nodes.dtype.names is None or set(fields) - set(nodes.dtype.names):
+        return f"a tree needs a node table with the columns {list(fields)}"
     if not isinstance(values, np.ndarray) or values.shape != (len(nodes),) or values.dtype.kind != "f":
         return f"{len(nodes)} nodes need as many leaf values"
     left, right, feature = (nodes[k].astype(np.int64) for k in ("left_child", "right_child", "feature"))
     index, count = np.arange(len(nodes)), len(nodes)
     leaf = (left == TREE_LEAF) & (right == TREE_LEAF)
-    # scikit-learn numbers a node's children after it: a child at or before its parent would loop
+    # children are numbered after their parent: a child at or before its parent would loop
     inside = ~leaf & (left > index) & (left < count) & (right > index) & (right < count) & (feature >= 0) & (feature < n_features)
     if not (leaf | inside).all():
         return f"{int((~(leaf | inside)).sum())} nodes point outside the tree, back up it, or name a feature beyond {n_features}"
+    if "missing_type" in fields and not np.isin(nodes["missing_type"], (MISSING_NONE, MISSING_ZERO, MISSING_NAN)).all():
+        return "a missing_type other than 0 (None), 1 (Zero) or 2 (NaN)"
     return None
 
 
 def tree_leaves(nodes: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """The leaf each row of ``x`` falls in, walking the node table as scikit-learn's
-    ``Tree.apply`` does: at an internal node go left when ``x[feature] <= threshold`` (the float32
-    feature compared in float64), or, for a missing (NaN) feature, to the side
-    ``missing_go_to_left`` names."""
+    """The leaf each row of ``x`` falls in, walking the node table.
+
+    At an internal node go left when ``x[feature] <= threshold`` (compared in float64), except for
+    a missing value, which goes to the side ``missing_go_to_left`` names. Missing means NaN for
+    scikit-learn's tables (its ``Tree.apply``). A table with a ``missing_type`` column is LightGBM's
+    (``Tree::NumericalDecision``): NaN is read as 0.0 unless the type is ``NaN``; then missing means
+    NaN for type ``NaN``, ``|x| <= LIGHTGBM_ZERO`` for type ``Zero``, never for type ``None``."""
     left, right, feature, threshold, missing_left = (nodes[k] for k in TREE_FIELDS)
+    missing_type = nodes["missing_type"] if "missing_type" in nodes.dtype.names else None
     node = np.zeros(len(x), dtype=np.intp)
     rows = np.arange(len(x))
     while True:
@@ -194,8 +215,23 @@ def tree_leaves(nodes: np.ndarray, x: np.ndarray) -> np.ndarray:
         if not internal.any():
             return node
         value = x[rows, np.where(internal, feature[node], 0)].astype(np.float64)
-        go_left = np.where(np.isnan(value), missing_left[node].astype(bool), value <= threshold[node])
+        if missing_type is None:
+            missing = np.isnan(value)
+        else:
+            kind = missing_type[node]
+            value = np.where(np.isnan(value) & (kind != MISSING_NAN), 0.0, value)
+            missing = np.where(kind == MISSING_NAN, np.isnan(value), (kind == MISSING_ZERO) & (np.abs(value) <= LIGHTGBM_ZERO))
+        go_left = np.where(missing, missing_left[node].astype(bool), value <= threshold[node])
         node = np.where(internal, np.where(go_left, left[node], right[node]), node)
+
+
+def _trees_problem(nodes: list[np.ndarray], values: list[np.ndarray], n_features: int, fields: Sequence[str]) -> str | None:
+    if len(nodes) != len(values) or not nodes:
+        return f"{len(nodes)} node tables and {len(values)} value arrays: one of each per tree is needed"
+    for k, (table, leaf_values) in enumerate(zip(nodes, values)):
+        if (problem := tree_problem(table, leaf_values, n_features, fields)) is not None:
+            return f"tree {k}: {problem}"
+    return None
 
 
 @dataclasses.dataclass(eq=False)
@@ -219,12 +255,7 @@ class TreeEnsembleMember:
 
     def problem(self) -> str | None:
         """What is wrong with the node tables (a damaged or crafted model file), or None."""
-        if len(self.nodes) != len(self.values) or not self.nodes:
-            return f"{len(self.nodes)} node tables and {len(self.values)} value arrays: one of each per tree is needed"
-        for k, (nodes, values) in enumerate(zip(self.nodes, self.values)):
-            if (problem := tree_problem(nodes, values, self.n_features)) is not None:
-                return f"tree {k}: {problem}"
-        return None
+        return _trees_problem(self.nodes, self.values, self.n_features, TREE_FIELDS)
 
     def mean_std(self, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = np.asarray(design, dtype=np.float32)
@@ -232,6 +263,45 @@ class TreeEnsembleMember:
         for nodes, values in zip(self.nodes, self.values):
             total += values[tree_leaves(nodes, x)]
         total /= len(self.nodes)
+        return total, np.ones(len(x))
+
+
+@dataclasses.dataclass(eq=False)
+class BoostedTreesMember:
+    """Gradient-boosted regression trees (grown by LightGBM) as their node tables.
+
+    The prediction is LightGBM's raw score: the sum of the trees' leaf values, added tree after
+    tree from 0.0 as ``GBDT::PredictRaw`` does (so the bits are the same). There is no separate bias:
+    LightGBM folds its initial score (the weighted mean log age, ``boost_from_average``) into the
+    first tree's leaves, and the learning rate into every leaf. Features are read in float64, as
+    LightGBM reads a float64 matrix, with ``|x| <= LIGHTGBM_ZERO`` read as 0.0; splits follow
+    :func:`tree_leaves` with LightGBM's missing-value rule. The sigma is a unit placeholder (see
+    :class:`TreeEnsembleMember`).
+
+    Attributes:
+        nodes: per tree, its node table (columns :data:`BOOSTED_TREE_FIELDS`), children numbered
+            after their parent.
+        values: per tree, each node's value (a leaf's output in dex; an internal node's LightGBM
+            ``internal_value``, never read).
+        n_features: columns of the design matrix the trees split on.
+        best_iteration: boosting rounds kept (one tree each; early stopping's choice).
+    """
+
+    nodes: list[np.ndarray]
+    values: list[np.ndarray]
+    n_features: int
+    best_iteration: int
+
+    def problem(self) -> str | None:
+        """What is wrong with the node tables (a damaged or crafted model file), or None."""
+        return _trees_problem(self.nodes, self.values, self.n_features, BOOSTED_TREE_FIELDS)
+
+    def mean_std(self, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = np.asarray(design, dtype=np.float64)
+        x = np.where(np.abs(x) <= LIGHTGBM_ZERO, 0.0, x)     # NaN compares False: stays NaN
+        total = np.zeros(len(x))
+        for nodes, values in zip(self.nodes, self.values):
+            total += values[tree_leaves(nodes, x)]
         return total, np.ones(len(x))
 
 
