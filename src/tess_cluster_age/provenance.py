@@ -250,8 +250,8 @@ def from_json(text: str | None) -> dict[str, Any]:
     return {KEY: json.loads(text)} if text else {}
 
 
-PACKAGES = ("tess-cluster-age", "kedro", "kedro-datasets", "numpy", "pandas", "scipy", "scikit-learn", "torch", "astropy",
-            "matplotlib", "optuna")
+PACKAGES = ("tess-cluster-age", "kedro", "kedro-datasets", "numpy", "pandas", "scipy", "scikit-learn", "torch", "lightgbm",
+            "astropy", "matplotlib", "optuna")
 """The packages whose versions are recorded with trained models and printed in the report."""
 
 
