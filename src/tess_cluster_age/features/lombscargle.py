@@ -333,12 +333,19 @@ def import_nifty_ls():
         blocked = ASTROPY_LOMB_SCARGLE not in sys.modules
         if blocked:
             sys.modules[ASTROPY_LOMB_SCARGLE] = None   # `import` of a None entry raises ImportError
+        # nifty-ls would log "Astropy not found" (not so) through logging.info, which also configures
+        # the root logger when it has no handler: a NullHandler meanwhile, and the message disabled
         disabled = logging.root.manager.disable
-        logging.disable(max(disabled, logging.INFO))  # nifty-ls would log "Astropy not found", which is not so
+        logging.disable(max(disabled, logging.INFO))
+        placeholder = logging.NullHandler() if not logging.root.handlers else None
+        if placeholder is not None:
+            logging.root.addHandler(placeholder)
         try:
             import nifty_ls  # it loads finufft
         finally:
             logging.disable(disabled)
+            if placeholder is not None:
+                logging.root.removeHandler(placeholder)
             if blocked and sys.modules.get(ASTROPY_LOMB_SCARGLE, 0) is None:
                 del sys.modules[ASTROPY_LOMB_SCARGLE]
     return nifty_ls
