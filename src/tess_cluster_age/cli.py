@@ -226,13 +226,15 @@ def _write(frame: pd.DataFrame, path: Path, table: Callable[[], Any]) -> None:
 @click.pass_context
 def predict(ctx: click.Context, paths: tuple[str, ...], galaxy: str | None, model: str, models_dir: Path | None, out: Path,
             pdf: Path | None, problems: Path | None) -> None:
-    from tess_cluster_age import api, dating
+    from tess_cluster_age import api, dating, parallel
     from tess_cluster_age.reading import read_light_curves
 
     out, pdf = _output(ctx, out, "--out"), _output(ctx, pdf, "--pdf")
     problems = problems.resolve() if problems is not None else None
     with _quiet(ctx.obj["verbose"]):
         models = _load_models(ctx, models_dir)
+        if len(paths) > 1 or any(Path(p).is_dir() for p in paths):   # likely several clusters: workers start while reading
+            parallel.start_workers(models.config.execution.workers, ["tess_cluster_age.features.extract"])
         read = read_light_curves(paths, galaxy, strict=False, config=dating.reading_config(models.trained))
         try:
             result = api.date_light_curves(read, models, model)
