@@ -157,3 +157,12 @@ def test_the_worker_processes_are_kept_for_the_next_call():
 def _fail_on_zero(x: int) -> float:
     time.sleep(0.3)
     return 1 / x
+
+
+def test_shutting_the_pools_down_ends_their_workers():
+    from tess_cluster_age.parallel import shutdown_pools
+
+    workers = {pid for _, pid in run_tasks(_square_slowly, list(range(6)), workers=2)} - {os.getpid()}
+    assert workers and all(_alive(pid) for pid in workers)
+    shutdown_pools()
+    assert not _wait_gone(sorted(workers), seconds=5)

@@ -243,6 +243,8 @@ def predict(ctx: click.Context, paths: tuple[str, ...], galaxy: str | None, mode
             ctx.exit(EXIT_NOT_DATED)
         except ValueError as exc:
             raise click.BadParameter(str(exc), ctx=ctx, param_hint="--model") from None
+        finally:
+            parallel.shutdown_pools()   # the features are computed: the worker processes are no longer needed
 
     def predictions_table():
         table = api.predictions_table(result, models, distributions=False)

@@ -231,9 +231,11 @@ def start_workers(workers: int, modules: Sequence[str] = ()) -> None:
 
 
 def shutdown_pools() -> None:
-    """Stop every kept pool, waiting for the workers to exit (they also stop when this process ends)."""
+    """Stop the kept pools now: their queued tasks are cancelled and their workers terminated. A
+    command calls it when its tasks are done; otherwise the workers stop when this process ends,
+    which then waits for each to shut its interpreter down (most of a second)."""
     with _POOLS_LOCK:
         pools = list(_POOLS.values())
         _POOLS.clear()
     for pool in pools:
-        pool.shutdown(wait=True, cancel_futures=True)
+        _stop_workers(pool)
