@@ -34,9 +34,12 @@ def find_project(start: str | Path | None = None) -> Path | None:
 
 
 def _yaml(path: Path) -> dict[str, Any]:
+    """A YAML file's mapping ({} when absent), read by PyYAML's safe loader (its libyaml build when
+    installed, about ten times faster than the pure-Python one; the same result)."""
     import yaml
 
-    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return (yaml.load(path.read_text(), Loader=loader) or {}) if path.is_file() else {}  # noqa: S506 - a safe loader
 
 
 def _merged(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
