@@ -11,7 +11,7 @@ linear layer or a small 1-D CNN.
 The members of the deep ensemble (Lakshminarayanan et al. 2017) are the inner-fold networks of
 :class:`~tess_cluster_age.models.base.CalibratedAgeModel`: each is seeded, trained on all but one
 inner fold of training clusters and early-stopped on that held-out fold; their predictions are
-combined as an equal-weight mixture, and a sigma scale per galaxy is fitted on their held-out
+combined as an equal-weight mixture, and a sigma scale per galaxy and predicted-age bin is fitted on their held-out
 predictions. ``learn_sigma=False`` is the original's "standard" network (MSE loss, sigma = the
 member's RMSE on its early-stopping clusters): the ``nn_mse`` model.
 """
