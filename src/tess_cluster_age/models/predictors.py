@@ -397,9 +397,10 @@ class MemberEnsemble:
 
     def predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         mu, sigma = self.raw(X)
-        bins = calibration_bins(mu, cluster_names(X), self.calibration_bin_edges)
-        scale = np.array([self.sigma_scale[(g, b) if (g, b) in self.sigma_scale else ("all", b)] for g, b in zip(galaxy_of(X), bins)],
-                         dtype=float)
+        galaxy, bins = galaxy_of(X), calibration_bins(mu, cluster_names(X), self.calibration_bin_edges)
+        scale = np.empty(len(mu))
+        for g, b in set(zip(galaxy, bins)):      # a handful of categories: one lookup each
+            scale[(galaxy == g) & (bins == b)] = self.sigma_scale[(g, b) if (g, b) in self.sigma_scale else ("all", b)]
         return mu, np.maximum(sigma * scale, self.sigma_floor)
 
 
