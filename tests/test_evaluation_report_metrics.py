@@ -89,3 +89,41 @@ def test_observed_coverage_of_uniform_pit_equals_nominal():
     np.testing.assert_allclose(evaluation.observed_coverage(pit, levels), levels, atol=0.01)
     overconfident = np.clip(np.random.default_rng(1).normal(0.5, 0.45, 20000), 0, 1)   # too many PIT values in the tails
     assert evaluation.observed_coverage(overconfident, [0.68])[0] < 0.6
+
+
+def _cluster_rows() -> pd.DataFrame:
+    """Cluster-level out-of-fold rows of one model over two fold seeds, with known z = |y - mu| / sigma."""
+    rows = [  # seed, name, galaxy, log_age, mu, sigma -> z
+        (0, "a", "LMC", 7.6, 7.5, 0.2),    # 0.5: inside 68 and 95; predicted <8
+        (0, "b", "LMC", 8.05, 7.9, 0.1),   # 1.5: inside 95 only; predicted <8
+        (0, "c", "LMC", 9.0, 8.5, 0.1),    # 5.0: outside both; predicted >=8
+        (0, "d", "SMC", 9.0, 9.0, 0.1),    # 0.0: inside both; predicted >=8
+        (1, "a", "LMC", 7.6, 8.1, 0.2),    # 2.5: outside both; predicted >=8 in this seed
+        (1, "b", "LMC", 8.05, 7.9, 0.3),   # 0.5: inside both; predicted <8
+        (1, "c", "LMC", 9.0, 8.6, 0.5),    # 0.8: inside both; predicted >=8
+        (1, "d", "SMC", 9.0, 9.0, 0.1),    # 0.0
+    ]
+    return pd.DataFrame(rows, columns=["seed", "name", "galaxy", "log_age", "mu", "sigma"]).assign(model="m", level="cluster")
+
+
+def test_coverage_by_predicted_age_by_hand():
+    table = evaluation.coverage_by_predicted_age(_cluster_rows(), bin_edges=(8.0,))
+    assert list(table.columns) == ["model", "galaxy", "predicted_bin", "n", "cov68", "cov95"]
+    cells = {(r.galaxy, r.predicted_bin): (r.n, r.cov68, r.cov95) for r in table.itertuples()}
+    assert cells.keys() == {("all", "<8"), ("all", ">=8"), ("LMC", "<8"), ("LMC", ">=8"), ("SMC", ">=8")}   # no empty cell
+    # LMC <8: a0 (in, in), b0 (out, in), b1 (in, in): 3 predictions over 2 seeds
+    assert cells[("LMC", "<8")] == pytest.approx((1.5, 2 / 3, 1.0))
+    # LMC >=8: c0 (out, out), a1 (out, out), c1 (in, in)
+    assert cells[("LMC", ">=8")] == pytest.approx((1.5, 1 / 3, 1 / 3))
+    assert cells[("SMC", ">=8")] == pytest.approx((1.0, 1.0, 1.0))
+    assert cells[("all", ">=8")] == pytest.approx((2.5, 3 / 5, 3 / 5))
+    assert list(table["predicted_bin"][table["galaxy"] == "LMC"]) == ["<8", ">=8"]       # bins in age order
+
+
+def test_coverage_by_true_age_bins_the_same_predictions_by_their_label():
+    table = evaluation.coverage_by_age_bin(_cluster_rows(), (8.0,), "log_age")
+    cells = {(r.galaxy, r.age_bin): (r.n, r.cov68, r.cov95) for r in table.itertuples()}
+    assert cells[("LMC", "<8")] == pytest.approx((1.0, 0.5, 0.5))               # a0 (in, in), a1 (out, out)
+    assert cells[("LMC", ">=8")] == pytest.approx((2.0, 0.5, 0.75))             # b0 (out, in), c0 (out, out), b1, c1 (in, in)
+    with pytest.raises(ValueError, match="'mu' .* or 'log_age'"):
+        evaluation.coverage_by_age_bin(_cluster_rows(), (8.0,), "sigma")

@@ -38,6 +38,10 @@ Config = TypeVar("Config")
 AGE_BIN_EDGES: tuple[float, ...] = (7.5, 8.0, 8.5, 9.0)
 """log10(age / yr) edges of the age bins (SPEC 4): the strata of the folds and the bins of the metrics."""
 
+CALIBRATION_MIN_CLUSTERS = 15
+"""Fewest inner out-of-fold clusters a galaxy x predicted-age bin needs for a sigma scale of its own
+(``evaluation.calibration_min_clusters``); a sparser bin takes its galaxy's scale."""
+
 NESTED = {"extra": "forbid"}
 """pydantic config of a dataclass nested in a section: an unknown key there is an error too."""
 
@@ -417,6 +421,14 @@ class EvaluationConfig(Section):
         young_old_log_age: log10(age / yr) threshold of the young/old view.
         catastrophic_dex: an error larger than this (dex) is catastrophic.
         bootstrap: the paired cluster bootstrap.
+        calibration: how every learned model scales its sigma (split conformal on its inner
+            out-of-fold clusters, :func:`tess_cluster_age.models.base.sigma_scales`): ``galaxy_age``,
+            one scale per galaxy x bin of the cluster's *predicted* log age (Mondrian; Vovk et al.
+            2005), or ``galaxy``, one scale per galaxy.
+        calibration_bin_edges: log10(age / yr) edges of those predicted-age bins, and of the bins of
+            ``coverage_by_predicted_age.csv``.
+        calibration_min_clusters: fewest inner clusters a galaxy x bin needs for a scale of its own;
+            a sparser bin takes its galaxy's scale.
     """
 
     section: ClassVar[str] = "evaluation"
@@ -426,13 +438,25 @@ class EvaluationConfig(Section):
     young_old_log_age: float = 8.0
     catastrophic_dex: float = 1.0
     bootstrap: BootstrapConfig = BootstrapConfig()
+    calibration: Literal["galaxy", "galaxy_age"] = "galaxy_age"
+    calibration_bin_edges: tuple[float, ...] = AGE_BIN_EDGES
+    calibration_min_clusters: int = CALIBRATION_MIN_CLUSTERS
 
     def __post_init__(self) -> None:
-        edges = list(self.age_bin_edges)
-        if not edges or any(b <= a for a, b in zip(edges[:-1], edges[1:])):
-            raise ValueError(f"evaluation.age_bin_edges = {edges!r}: a non-empty, strictly increasing list of log ages is required")
+        for name in ("age_bin_edges", "calibration_bin_edges"):
+            edges = list(getattr(self, name))
+            if not edges or any(b <= a for a, b in zip(edges[:-1], edges[1:])):
+                raise ValueError(f"evaluation.{name} = {edges!r}: a non-empty, strictly increasing list of log ages is required")
         if self.catastrophic_dex <= 0:
             raise ValueError(f"evaluation.catastrophic_dex = {self.catastrophic_dex!r}: must be > 0 (dex)")
+        if self.calibration_min_clusters < 1:
+            raise ValueError(f"evaluation.calibration_min_clusters = {self.calibration_min_clusters!r}: must be >= 1")
+
+    @property
+    def sigma_calibration_bin_edges(self) -> tuple[float, ...]:
+        """The predicted-age edges (log10 yr) the models calibrate sigma in: ``calibration_bin_edges``
+        for ``galaxy_age``, none (one bin per galaxy) for ``galaxy``."""
+        return tuple(self.calibration_bin_edges) if self.calibration == "galaxy_age" else ()
 
 
 # --------------------------------------------------------------------------------- the registry

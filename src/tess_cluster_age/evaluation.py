@@ -8,6 +8,8 @@
   log-age bin, per seed, in long format (``model, level, galaxy, age_bin, seed, metric, value``).
 - :func:`bootstrap_rmse_difference`: a paired cluster bootstrap of each model's cluster RMSE
   against a reference model (``galaxy_mean``).
+- :func:`coverage_by_predicted_age`: interval coverage per galaxy and bin of *predicted* age (where
+  a user reads an interval), beside :func:`coverage_by_age_bin` by true age.
 
 All ages are log10(age / yr) ("dex"); ``mu`` and ``sigma`` are the predicted mean and standard
 deviation of that log age.
@@ -299,6 +301,62 @@ def _add_skill(table: pd.DataFrame, reference_model: str) -> pd.DataFrame:
     out = pd.concat([table, skill], ignore_index=True)
     out["_order"] = out["metric"].map(order)
     return out.sort_values(["model", "level", "galaxy", "age_bin", "seed", "_order"], kind="stable").drop(columns="_order").reset_index(drop=True)
+
+
+COVERAGE_BY_PREDICTED_AGE_COLUMNS = ["model", "galaxy", "predicted_bin", "n", "cov68", "cov95"]
+"""Columns of ``coverage_by_predicted_age.csv`` (:func:`coverage_by_predicted_age`)."""
+
+
+def coverage_by_age_bin(cluster_rows: pd.DataFrame, bin_edges: Sequence[float], by: str) -> pd.DataFrame:
+    """Out-of-fold coverage of the 68 % and 95 % intervals per model, galaxy and log-age bin, at cluster level.
+
+    A cluster is covered at 68 % when ``|y - mu| <= sigma`` and at 95 % when ``|y - mu| <= 1.96
+    sigma`` (``cov68``, ``cov95`` of :func:`point_metrics`), with ``mu, sigma`` its mixture (SPEC 4).
+    The fold seeds are pooled: every (cluster, seed) prediction counts once.
+
+    Args:
+        cluster_rows: cluster-level out-of-fold rows ``model, seed, galaxy, log_age, mu, sigma`` (dex).
+        bin_edges: log10(age / yr) edges of the bins (:func:`age_bins`, closed on the left).
+        by: ``"mu"`` to bin by the predicted mean log age (what a user reads), ``"log_age"`` by the
+            label (the true age, which a user never knows).
+
+    Returns:
+        ``model, galaxy, age_bin, n, cov68, cov95`` for galaxies ``all``, MW, LMC, SMC and every
+        bin holding a cluster, bins in age order; ``n`` is the clusters in the cell per fold seed
+        (its predictions over the number of fold seeds of the model, so a mean over seeds).
+    """
+    if by not in ("mu", "log_age"):
+        raise ValueError(f"coverage_by_age_bin: by = {by!r}; 'mu' (predicted age) or 'log_age' (true age)")
+    labels = age_bin_labels(bin_edges)
+    value = cluster_rows[by].to_numpy(float)
+    frame = cluster_rows.assign(age_bin=np.where(np.isfinite(value), age_bins(value, bin_edges), None))   # no bin for a NaN
+    records = []
+    for model, part in frame.groupby("model", sort=False):
+        n_seeds = part["seed"].nunique()
+        for galaxy in ("all", *GALAXIES):
+            in_galaxy = part if galaxy == "all" else part[part["galaxy"] == galaxy]
+            cells = dict(tuple(in_galaxy.groupby("age_bin", sort=False)))
+            for label in (b for b in labels if b in cells):
+                cell = cells[label]
+                values = point_metrics(cell["log_age"].to_numpy(), cell["mu"].to_numpy(), cell["sigma"].to_numpy())
+                records.append((model, galaxy, label, len(cell) / n_seeds, values["cov68"], values["cov95"]))
+    return pd.DataFrame.from_records(records, columns=["model", "galaxy", "age_bin", "n", "cov68", "cov95"])
+
+
+def coverage_by_predicted_age(cluster_rows: pd.DataFrame, bin_edges: Sequence[float] = PROTOCOL.calibration_bin_edges) -> pd.DataFrame:
+    """Out-of-fold coverage per model, galaxy and bin of *predicted* log age (``coverage_by_predicted_age.csv``).
+
+    The intervals a user reads are read at the predicted age, so this is where they must hold: the
+    cells are the categories of the Mondrian sigma calibration
+    (:func:`tess_cluster_age.models.base.sigma_scales`) when ``bin_edges`` are its edges
+    (``evaluation.calibration_bin_edges``). See :func:`coverage_by_age_bin`.
+
+    Returns:
+        :data:`COVERAGE_BY_PREDICTED_AGE_COLUMNS`: ``model, galaxy, predicted_bin`` (label of the
+        bin of the cluster's ``mu``), ``n`` (clusters per fold seed), ``cov68, cov95`` (fractions).
+    """
+    table = coverage_by_age_bin(cluster_rows, bin_edges, "mu").rename(columns={"age_bin": "predicted_bin"})
+    return table[COVERAGE_BY_PREDICTED_AGE_COLUMNS]
 
 
 def summarise(metrics: pd.DataFrame) -> pd.DataFrame:

@@ -32,6 +32,9 @@ ESTIMATORS = {
     "random_forest": lambda: RandomForestAgeModel(n_estimators=6, features=FEATURES, inner_folds=2, n_jobs=1, random_state=1),
     "random_forest_refit": lambda: RandomForestAgeModel(n_estimators=4, min_samples_leaf=3, refit=True, inner_folds=2, n_jobs=1, random_state=2),
     "regression": lambda: RidgeAgeModel(alpha=2.0, stitched_weight=1.25, inner_folds=3, random_state=1),
+    # sigma per galaxy x predicted-age bin with bins of their own (3 inner clusters suffice here), and per galaxy only
+    "regression_by_predicted_age": lambda: RidgeAgeModel(alpha=2.0, inner_folds=3, calibration_min_clusters=3, random_state=1),
+    "regression_per_galaxy_sigma": lambda: RidgeAgeModel(alpha=2.0, inner_folds=3, calibration_bin_edges=(), random_state=1),
     "gaussian_nn": lambda: GaussianNetworkAgeModel(**NETWORK),
     "nn_mse": lambda: GaussianNetworkAgeModel(learn_sigma=False, **NETWORK),
     "gaussian_nn_linear_branch": lambda: GaussianNetworkAgeModel(periodogram_branch="linear", branch_width=5, **NETWORK),
@@ -97,6 +100,17 @@ def test_every_estimator_kind_predicts_identically_after_a_round_trip(name, tabl
     inner = getattr(getattr(model, "model_", model), "inner_predictions_", None)
     if inner is not None:
         pd.testing.assert_frame_equal(getattr(loaded, "model_", loaded).inner_predictions_, inner)
+
+
+def test_the_sigma_scales_per_galaxy_and_predicted_age_bin_round_trip(table, tmp_path):
+    model = fit("regression_by_predicted_age", table)
+    save_models(bundle_of({"m": model}), tmp_path / "m.zip")
+    stored = read_models(tmp_path / "m.zip").predictor("m")
+    assert stored.calibration_bin_edges == (7.5, 8.0, 8.5, 9.0)
+    assert stored.sigma_scale == model.sigma_scale_ and all(isinstance(k, tuple) for k in stored.sigma_scale)
+    assert len(set(stored.sigma_scale.values())) > 4                  # bins with scales of their own, not only fallbacks
+    manifest = json.loads(zipfile.ZipFile(tmp_path / "m.zip").read(MANIFEST))
+    assert manifest["format_version"] == FORMAT_VERSION == 3
 
 
 def test_reading_never_unpickles(table, tmp_path, monkeypatch):

@@ -62,7 +62,8 @@ def __getattr__(name: str):
 
 
 def build_model(spec: ModelSpec, seed: int = 0, tuning: TuningConfig | None = None,
-                age_bin_edges: Sequence[float] | None = None) -> AgeModel:
+                age_bin_edges: Sequence[float] | None = None, calibration_bin_edges: Sequence[float] | None = None,
+                calibration_min_clusters: int | None = None) -> AgeModel:
     """An unfitted model from one ``models:`` entry of a pipeline's parameters.
 
     Args:
@@ -73,6 +74,10 @@ def build_model(spec: ModelSpec, seed: int = 0, tuning: TuningConfig | None = No
             inner folds of its training clusters (per galaxy when ``per_galaxy``).
         age_bin_edges: log10(age / yr) edges of the inner folds' strata (the ``evaluation``
             section's), for estimators that draw inner folds, unless ``options`` sets them.
+        calibration_bin_edges, calibration_min_clusters: the predicted-age bins (log10 yr; empty =
+            one scale per galaxy) and their fewest clusters of the sigma calibration
+            (:meth:`tess_cluster_age.config.EvaluationConfig.sigma_calibration_bin_edges`), for
+            estimators that calibrate, unless ``options`` sets them.
     """
     from tess_cluster_age.models.base import PerGalaxy
     from tess_cluster_age.models.tuning import TunedAgeModel
@@ -82,8 +87,11 @@ def build_model(spec: ModelSpec, seed: int = 0, tuning: TuningConfig | None = No
     options = dict(spec.options)
     if "random_state" in accepted and "random_state" not in options:
         options["random_state"] = int(seed)
-    if "age_bin_edges" in accepted and age_bin_edges is not None and "age_bin_edges" not in options:
-        options["age_bin_edges"] = tuple(age_bin_edges)
+    shared = {"age_bin_edges": age_bin_edges, "calibration_bin_edges": calibration_bin_edges,
+              "calibration_min_clusters": calibration_min_clusters}
+    for key, value in shared.items():
+        if key in accepted and value is not None and key not in options:
+            options[key] = value if isinstance(value, int) else tuple(value)
     options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
     model: AgeModel = cls(**options)
     space = tuning.for_estimator(spec.estimator) if tuning is not None else None

@@ -19,8 +19,9 @@ in ``_``) with
    age bin, seeded by ``random_state``);
 2. fits one *member* per inner fold on the other inner folds (the subclass's ``_fit_member``; a
    member may use its held-out inner fold for early stopping) and predicts the held-out clusters;
-3. fits a sigma scale per galaxy on those inner out-of-fold predictions at cluster level
-   (:func:`sigma_scales`, split-conformal);
+3. fits a sigma scale per galaxy and bin of predicted log age on those inner out-of-fold
+   predictions at cluster level (:func:`sigma_scales`, Mondrian split-conformal; one scale per
+   galaxy when ``calibration_bin_edges`` is empty);
 4. builds the final predictor (``_fit_final``): a refit on all training clusters, or the members as
    an ensemble.
 
@@ -38,8 +39,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
-from tess_cluster_age.evaluation import Z68, Z95, cluster_folds, cluster_rmse, mixture_moments
-from tess_cluster_age.models.predictors import GalaxyMeans, GalaxyRouter, MemberEnsemble, design_matrix, galaxy_of
+from tess_cluster_age.config import CALIBRATION_MIN_CLUSTERS
+from tess_cluster_age.evaluation import Z68, Z95, age_bin_labels, cluster_folds, cluster_rmse, mixture_moments
+from tess_cluster_age.models.predictors import (ALL_BINS, GalaxyMeans, GalaxyRouter, MemberEnsemble, calibration_bins, design_matrix,
+                                                galaxy_of)
 from tess_cluster_age.schema import GALAXIES, feature_columns
 
 logger = logging.getLogger(__name__)
@@ -88,39 +91,64 @@ def inner_folds(y: np.ndarray, galaxy: np.ndarray, groups: np.ndarray, n_splits:
 
 
 def sigma_scales(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, galaxy: np.ndarray, groups: np.ndarray,
-                 levels=((Z68, 0.6827), (Z95, 0.95)), floor: float = 0.0) -> dict[str, float]:
-    """Per-galaxy factor ``k`` for segment sigmas, fitted by split conformal on held-out clusters.
+                 levels=((Z68, 0.6827), (Z95, 0.95)), floor: float = 0.0, bin_edges: Sequence[float] = (),
+                 min_clusters: int = CALIBRATION_MIN_CLUSTERS) -> dict[tuple[str, str], float]:
+    """Factor ``k`` for segment sigmas per galaxy and predicted-age bin, fitted by split conformal on held-out clusters.
 
     A cluster's prediction is the mixture of its segments (SPEC 4): with segment sigmas scaled by
     ``k`` its variance is ``k^2 mean(sigma_i^2) + var(mu_i)``. The smallest ``k`` that puts cluster
     ``c`` inside the ``z``-sigma interval is ``k_c = sqrt(max((r_c/z)^2 - var_c, 0) / mean(sigma_i^2))``
-    with ``r_c = y_c - mu_c``. For each level ``(z, p)`` the conformal scale is the
-    ``ceil((n+1) p)``-th smallest ``k_c`` (Vovk et al. 2005; Lei et al. 2018, JASA 113, 1094); the
-    returned factor is the mean over levels, so neither the 68 % nor the 95 % interval is favoured.
+    with ``r_c = y_c - mu_c``. For each level ``(z, p)`` the conformal scale of a set of ``n``
+    clusters is the ``ceil((n+1) p)``-th smallest ``k_c`` (Vovk et al. 2005; Lei et al. 2018, JASA
+    113, 1094); the factor is the mean over levels, so neither the 68 % nor the 95 % interval is
+    favoured.
+
+    The sets are Mondrian categories (Vovk et al. 2005, ch. 4.5): the clusters of one galaxy whose
+    *predicted* mean log age ``mu_c`` falls in one bin of ``bin_edges``
+    (:func:`~tess_cluster_age.models.predictors.calibration_bins`, which prediction uses too). The
+    category is known at prediction time, unlike the true age, so the interval holds at the age a
+    user reads. Each galaxy also gets a scale over all its clusters (bin ``"all"``, the per-galaxy
+    calibration), and the pooled galaxy ``"all"`` gets the same per bin, for a galaxy never trained on.
+
+    Fallbacks: a bin holding fewer than ``min_clusters`` clusters takes its galaxy's all-ages scale
+    (``("all", bin)`` takes ``("all", "all")``). A galaxy's all-ages scale is always its own, however
+    few its clusters (as the per-galaxy calibration always was).
 
     Args:
         y, mu, sigma, galaxy, groups: held-out segment rows (label, prediction, galaxy, cluster).
         levels: ``(z, coverage)`` pairs.
         floor: lower bound on the returned factors.
+        bin_edges: log10(age / yr) edges of the predicted-age bins; none: one scale per galaxy.
+        min_clusters: fewest clusters of a galaxy x bin for a scale of its own.
 
     Returns:
-        ``{galaxy: k}`` for every galaxy present, plus ``"all"`` (all clusters pooled), used for a
-        galaxy never seen in training.
+        ``{(galaxy, bin): k}`` for every galaxy present and ``"all"``, and for bin ``"all"`` and
+        every bin label of ``bin_edges`` (:func:`tess_cluster_age.evaluation.age_bin_labels`).
     """
-    frame = pd.DataFrame({"g": groups, "galaxy": galaxy, "y": y, "mu": mu, "s2": np.asarray(sigma, float) ** 2})
+    frame = pd.DataFrame({"g": groups, "galaxy": galaxy, "y": y, "mu": mu, "s2": np.asarray(sigma, float) ** 2,
+                          "bin": calibration_bins(mu, groups, bin_edges)})
     moments = mixture_moments(frame["mu"].to_numpy(), np.zeros(len(frame)), frame["g"].to_numpy())
-    per_cluster = frame.groupby("g", sort=False).agg(galaxy=("galaxy", "first"), y=("y", "first"), s2=("s2", "mean"))
+    per_cluster = frame.groupby("g", sort=False).agg(galaxy=("galaxy", "first"), y=("y", "first"), s2=("s2", "mean"), bin=("bin", "first"))
     per_cluster["r"] = per_cluster["y"] - moments["mu"]
     per_cluster["spread2"] = moments["sigma"] ** 2
-    scales = {}
-    for galaxy_name, part in [("all", per_cluster), *per_cluster.groupby("galaxy", sort=True)]:
+
+    def conformal(part: pd.DataFrame) -> float:
         estimates = []
         n = len(part)
         for z, p in levels:
             needed = np.sqrt(np.maximum((part["r"] / z) ** 2 - part["spread2"], 0.0) / part["s2"]).sort_values().to_numpy()
             rank = min(int(np.ceil((n + 1) * p)), n) - 1
             estimates.append(needed[rank])
-        scales[str(galaxy_name)] = max(float(np.mean(estimates)), floor)
+        return max(float(np.mean(estimates)), floor)
+
+    labels = age_bin_labels(bin_edges) if len(bin_edges) else []
+    scales = {}
+    for galaxy_name, part in [("all", per_cluster), *per_cluster.groupby("galaxy", sort=True)]:
+        galaxy_scale = scales[(str(galaxy_name), ALL_BINS)] = conformal(part)
+        in_bin = part.groupby("bin", sort=False)
+        for label in labels:
+            cell = in_bin.get_group(label) if label in in_bin.groups else part.iloc[:0]
+            scales[(str(galaxy_name), label)] = conformal(cell) if len(cell) >= min_clusters else galaxy_scale
     return scales
 
 
@@ -210,7 +238,7 @@ class PerGalaxy(AgeModel):
 
 
 class CalibratedAgeModel(AgeModel):
-    """Template of the learned models: inner grouped folds, per-galaxy sigma scale, final predictor.
+    """Template of the learned models: inner grouped folds, sigma scale per galaxy x predicted age, final predictor.
 
     Subclasses implement ``_fit_member(X, y, weight, X_val, y_val, weight_val, seed) -> member``, a
     member of :mod:`tess_cluster_age.models.predictors` (``member.mean_std(design) -> (mu, sigma_raw)``),
@@ -218,7 +246,13 @@ class CalibratedAgeModel(AgeModel):
     this class shared by all: ``features`` (feature columns; None = every feature column of the
     table), ``use_galaxy`` (galaxy one-hot as an input), ``inner_folds``, ``age_bin_edges`` (log10 yr
     edges of the inner folds' strata; :func:`tess_cluster_age.models.build_model` sets them from the
-    ``evaluation`` section), ``sigma_floor`` (dex) and ``random_state``.
+    ``evaluation`` section), ``calibration_bin_edges`` (log10 yr edges of the predicted-age bins of
+    the sigma calibration, :func:`sigma_scales`; empty = one scale per galaxy; ``build_model`` sets
+    them from ``evaluation.calibration``), ``calibration_min_clusters`` (fewest inner clusters of a
+    galaxy x bin for a scale of its own), ``sigma_floor`` (dex) and ``random_state``.
+
+    At prediction the sigma scale of a row is that of its galaxy and of the bin of its *cluster's*
+    predicted mean log age (the rows sharing its ``name``; :class:`MemberEnsemble`), as in fitting.
     """
 
     refit_final = True
@@ -256,7 +290,8 @@ class CalibratedAgeModel(AgeModel):
         for member, (_, val) in zip(members, splits):
             inner_mu[val], inner_sigma[val] = member.mean_std(design[val])
         self.inner_predictions_ = pd.DataFrame({"name": groups, "galaxy": galaxy, "log_age": y, "mu": inner_mu, "sigma": inner_sigma})
-        self.sigma_scale_ = sigma_scales(y, inner_mu, inner_sigma, galaxy, groups)
+        self.sigma_scale_ = sigma_scales(y, inner_mu, inner_sigma, galaxy, groups, bin_edges=tuple(self.calibration_bin_edges),
+                                         min_clusters=int(self.calibration_min_clusters))
         self.members_ = self._fit_final(design, y, weight, members)
         self.n_features_in_ = design.shape[1]
         return self
@@ -275,7 +310,8 @@ class CalibratedAgeModel(AgeModel):
     def predictor(self) -> MemberEnsemble:
         check_is_fitted(self)
         return MemberEnsemble(self.feature_names_in_, bool(self.use_galaxy), list(self.extra_columns_), self.members_,
-                              bool(self.mix_members), self.sigma_scale_, float(self.sigma_floor))
+                              bool(self.mix_members), self.sigma_scale_, float(self.sigma_floor),
+                              tuple(float(e) for e in self.calibration_bin_edges))
 
     @property
     def inner_cluster_rmse_(self) -> float:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tess_cluster_age.config import AGE_BIN_EDGES
+from tess_cluster_age.config import AGE_BIN_EDGES, CALIBRATION_MIN_CLUSTERS
 from tess_cluster_age.models.base import CalibratedAgeModel
 from tess_cluster_age.models.predictors import MISSING_NAN, MISSING_NONE, MISSING_ZERO, TREE_LEAF, BoostedTreesMember
 
@@ -40,7 +40,7 @@ class GradientBoostingAgeModel(CalibratedAgeModel):
     rounds up to the best weighted squared error there, once ``early_stopping_rounds`` rounds in
     a row have not improved it (Friedman 2001, Ann. Stat. 29, 1189; Ke et al. 2017, NeurIPS 30,
     LightGBM). As for the forest, the trees give no sigma of their own: every segment gets sigma 1
-    before calibration, and the per-galaxy split-conformal scale of :func:`base.sigma_scales`,
+    before calibration, and the split-conformal scale per galaxy and predicted-age bin of :func:`base.sigma_scales`,
     fitted on the inner out-of-fold predictions, sets it (dex). Those predictions come from the
     same held-out folds the members stopped on, so the scale sees a choice of round count made on
     them (as the network's does). NaN features are handled natively (LightGBM learns a default side
@@ -66,6 +66,8 @@ class GradientBoostingAgeModel(CalibratedAgeModel):
         use_galaxy: add the galaxy one-hot (MW, LMC, SMC) to the inputs.
         inner_folds: inner grouped folds (early stopping and the sigma calibration).
         age_bin_edges: log10(age / yr) edges of the inner folds' strata.
+        calibration_bin_edges, calibration_min_clusters: the sigma calibration's predicted-age bins (log10 yr;
+            empty: per galaxy) and their fewest clusters, see :class:`CalibratedAgeModel`.
         sigma_floor: smallest sigma (dex).
         n_jobs: LightGBM's threads (results do not depend on it). One by default: on these tables
             (at most about 5,000 segments) a second thread made fitting slower, not faster, on
@@ -76,7 +78,9 @@ class GradientBoostingAgeModel(CalibratedAgeModel):
     def __init__(self, n_estimators: int = 400, learning_rate: float = 0.05, num_leaves: int = 15, max_depth: int | None = None,
                  min_child_samples: int = 20, subsample: float = 0.8, colsample_bytree: float = 0.8, reg_lambda: float = 1.0,
                  early_stopping_rounds: int = 40, refit: bool = False, features=None, use_galaxy: bool = True, inner_folds: int = 5,
-                 age_bin_edges: tuple[float, ...] = AGE_BIN_EDGES, sigma_floor: float = 0.05, n_jobs: int = 1, random_state: int = 0):
+                 age_bin_edges: tuple[float, ...] = AGE_BIN_EDGES,
+                 calibration_bin_edges: tuple[float, ...] = AGE_BIN_EDGES, calibration_min_clusters: int = CALIBRATION_MIN_CLUSTERS,
+                 sigma_floor: float = 0.05, n_jobs: int = 1, random_state: int = 0):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -91,6 +95,8 @@ class GradientBoostingAgeModel(CalibratedAgeModel):
         self.use_galaxy = use_galaxy
         self.inner_folds = inner_folds
         self.age_bin_edges = age_bin_edges
+        self.calibration_bin_edges = calibration_bin_edges
+        self.calibration_min_clusters = calibration_min_clusters
         self.sigma_floor = sigma_floor
         self.n_jobs = n_jobs
         self.random_state = random_state

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 
-from tess_cluster_age.config import AGE_BIN_EDGES
+from tess_cluster_age.config import AGE_BIN_EDGES, CALIBRATION_MIN_CLUSTERS
 from tess_cluster_age.models.base import CalibratedAgeModel
 from tess_cluster_age.models.predictors import TREE_FIELDS, TreeEnsembleMember
 
@@ -15,7 +15,7 @@ class RandomForestAgeModel(CalibratedAgeModel):
 
     The mean is the forest's prediction. The forest gives no usable sigma of its own (a quantile
     forest was miscalibrated by galaxy, SPEC 5), so every segment gets sigma 1 before calibration
-    and the per-galaxy split-conformal scale of :func:`base.sigma_scales`, fitted on inner
+    and the split-conformal scale per galaxy and predicted-age bin of :func:`base.sigma_scales`, fitted on inner
     cluster-grouped folds of the training clusters, sets it. NaN features are handled natively by
     the forest.
 
@@ -29,6 +29,8 @@ class RandomForestAgeModel(CalibratedAgeModel):
         use_galaxy: add the galaxy one-hot (MW, LMC, SMC) to the inputs.
         inner_folds: inner grouped folds for the sigma calibration.
         age_bin_edges: log10(age / yr) edges of the inner folds' strata.
+        calibration_bin_edges, calibration_min_clusters: the sigma calibration's predicted-age bins (log10 yr;
+            empty: per galaxy) and their fewest clusters, see :class:`CalibratedAgeModel`.
         sigma_floor: smallest sigma (dex).
         n_jobs: threads that grow the trees (prediction adds the trees up in order, so that the same
             inputs always give the same bits).
@@ -38,7 +40,9 @@ class RandomForestAgeModel(CalibratedAgeModel):
     def __init__(self, n_estimators: int = 40, max_features: float = 0.33, min_samples_leaf: int = 1, max_depth: int | None = None,
                  max_samples: float | None = None,
                  refit: bool = False, features=None, use_galaxy: bool = True, inner_folds: int = 5,
-                 age_bin_edges: tuple[float, ...] = AGE_BIN_EDGES, sigma_floor: float = 0.05,
+                 age_bin_edges: tuple[float, ...] = AGE_BIN_EDGES,
+                 calibration_bin_edges: tuple[float, ...] = AGE_BIN_EDGES, calibration_min_clusters: int = CALIBRATION_MIN_CLUSTERS,
+                 sigma_floor: float = 0.05,
                  n_jobs: int = 2, random_state: int = 0):
         self.n_estimators = n_estimators
         self.max_features = max_features
@@ -50,6 +54,8 @@ class RandomForestAgeModel(CalibratedAgeModel):
         self.use_galaxy = use_galaxy
         self.inner_folds = inner_folds
         self.age_bin_edges = age_bin_edges
+        self.calibration_bin_edges = calibration_bin_edges
+        self.calibration_min_clusters = calibration_min_clusters
         self.sigma_floor = sigma_floor
         self.n_jobs = n_jobs
         self.random_state = random_state

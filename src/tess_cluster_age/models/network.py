@@ -11,7 +11,7 @@ linear layer or a small 1-D CNN.
 The members of the deep ensemble (Lakshminarayanan et al. 2017) are the inner-fold networks of
 :class:`~tess_cluster_age.models.base.CalibratedAgeModel`: each is seeded, trained on all but one
 inner fold of training clusters and early-stopped on that held-out fold; their predictions are
-combined as an equal-weight mixture, and a sigma scale per galaxy is fitted on their held-out
+combined as an equal-weight mixture, and a sigma scale per galaxy and predicted-age bin is fitted on their held-out
 predictions. ``learn_sigma=False`` is the original's "standard" network (MSE loss, sigma = the
 member's RMSE on its early-stopping clusters): the ``nn_mse`` model.
 """
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tess_cluster_age.config import AGE_BIN_EDGES
+from tess_cluster_age.config import AGE_BIN_EDGES, CALIBRATION_MIN_CLUSTERS
 from tess_cluster_age.models.base import CalibratedAgeModel
 from tess_cluster_age.models.predictors import CNN_CHANNELS, CNN_KERNEL, CNN_POOL, CNN_POSITIONS, NetworkMember
 from tess_cluster_age.models.preprocessing import Standardiser
@@ -116,8 +116,8 @@ class GaussianNetworkAgeModel(CalibratedAgeModel):
         periodogram_branch: null, ``linear`` or ``cnn``: a branch on the ``periodogram_*`` columns
             (the pipeline joins them when the model entry sets ``periodogram: classic|invariant``).
         branch_width: outputs of the branch.
-        features, use_galaxy, inner_folds (= ensemble members), age_bin_edges, sigma_floor (dex), random_state: see
-            :class:`CalibratedAgeModel`.
+        features, use_galaxy, inner_folds (= ensemble members), age_bin_edges, calibration_bin_edges, calibration_min_clusters,
+            sigma_floor (dex), random_state: see :class:`CalibratedAgeModel`.
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
         threads: torch CPU threads during training.
     """
@@ -127,7 +127,9 @@ class GaussianNetworkAgeModel(CalibratedAgeModel):
     def __init__(self, hidden=(32, 32), dropout: float = 0.1, learn_sigma: bool = True, beta: float = 0.5, learning_rate: float = 2e-3,
                  weight_decay: float = 1e-3, batch_size: int = 256, max_epochs: int = 300, patience: int = 25, periodogram_branch: str | None = None,
                  branch_width: int = 16, features=None, use_galaxy: bool = True, inner_folds: int = 5,
-                 age_bin_edges: tuple[float, ...] = AGE_BIN_EDGES, sigma_floor: float = 0.05,
+                 age_bin_edges: tuple[float, ...] = AGE_BIN_EDGES,
+                 calibration_bin_edges: tuple[float, ...] = AGE_BIN_EDGES, calibration_min_clusters: int = CALIBRATION_MIN_CLUSTERS,
+                 sigma_floor: float = 0.05,
                  device: str = "auto", threads: int = 1, random_state: int = 0):
         self.hidden = hidden
         self.dropout = dropout
@@ -144,6 +146,8 @@ class GaussianNetworkAgeModel(CalibratedAgeModel):
         self.use_galaxy = use_galaxy
         self.inner_folds = inner_folds
         self.age_bin_edges = age_bin_edges
+        self.calibration_bin_edges = calibration_bin_edges
+        self.calibration_min_clusters = calibration_min_clusters
         self.sigma_floor = sigma_floor
         self.device = device
         self.threads = threads

@@ -9,8 +9,8 @@ two-second budget). Each predictor gives the same bits as the library that train
 compare them).
 
 - :class:`GalaxyMeans`: a mean and standard deviation per galaxy (the baselines);
-- :class:`MemberEnsemble`: the equal-weight mixture of an estimator's members, with its
-  per-galaxy sigma scale (:class:`~tess_cluster_age.models.base.CalibratedAgeModel`);
+- :class:`MemberEnsemble`: the equal-weight mixture of an estimator's members, with its sigma
+  scale per galaxy and predicted-age bin (:class:`~tess_cluster_age.models.base.CalibratedAgeModel`);
 - :class:`GalaxyRouter`: one predictor per host galaxy
   (:class:`~tess_cluster_age.models.base.PerGalaxy`);
 - members: :class:`NetworkMember` (a mean-variance network's weights and its forward pass),
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tess_cluster_age.evaluation import mixture_sigma, second_moment
+from tess_cluster_age.evaluation import age_bins, mixture_sigma, second_moment
 from tess_cluster_age.models.preprocessing import Standardiser
 from tess_cluster_age.schema import GALAXIES
 
@@ -62,6 +62,44 @@ def design_matrix(X: pd.DataFrame, feature_names: Sequence[str], use_galaxy: boo
     if len(extra_columns):
         values.append(X[list(extra_columns)].to_numpy(float))
     return np.column_stack(values) if len(values) > 1 else values[0]
+
+
+ALL_BINS = "all"
+"""Bin label of a calibration scale that holds for every predicted age (one scale per galaxy)."""
+
+
+def cluster_names(X: pd.DataFrame) -> np.ndarray:
+    """The cluster of each row (``X['name']``); without a ``name`` column each row is a cluster of its own."""
+    return X["name"].astype(str).to_numpy() if "name" in X else np.arange(len(X)).astype(str)
+
+
+def calibration_bins(mu: np.ndarray, names: np.ndarray, bin_edges: Sequence[float]) -> np.ndarray:
+    """The predicted-age bin of each row's cluster: the category of the sigma calibration.
+
+    A cluster's prediction is the equal-weight mixture of its segments (SPEC 4), so its predicted
+    log age is ``mu_c = mean_i mu_i`` over its rows (NaN ``mu`` left out). Every row of the cluster
+    gets the bin of ``mu_c`` (:func:`tess_cluster_age.evaluation.age_bins`: closed on the left), so
+    all segments of a cluster share one sigma scale, the one fitted for clusters predicted at that
+    age. Fitting (:func:`tess_cluster_age.models.base.sigma_scales`) and predicting
+    (:meth:`MemberEnsemble.predict`) both call this function.
+
+    Args:
+        mu: per-row predicted mean log age (log10 yr).
+        names: per-row cluster name.
+        bin_edges: log10(age / yr) edges; none: every row is in bin :data:`ALL_BINS`.
+
+    Returns:
+        The bin label of each row (:func:`~tess_cluster_age.evaluation.age_bin_labels`), or
+        :data:`ALL_BINS` where there are no edges or ``mu_c`` is not finite.
+    """
+    mu = np.asarray(mu, float)
+    if not len(bin_edges):
+        return np.full(len(mu), ALL_BINS, dtype=object)
+    cluster_mu = pd.Series(mu).groupby(np.asarray(names), sort=False).transform("mean").to_numpy(float)
+    finite = np.isfinite(cluster_mu)
+    labels = np.full(len(mu), ALL_BINS, dtype=object)
+    labels[finite] = age_bins(cluster_mu[finite], bin_edges)
+    return labels
 
 
 def silu(x: np.ndarray) -> np.ndarray:
@@ -241,7 +279,7 @@ class TreeEnsembleMember:
     The prediction is the mean of the trees' leaf values, added up tree after tree in order and
     divided by their number, as scikit-learn's ``RandomForestRegressor.predict`` does in one thread
     (so the bits are the same); scikit-learn reads the features as float32. The sigma is a unit
-    placeholder that the ensemble's per-galaxy scale turns into dex.
+    placeholder that the ensemble's sigma scale turns into dex.
 
     Attributes:
         nodes: per tree, its node table (columns :data:`TREE_FIELDS`).
@@ -320,13 +358,23 @@ class LinearMember:
 
 @dataclasses.dataclass(eq=False)
 class MemberEnsemble:
-    """Members' equal-weight combination, with a sigma scale per galaxy (SPEC 4, 5).
+    """Members' equal-weight combination, with a sigma scale per galaxy and predicted-age bin (SPEC 4, 5).
 
     ``mix_members``: the members' predictions combine as a Gaussian mixture, mean
     ``mu = mean_m mu_m`` and variance ``mean_m (mu_m^2 + sigma_m^2) - mu^2`` (their spread adds to
     sigma); otherwise mu and sigma are averaged (members whose sigma is a unit placeholder). Then
-    ``sigma = max(k_galaxy sigma, sigma_floor)``, with ``k`` from
-    :func:`~tess_cluster_age.models.base.sigma_scales` (``"all"`` for a galaxy not trained on).
+    ``sigma = max(k sigma, sigma_floor)`` with ``k = sigma_scale[(galaxy, bin)]`` from
+    :func:`~tess_cluster_age.models.base.sigma_scales`: ``bin`` is the bin of the row's *cluster*
+    predicted mean log age (:func:`calibration_bins`; the clusters are the ``name`` column of ``X``,
+    each row its own cluster without one), so pass all of a cluster's segments in one call. A
+    galaxy not trained on takes the ``"all"`` galaxy's scales.
+
+    Attributes:
+        sigma_scale: ``(galaxy, bin label) -> k`` for every galaxy trained on and ``"all"``, every
+            bin of ``calibration_bin_edges`` and :data:`ALL_BINS` (sparse bins already hold their
+            fallback).
+        calibration_bin_edges: log10(age / yr) edges of the predicted-age bins; none for one scale
+            per galaxy.
     """
 
     feature_names: np.ndarray
@@ -334,8 +382,9 @@ class MemberEnsemble:
     extra_columns: list[str]
     members: list[Any]
     mix_members: bool
-    sigma_scale: Mapping[str, float]
+    sigma_scale: Mapping[tuple[str, str], float]
     sigma_floor: float
+    calibration_bin_edges: tuple[float, ...]
 
     def raw(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """The members' combination before the sigma scale (dex)."""
@@ -348,7 +397,10 @@ class MemberEnsemble:
 
     def predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         mu, sigma = self.raw(X)
-        scale = np.array([self.sigma_scale.get(g, self.sigma_scale["all"]) for g in galaxy_of(X)])
+        galaxy, bins = galaxy_of(X), calibration_bins(mu, cluster_names(X), self.calibration_bin_edges)
+        scale = np.empty(len(mu))
+        for g, b in set(zip(galaxy, bins)):      # a handful of categories: one lookup each
+            scale[(galaxy == g) & (bins == b)] = self.sigma_scale[(g, b) if (g, b) in self.sigma_scale else ("all", b)]
         return mu, np.maximum(sigma * scale, self.sigma_floor)
 
 

@@ -48,7 +48,8 @@ def _labelled(model_input: pd.DataFrame) -> pd.DataFrame:
 
 def _model_factory(spec: ModelSpec, seed: int, config: ModelPipelineConfig, evaluation_config: EvaluationConfig):
     """A picklable ``make_model()`` for :func:`evaluation.cross_validate`."""
-    return functools.partial(build_model, spec, seed, config.tuning, evaluation_config.age_bin_edges)
+    return functools.partial(build_model, spec, seed, config.tuning, evaluation_config.age_bin_edges,
+                             evaluation_config.sigma_calibration_bin_edges, evaluation_config.calibration_min_clusters)
 
 
 # ------------------------------------------------------------------------------------ nodes
@@ -68,7 +69,8 @@ def cross_validate_models(model_input: pd.DataFrame, folds: pd.DataFrame, period
             controls run on; all when absent), ``shuffle_seed``, ``tuning``,
             ``importance`` (``models``, ``seeds``, ``n_repeats``) (:class:`ModelPipelineConfig`).
         evaluation_params: the shared ``evaluation`` section (its ``age_bin_edges`` stratify the
-            models' inner folds).
+            models' inner folds; ``calibration``, ``calibration_bin_edges`` and
+            ``calibration_min_clusters`` set how they calibrate sigma).
         seed: the global seed (models' random states).
 
     Returns:
@@ -162,7 +164,7 @@ def train_final_models(model_input: pd.DataFrame, periodograms_classic: Any, per
         model_input, periodograms_*: as for :func:`cross_validate_models`.
         metrics: this pipeline's metrics (the cross-validated skill per galaxy goes with the model).
         params: the pipeline's section.
-        evaluation_params: the shared ``evaluation`` section (inner folds' age bins).
+        evaluation_params: the shared ``evaluation`` section (inner folds' age bins, sigma calibration).
         seed: the global seed.
         provenance: the parameters that produced ``model_input`` (segments and features), so
             predict rebuilds exactly these features.

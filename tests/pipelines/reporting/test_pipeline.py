@@ -17,8 +17,8 @@ import pytest
 
 from tess_cluster_age.config import EvaluationConfig, ExternalValidationConfig, ParameterError, ReportingConfig
 from tess_cluster_age.datasets import FigureFolderDataset, OptionalCSVDataset
-from tess_cluster_age.pipelines.reporting.context import (TrainingRecord, VersionDifference, build_context, external_section, galaxy_verdicts,
-                                                          render)
+from tess_cluster_age.pipelines.reporting.context import (TrainingRecord, VersionDifference, build_context, coverage_section, external_section,
+                                                          galaxy_verdicts, render)
 from tess_cluster_age.pipelines.reporting.nodes import collect_training_records, combine_model_tables, model_comparison, plot_importance_figures
 from tess_cluster_age.pipelines.reporting.tables import display_table
 from tess_cluster_age.provenance import package_versions
@@ -135,7 +135,9 @@ def _context(**changes):
                  "versions_now": package_versions(), "reporting": ReportingConfig(), "evaluation_config": EvaluationConfig(),
                  "external": external_section(catalogues=pd.DataFrame(), matches=pd.DataFrame(), validation=pd.DataFrame(),
                                               scatter=pd.DataFrame(columns=["galaxy"]), recommended={}, config=ExternalValidationConfig()),
-                 "external_config": ExternalValidationConfig()}
+                 "external_config": ExternalValidationConfig(),
+                 "coverage": coverage_section(by_predicted=pd.DataFrame(columns=["model"]), by_true=pd.DataFrame(columns=["model"]),
+                                              recommended={}, featured=(), config=EvaluationConfig())}
     return build_context(**(arguments | changes))
 
 

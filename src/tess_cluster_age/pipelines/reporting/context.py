@@ -297,6 +297,166 @@ def external_section(*, catalogues: pd.DataFrame, matches: pd.DataFrame, validat
     )
 
 
+# ------------------------------------------------------------------------------------ coverage by predicted and by true age
+COVERAGE_TARGETS: dict[str, tuple[float, float]] = {"cov68": (0.68, 0.08), "cov95": (0.95, 0.04)}
+"""Issue 18's target for the recommended model: each coverage within ``nominal ± tolerance`` in every
+galaxy x predicted-age bin holding at least ``evaluation.calibration_min_clusters`` clusters."""
+
+TRUE_AGE_EXTREMES = ("Coverage by true age at the extremes cannot be fixed without information. A calibration can use only "
+                     "what is known when an age is predicted: the galaxy and the prediction itself. A cluster whose light "
+                     "curves look like those of a middle-aged cluster is predicted in the middle whatever its true age, so the "
+                     "youngest and the oldest clusters share their predicted-age bin with middle-aged ones. Intervals wide "
+                     "enough to hold them would be as wide for every cluster predicted there, and too wide for most; an "
+                     "interval that depended on the true age would need the answer. Only a feature that tells those clusters "
+                     "apart from the middle-aged ones (new information) can close the gap by true age; until then an interval "
+                     "holds for the clusters predicted at an age, which is how a user reads it.")
+"""Why the intervals are calibrated by predicted age and cannot hold at the extremes of true age (shown on the page)."""
+
+
+def _in_target(row: Any) -> bool:
+    return all(abs(float(getattr(row, metric)) - nominal) <= tolerance for metric, (nominal, tolerance) in COVERAGE_TARGETS.items())
+
+
+def _clusters(n: float) -> str:
+    """A number of clusters per fold seed (a mean over seeds, so maybe fractional) with its noun."""
+    text = f"{n:.1f}".removesuffix(".0")
+    return f"{text} cluster{'' if text == '1' else 's'}"
+
+
+def _cell(label: str, row: Any) -> str:
+    return f"{label} ({_clusters(row.n)}: {row.cov68:.2f} at 68 %, {row.cov95:.2f} at 95 %)"
+
+
+def predicted_age_sentence(rows: pd.DataFrame, galaxy: str, model: str, min_clusters: int) -> str:
+    """Whether ``model``'s intervals hold in each predicted-age bin of ``galaxy``, in words with the numbers.
+
+    Args:
+        rows: ``coverage_by_predicted_age.csv`` rows of that model and galaxy (bins in age order).
+        min_clusters: bins with fewer clusters per fold seed are listed, not judged.
+    """
+    judged = [r for r in rows.itertuples() if r.n >= min_clusters]
+    sparse = [r for r in rows.itertuples() if r.n < min_clusters]
+    if not judged:
+        sentence = f"In the {galaxy}, no predicted-age bin of {model} holds {min_clusters} or more clusters: none is judged."
+    else:
+        missed = [r for r in judged if not _in_target(r)]
+        target = " and ".join(f"{nominal:.2f} ± {tolerance:.2f}" for nominal, tolerance in COVERAGE_TARGETS.values())
+        sentence = (f"In the {galaxy}, by predicted age, {model}'s intervals hold (within {target}) in {len(judged) - len(missed)} of "
+                    f"the {len(judged)} bins with at least {min_clusters} clusters")
+        sentence += (f"; not in {_join([_cell(r.predicted_bin, r) for r in missed])}." if missed else
+                     f": {_join([_cell(r.predicted_bin, r) for r in judged])}.")
+    if sparse:
+        sentence += f" Too few clusters to judge: {_join([_cell(r.predicted_bin, r) for r in sparse])}."
+    return sentence
+
+
+def true_age_sentence(rows: pd.DataFrame, galaxy: str, model: str) -> str:
+    """The coverage of ``model`` in the youngest and oldest true-age bins of ``galaxy``, in words.
+
+    Args:
+        rows: :func:`evaluation.coverage_by_age_bin` rows (by ``log_age``) of that model and galaxy, bins in age order.
+    """
+    if rows.empty:
+        return f"In the {galaxy}, {model} has no cluster with a label: no coverage by true age."
+    ends = [rows.iloc[0]] if len(rows) == 1 else [rows.iloc[0], rows.iloc[-1]]
+    cells = [_cell(f"{'youngest' if i == 0 else 'oldest'} bin {r.age_bin}", r) for i, r in enumerate(ends)]
+    return f"In the {galaxy}, by true age, {model} covers the {_join(cells)}."
+
+
+@dataclasses.dataclass(frozen=True)
+class CoverageGalaxy:
+    """Coverage by predicted and by true age of the model shown for one galaxy.
+
+    Attributes:
+        galaxy: MW, LMC or SMC.
+        model: the model shown (the galaxy's recommended model, else the first featured model present).
+        why: why this model (the recommendation's reason, or that there is none).
+        table: per bin, clusters (per fold seed), cov68 and cov95 by predicted age, then by true age.
+        predicted_sentence, true_sentence: :func:`predicted_age_sentence`, :func:`true_age_sentence`.
+    """
+
+    galaxy: str
+    model: str
+    why: str
+    table: Table
+    predicted_sentence: str
+    true_sentence: str
+
+
+@dataclasses.dataclass(frozen=True)
+class CoverageSection:
+    """The calibration section's coverage by predicted and by true age (issue 18, item 4).
+
+    Attributes:
+        calibration: ``evaluation.calibration`` the models were trained with (``galaxy_age`` or ``galaxy``).
+        bin_edges: the predicted-age (and here true-age) bin edges, log10 yr.
+        min_clusters: bins with fewer clusters per fold seed are not judged.
+        by_predicted: ``coverage_by_predicted_age.csv`` (every model; the numbers).
+        by_true: the same by true (label) age (:func:`evaluation.coverage_by_age_bin`).
+        galaxies: galaxy -> :class:`CoverageGalaxy` (galaxies without a model to show absent).
+        true_age_extremes: why coverage by true age cannot hold at the extremes (:data:`TRUE_AGE_EXTREMES`).
+    """
+
+    calibration: str
+    bin_edges: tuple[float, ...]
+    min_clusters: int
+    by_predicted: pd.DataFrame
+    by_true: pd.DataFrame
+    galaxies: dict[str, CoverageGalaxy]
+    true_age_extremes: str
+
+
+def coverage_side_by_side(by_predicted: pd.DataFrame, by_true: pd.DataFrame, bin_edges: tuple[float, ...]) -> pd.DataFrame:
+    """One model and galaxy's coverage per bin, by predicted age and by true age side by side (NaN where a bin is empty)."""
+    predicted = by_predicted.set_index("predicted_bin")[["n", "cov68", "cov95"]]
+    true = by_true.set_index("age_bin")[["n", "cov68", "cov95"]]
+    labels = [b for b in evaluation.age_bin_labels(bin_edges) if b in predicted.index or b in true.index]
+    out = pd.DataFrame({"log age bin": labels})
+    for heading, part in (("predicted", predicted), ("true", true)):
+        part = part.reindex(labels)
+        out[f"clusters by {heading} age"] = part["n"].to_numpy()
+        out[f"cov68 by {heading} age"] = part["cov68"].to_numpy()
+        out[f"cov95 by {heading} age"] = part["cov95"].to_numpy()
+    return out
+
+
+def coverage_section(*, by_predicted: pd.DataFrame, by_true: pd.DataFrame, recommended: Mapping[str, Mapping[str, str]],
+                     featured: tuple[str, ...], config: EvaluationConfig) -> CoverageSection:
+    """The coverage by predicted and by true age, per galaxy, of its recommended model.
+
+    Args:
+        by_predicted: ``coverage_by_predicted_age.csv`` (:func:`evaluation.coverage_by_predicted_age`).
+        by_true: :func:`evaluation.coverage_by_age_bin` by ``log_age``, same bins.
+        recommended: galaxy -> ``{"model", "why"}`` (:func:`tess_cluster_age.dating.recommended_models`).
+        featured: the ``reporting.featured_models``: the first one present stands in where no model is recommended.
+        config: the validated ``evaluation`` section (``calibration``, ``calibration_bin_edges``,
+            ``calibration_min_clusters``).
+    """
+    galaxies = {}
+    present = set(by_predicted["model"])
+    for galaxy in GALAXIES:
+        choice = recommended.get(galaxy, {})
+        model, why = choice.get("model"), choice.get("why", "")
+        if model not in present:
+            model = next((m for m in featured if m in present), None)
+            why = f"no recommended model with out-of-fold predictions here: the first featured model, {model}"
+        if model is None:
+            continue
+        predicted = by_predicted[(by_predicted["model"] == model) & (by_predicted["galaxy"] == galaxy)]
+        true = by_true[(by_true["model"] == model) & (by_true["galaxy"] == galaxy)]
+        if predicted.empty:
+            continue
+        galaxies[galaxy] = CoverageGalaxy(
+            galaxy=galaxy, model=model, why=why,
+            table=display_table(coverage_side_by_side(predicted, true, config.calibration_bin_edges),
+                                digits={"clusters by predicted age": 1, "clusters by true age": 1}),
+            predicted_sentence=predicted_age_sentence(predicted, galaxy, model, config.calibration_min_clusters),
+            true_sentence=true_age_sentence(true, galaxy, model))
+    return CoverageSection(calibration=config.calibration, bin_edges=tuple(config.calibration_bin_edges),
+                           min_clusters=config.calibration_min_clusters, by_predicted=by_predicted, by_true=by_true,
+                           galaxies=galaxies, true_age_extremes=TRUE_AGE_EXTREMES)
+
+
 # ------------------------------------------------------------------------------------ provenance
 @dataclasses.dataclass(frozen=True)
 class TrainingRecord:
@@ -395,6 +555,7 @@ class ReportContext:
         versions: package, version(s) the models were trained with, version at render time.
         version_differences: the packages whose version differs at render time.
         external: the section on independent ages (:class:`ExternalSection`).
+        coverage: coverage by predicted and by true age (:class:`CoverageSection`).
         parameters: ``recorded with the models`` (``features``, ``models``) and ``this report``
             (the ``reporting``, ``evaluation`` and ``external_validation`` sections it was rendered with).
         warnings: what the reader must know before trusting the page (version differences
@@ -423,6 +584,7 @@ class ReportContext:
     versions: Table
     version_differences: tuple[VersionDifference, ...]
     external: ExternalSection
+    coverage: CoverageSection
     parameters: dict[str, Any]
     warnings: tuple[str, ...]
 
@@ -430,7 +592,7 @@ class ReportContext:
 def build_context(*, per_galaxy: pd.DataFrame, problems: pd.DataFrame, comparison: pd.DataFrame, metrics: pd.DataFrame,
                   last_predictions: pd.DataFrame, figures: Mapping[str, bytes], training: Mapping[str, TrainingRecord | None],
                   versions_now: Mapping[str, str], reporting: ReportingConfig, evaluation_config: EvaluationConfig,
-                  external: ExternalSection, external_config: ExternalValidationConfig) -> ReportContext:
+                  external: ExternalSection, external_config: ExternalValidationConfig, coverage: CoverageSection) -> ReportContext:
     """The report's context from the reporting pipeline's tables and the models' records.
 
     Args:
@@ -444,6 +606,7 @@ def build_context(*, per_galaxy: pd.DataFrame, problems: pd.DataFrame, compariso
         reporting, evaluation_config: the validated ``reporting`` and ``evaluation`` sections.
         external: the section on independent ages (:func:`external_section`).
         external_config: the validated ``external_validation`` section it was made with.
+        coverage: coverage by predicted and by true age (:func:`coverage_section`).
     """
     not_png = sorted(name for name, image in figures.items() if not isinstance(image, (bytes, bytearray)))
     if not_png:
@@ -489,6 +652,7 @@ def build_context(*, per_galaxy: pd.DataFrame, problems: pd.DataFrame, compariso
         versions=versions,
         version_differences=differences,
         external=external,
+        coverage=coverage,
         parameters=parameters,
         warnings=tuple(warnings),
     )

@@ -26,14 +26,15 @@ from tess_cluster_age.provenance import package_versions
 from tess_cluster_age.schema import GALAXIES, REFERENCE_MODEL
 
 from . import figures
-from .context import ExternalSection, ReportContext, TrainingRecord, build_context, external_section, render
+from .context import (CoverageSection, ExternalSection, ReportContext, TrainingRecord, build_context, coverage_section, external_section,
+                      render)
 from .tables import combine_cluster_predictions, combine_importances, combine_model_tables, data_overview
 
 __all__ = ["build_report_context", "collect_figures", "collect_training_records", "combine_cluster_predictions", "combine_importances",
-           "combine_model_tables", "data_overview", "independent_catalogues", "label_scatter", "match_independent_ages",
+           "combine_model_tables", "coverage_by_predicted_age", "data_overview", "independent_catalogues", "label_scatter", "match_independent_ages",
            "model_comparison", "plot_calibration_figures", "plot_control_figures", "plot_data_figures", "plot_external_figures",
            "plot_importance_figures", "plot_light_curve_figures", "plot_per_galaxy_figures", "recommended_models", "render_report",
-           "report_external_section", "validate_against_independent_ages"]
+           "report_coverage_section", "report_external_section", "validate_against_independent_ages"]
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,41 @@ def plot_light_curve_figures(clusters: pd.DataFrame, segments: pd.DataFrame, sec
     if not examples:
         return {}
     return {"light_curves.png": figures.light_curves(clusters, segments, sector_light_curves, periodograms_classic, examples)}
+
+
+# ------------------------------------------------------------------------------------ coverage by predicted age
+def coverage_by_predicted_age(cluster_oof: pd.DataFrame, evaluation_params: Mapping[str, Any]) -> pd.DataFrame:
+    """``coverage_by_predicted_age.csv``: out-of-fold cluster coverage per model, galaxy and predicted-age bin.
+
+    Args:
+        cluster_oof: cluster-level out-of-fold rows of every model (dex).
+        evaluation_params: the ``evaluation`` section (``calibration_bin_edges``, log10 yr: the bins
+            the models' sigma is calibrated in).
+
+    Returns:
+        :data:`evaluation.COVERAGE_BY_PREDICTED_AGE_COLUMNS` (:func:`evaluation.coverage_by_predicted_age`).
+    """
+    cfg = EvaluationConfig.from_params(evaluation_params)
+    table = evaluation.coverage_by_predicted_age(cluster_oof, cfg.calibration_bin_edges)
+    logger.info("coverage by predicted age: %d models x galaxy x bin cells", len(table))
+    return table
+
+
+def report_coverage_section(cluster_oof: pd.DataFrame, by_predicted: pd.DataFrame, recommended: Mapping[str, Mapping[str, str]],
+                            reporting_params: Mapping[str, Any], evaluation_params: Mapping[str, Any]) -> CoverageSection:
+    """The report's coverage by predicted and by true age of each galaxy's recommended model (:func:`context.coverage_section`).
+
+    Args:
+        cluster_oof: cluster-level out-of-fold rows of every model (coverage by true age is computed from them).
+        by_predicted: ``coverage_by_predicted_age.csv``.
+        recommended: galaxy -> ``{"model", "why"}`` (:func:`recommended_models`).
+        reporting_params: the ``reporting`` section (``featured_models``).
+        evaluation_params: the ``evaluation`` section (``calibration*``).
+    """
+    cfg = EvaluationConfig.from_params(evaluation_params)
+    by_true = evaluation.coverage_by_age_bin(cluster_oof, cfg.calibration_bin_edges, "log_age")
+    return coverage_section(by_predicted=by_predicted, by_true=by_true, recommended=recommended,
+                            featured=ReportingConfig.from_params(reporting_params).featured_models, config=cfg)
 
 
 # ------------------------------------------------------------------------------------ independent ages (SPEC 8)
@@ -296,14 +332,15 @@ def collect_training_records(**bundles: TrainedModels | None) -> dict[str, Train
 
 def build_report_context(data_per_galaxy: pd.DataFrame, ingestion_problems: pd.DataFrame, comparison: pd.DataFrame,
                          metrics: pd.DataFrame, last_predictions: pd.DataFrame, figure_images: Mapping[str, bytes],
-                         training: Mapping[str, TrainingRecord | None], external_part: ExternalSection, reporting_params: Mapping[str, Any],
-                         evaluation_params: Mapping[str, Any], external_params: Mapping[str, Any]) -> ReportContext:
+                         training: Mapping[str, TrainingRecord | None], external_part: ExternalSection, coverage_part: CoverageSection,
+                         reporting_params: Mapping[str, Any], evaluation_params: Mapping[str, Any],
+                         external_params: Mapping[str, Any]) -> ReportContext:
     """The report's :class:`ReportContext`; the packages installed now are compared with the models' records."""
     return build_context(per_galaxy=data_per_galaxy, problems=ingestion_problems, comparison=comparison, metrics=metrics,
                          last_predictions=last_predictions, figures=figure_images, training=training, versions_now=package_versions(),
                          reporting=ReportingConfig.from_params(reporting_params),
                          evaluation_config=EvaluationConfig.from_params(evaluation_params), external=external_part,
-                         external_config=ExternalValidationConfig.from_params(external_params))
+                         external_config=ExternalValidationConfig.from_params(external_params), coverage=coverage_part)
 
 
 def render_report(context: ReportContext) -> str:

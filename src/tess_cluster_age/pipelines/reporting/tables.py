@@ -169,10 +169,12 @@ def format_cell(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def display_table(frame: pd.DataFrame) -> Table:
-    """``frame`` as text cells, each through :func:`format_cell` (the page's one formatter)."""
+def display_table(frame: pd.DataFrame, digits: Mapping[str, int] | None = None) -> Table:
+    """``frame`` as text cells, each through :func:`format_cell` (the page's one formatter), with
+    ``digits[column]`` decimals where given (3 elsewhere)."""
+    places = [(digits or {}).get(str(c), 3) for c in frame.columns]
     return Table(tuple(str(c) for c in frame.columns),
-                 tuple(tuple(format_cell(v) for v in row) for row in frame.itertuples(index=False)))
+                 tuple(tuple(format_cell(v, d) for v, d in zip(row, places)) for row in frame.itertuples(index=False)))
 
 
 def signed(x: float | None) -> str:
