@@ -36,7 +36,7 @@ def _light_curves(model_input: pd.DataFrame) -> pd.DataFrame:
 def scratch_data(tmp_path):
     """A data folder with what notebook 02 loads: model input, light curves, a trained forest and its out-of-fold rows."""
     model_input = synthetic_model_input(n_clusters=30, segments_per_cluster=3, seed=4)
-    oof, _ = cross_validate_models(model_input, synthetic_folds(model_input, n_splits=3, seeds=(0,)), None, None, FOREST, EVALUATION, 42)
+    oof, *_ = cross_validate_models(model_input, synthetic_folds(model_input, n_splits=3, seeds=(0,)), None, None, FOREST, EVALUATION, 42)
     metrics = score_models(oof, EVALUATION)
     trained = train_final_models(model_input, None, None, metrics, FOREST, EVALUATION, 42, {"seed": 42})
     data_dir = tmp_path / "data"

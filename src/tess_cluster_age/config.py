@@ -482,6 +482,7 @@ SECTIONS: dict[str, str | Callable[[Any], Any]] = {
     "gaussian_nn": "tess_cluster_age.models.config:validate_gaussian_nn",
     "random_forest": "tess_cluster_age.models.config:validate_random_forest",
     "regression": "tess_cluster_age.models.config:validate_regression",
+    "combined": "tess_cluster_age.models.config:CombinedConfig",
 }
 """Parameter section -> its model: ``"module:attribute"`` of a dataclass, or a validating function."""
 

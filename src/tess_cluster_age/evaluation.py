@@ -473,19 +473,22 @@ def _fold_predictions(task: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame 
         "segment_id": test["segment_id"].to_numpy(), "name": test["name"].to_numpy(), "galaxy": test["galaxy"].to_numpy(),
         "kind": test["kind"].to_numpy(), "log_age": test[label].to_numpy(float), "mu": mu, "sigma": sigma,
     })
+    inner = None
+    if task.get("inner"):
+        inner = cluster_predictions(model.inner_out_of_fold()).assign(model=task["model_name"], seed=seed, fold=fold)
     importance = task.get("importance")
     if not importance:
-        return rows, None
+        return rows, None, inner
     from tess_cluster_age.schema import feature_columns
 
     table = permutation_importance(model, test, test[label].to_numpy(float), test["name"].to_numpy(), feature_columns(test),
                                    importance.n_repeats, seed * 1000 + fold)
-    return rows, table.assign(seed=seed, fold=fold)
+    return rows, table.assign(seed=seed, fold=fold), inner
 
 
 def cross_validate(make_model: Callable[[], Any], data: pd.DataFrame, folds: pd.DataFrame, model_name: str,
                    label: str = "log_age", progress: logging.Logger | None = None,
-                   importance: Any | None = None, workers: int = 1) -> pd.DataFrame:
+                   importance: Any | None = None, workers: int = 1, inner: bool = False) -> pd.DataFrame:
     """Out-of-fold segment predictions of one model for every seed and fold of ``folds``.
 
     For each (seed, fold) the model is built fresh by ``make_model()``, fitted on the segments of
@@ -507,6 +510,10 @@ def cross_validate(make_model: Callable[[], Any], data: pd.DataFrame, folds: pd.
             (``seed, fold, feature, importance``).
         workers: folds fitted in parallel processes (1 = in this process). Results do not depend
             on it: every fold's model is seeded by its parameters alone.
+        inner: also keep each fold's inner out-of-fold predictions of its training clusters
+            (:meth:`~tess_cluster_age.models.base.AgeModel.inner_out_of_fold`, at cluster level),
+            in ``result.attrs["inner"]`` (:data:`INNER_OOF_COLUMNS`): what a combined model
+            fitted in that fold weighs its components on.
 
     Returns:
         ``model, level='segment', seed, fold, segment_id, name, galaxy, kind, log_age, mu, sigma``.
@@ -521,14 +528,25 @@ def cross_validate(make_model: Callable[[], Any], data: pd.DataFrame, folds: pd.
         fold = rows["name"].map(fold_of).to_numpy()
         for k in sorted(np.unique(fold)):
             tasks.append({"make_model": make_model, "train": rows[fold != k], "test": rows[fold == k], "label": label, "seed": int(seed),
-                          "fold": int(k), "model_name": model_name, "importance": importance if int(seed) in importance_seeds else None})
+                          "fold": int(k), "model_name": model_name, "importance": importance if int(seed) in importance_seeds else None,
+                          "inner": inner})
     results = run_tasks(_fold_predictions, tasks, workers=int(workers), label=f"{model_name}: folds", logger=progress or logger,
                         log_every_seconds=30.0 if progress else float("inf"))
     result = pd.concat([r[0] for r in results], ignore_index=True)
     importances = [r[1] for r in results if r[1] is not None]
     if importances:
         result.attrs["importance"] = pd.concat(importances, ignore_index=True)[["seed", "fold", "feature", "importance"]]
+    if inner:
+        result.attrs["inner"] = pd.concat([r[2] for r in results], ignore_index=True)[INNER_OOF_COLUMNS]
     return result
+
+
+INNER_OOF_COLUMNS = ["model", "seed", "fold", "name", "galaxy", "log_age", "mu", "sigma", "n_segments"]
+"""Inner out-of-fold cluster predictions of each outer fold's model (``seed, fold``; for the final
+model, fitted on every labelled cluster, both are -1): ``mu``, ``sigma`` in dex."""
+
+FINAL_FIT = -1
+"""``seed`` and ``fold`` of the inner rows of a final model (fitted on every labelled cluster)."""
 
 
 def with_cluster_rows(segment_rows: pd.DataFrame) -> pd.DataFrame:

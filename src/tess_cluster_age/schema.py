@@ -33,7 +33,7 @@ BASELINES: tuple[str, ...] = ("constant", "galaxy_mean")
 REFERENCE_MODEL = "galaxy_mean"
 """The baseline every model's cluster RMSE is compared with (the paired bootstrap CI of SPEC 4)."""
 
-MODEL_PIPELINES: tuple[str, ...] = ("random_forest", "gaussian_nn", "regression")
+MODEL_PIPELINES: tuple[str, ...] = ("random_forest", "gaussian_nn", "regression", "combined")
 """The pipelines that train (and save) age models, in the order the report's tables and predict's
 model lookup use."""
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tess_cluster_age.models import (ConstantModel, GalaxyMeanModel, GaussianNetworkAgeModel, GradientBoostingAgeModel, PerGalaxy,
+from tess_cluster_age.models import (CombinedAgeModel, ConstantModel, GalaxyMeanModel, GaussianNetworkAgeModel, GradientBoostingAgeModel, PerGalaxy,
                                      RandomForestAgeModel, RidgeAgeModel, TunedAgeModel)
 from tess_cluster_age.models.bundle import ModelInfo, TrainedModels
 from tess_cluster_age.models.persistence import (FORMAT_VERSION, MANIFEST, ModelFileError, find_model_file, load_models, read_models,
@@ -50,6 +50,9 @@ ESTIMATORS = {
     "gradient_boosting_refit": lambda: GradientBoostingAgeModel(n_estimators=30, min_child_samples=5, refit=True, inner_folds=2, n_jobs=1),
     "per_galaxy_gradient_boosting": lambda: PerGalaxy(GradientBoostingAgeModel(n_estimators=20, min_child_samples=3, features=FEATURES,
                                                                                inner_folds=2, n_jobs=1)),
+    "combined": lambda: CombinedAgeModel(components=(RidgeAgeModel(alpha=2.0, inner_folds=3, random_state=1),
+                                                     PerGalaxy(RandomForestAgeModel(n_estimators=3, features=FEATURES, inner_folds=2, n_jobs=1))),
+                                         names=("regression", "per_galaxy_forest")),
 }
 
 

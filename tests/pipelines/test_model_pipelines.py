@@ -123,13 +123,13 @@ def test_with_shuffled_labels_no_model_shows_skill():
     section["models"] = {"random_forest": section["models"]["random_forest"]}
     section["controls"] = ["random_forest"]
     section["importance"] = {"models": []}
-    oof, _ = cross_validate_models(data, folds, None, None, {**section, "shuffle_labels": True}, EVALUATION, 42)
+    oof, *_ = cross_validate_models(data, folds, None, None, {**section, "shuffle_labels": True}, EVALUATION, 42)
     metrics = score_models(oof, EVALUATION)
     assert set(oof["model"]) == {"random_forest_shuffled_labels", "constant_shuffled_labels", "galaxy_mean_shuffled_labels"}
     assert _cluster_rmse(metrics, "random_forest_shuffled_labels") >= _cluster_rmse(metrics, "galaxy_mean_shuffled_labels") - 0.01
     assert evaluation.controls_without_skill(metrics)
 
-    oof, _ = cross_validate_models(data, folds, None, None, section, EVALUATION, 42)
+    oof, *_ = cross_validate_models(data, folds, None, None, section, EVALUATION, 42)
     metrics = score_models(oof, EVALUATION)
     assert _cluster_rmse(metrics, "random_forest") < _cluster_rmse(metrics, "galaxy_mean") - 0.3
     assert _cluster_rmse(metrics, "random_forest_shuffled_labels") >= _cluster_rmse(metrics, "galaxy_mean_shuffled_labels") - 0.01

@@ -51,6 +51,7 @@ CLASSES: dict[str, str] = {
     "RidgeAgeModel": ESTIMATORS["regression"],
     "GaussianNetworkAgeModel": ESTIMATORS["gaussian_nn"],
     "TunedAgeModel": "tess_cluster_age.models.tuning:TunedAgeModel",
+    "CombinedAgeModel": "tess_cluster_age.models.combined:CombinedAgeModel",
 }
 """The classes this package exports, each imported when first asked for."""
 
@@ -102,5 +103,5 @@ def build_model(spec: ModelSpec, seed: int = 0, tuning: TuningConfig | None = No
     return model
 
 
-__all__ = ["AgeModel", "BASELINES", "CalibratedAgeModel", "ConstantModel", "ESTIMATORS", "GalaxyMeanModel", "estimator_class", "GaussianNetworkAgeModel",
+__all__ = ["AgeModel", "BASELINES", "CalibratedAgeModel", "CombinedAgeModel", "ConstantModel", "ESTIMATORS", "GalaxyMeanModel", "estimator_class", "GaussianNetworkAgeModel",
            "GradientBoostingAgeModel", "PerGalaxy", "RandomForestAgeModel", "RidgeAgeModel", "TunedAgeModel", "build_model", "ModelSpec"]

@@ -174,6 +174,17 @@ class AgeModel(BaseEstimator):
         mu, sigma = self.predictor().predict(X)
         return (mu, sigma) if return_std else mu
 
+    def inner_out_of_fold(self) -> pd.DataFrame:
+        """The fitted model's predictions of its own training segments, each by a member that did not
+        train on its cluster, with the calibrated sigma: ``name, galaxy, log_age, mu, sigma`` (dex).
+
+        What the combined model weighs its components on (:mod:`tess_cluster_age.models.combined`).
+
+        Raises:
+            ValueError: the model draws no inner folds (the baselines).
+        """
+        raise ValueError(f"{type(self).__name__} draws no inner folds: it has no inner out-of-fold predictions")
+
 
 class ConstantModel(AgeModel):
     """Baseline: the weighted mean and standard deviation of the training log ages, for every row."""
@@ -235,6 +246,10 @@ class PerGalaxy(AgeModel):
     def predictor(self) -> GalaxyRouter:
         check_is_fitted(self)
         return GalaxyRouter({name: model.predictor() for name, model in self.models_.items()})
+
+    def inner_out_of_fold(self) -> pd.DataFrame:
+        check_is_fitted(self)
+        return pd.concat([model.inner_out_of_fold() for model in self.models_.values()], ignore_index=True)
 
 
 class CalibratedAgeModel(AgeModel):
@@ -312,6 +327,13 @@ class CalibratedAgeModel(AgeModel):
         return MemberEnsemble(self.feature_names_in_, bool(self.use_galaxy), list(self.extra_columns_), self.members_,
                               bool(self.mix_members), self.sigma_scale_, float(self.sigma_floor),
                               tuple(float(e) for e in self.calibration_bin_edges))
+
+    def inner_out_of_fold(self) -> pd.DataFrame:
+        check_is_fitted(self, "inner_predictions_")
+        rows = self.inner_predictions_
+        sigma = self.predictor().calibrated_sigma(rows["mu"].to_numpy(float), rows["sigma"].to_numpy(float), rows["galaxy"].to_numpy(),
+                                                  rows["name"].astype(str).to_numpy())
+        return rows.assign(sigma=sigma)
 
     @property
     def inner_cluster_rmse_(self) -> float:

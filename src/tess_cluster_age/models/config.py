@@ -199,3 +199,57 @@ def validate_random_forest(section: Any) -> ModelPipelineConfig:
 
 def validate_regression(section: Any) -> ModelPipelineConfig:
     return validate_model_section(section, "regression")
+
+
+@dataclasses.dataclass(frozen=True)
+class CombinedSpec:
+    """One combined model: ``components``, each ``<pipeline>.<model>`` of a model its pipeline saves
+    (``save: true``), so that the combined model's file can hold their fitted predictors; ``save``
+    as for the other pipelines' models."""
+
+    __pydantic_config__ = NESTED
+
+    components: tuple[str, ...] = ()
+    save: bool = True
+
+    @property
+    def model_names(self) -> list[str]:
+        """The components' model names (without their pipeline)."""
+        return [c.split(".")[1] for c in self.components]
+
+
+@dataclasses.dataclass(frozen=True)
+class CombinedConfig:
+    """The ``combined`` section (``parameters_combined.yml``): mixtures of saved models.
+
+    Attributes:
+        models: model name -> :class:`CombinedSpec`.
+        control: also combine the components' shuffled-label controls (each component must be a
+            ``controls`` entry of its pipeline), as ``<model>_shuffled_labels``.
+        max_iter, tol: of the EM fit of the weights (:func:`tess_cluster_age.models.combined.mixture_weights`).
+    """
+
+    __pydantic_config__ = NESTED
+
+    models: dict[str, CombinedSpec] = dataclasses.field(default_factory=dict)
+    control: bool = True
+    max_iter: int = 1000
+    tol: float = 1e-9
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name, spec in self.models.items():
+            where = f"combined.models.{name}.components"
+            problems += [f"{where}: {c!r} is not '<pipeline>.<model>'" for c in spec.components if c.count(".") != 1]
+            if len(spec.components) < 2:
+                problems.append(f"{where} = {list(spec.components)}: at least two models are needed")
+            if len(set(spec.components)) != len(spec.components):
+                problems.append(f"{where} = {list(spec.components)}: a model is listed twice")
+        if self.max_iter < 1 or not self.tol > 0:
+            problems.append(f"combined.max_iter = {self.max_iter}, tol = {self.tol}: max_iter >= 1 and tol > 0 are required")
+        if problems:
+            raise ParameterError("\n".join(problems))
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None) -> "CombinedConfig":
+        return config_from_params(cls, params, "combined")

@@ -90,13 +90,14 @@ SUFFIX = ".zip"
 """Model files are ``<pipeline>.zip`` (in Kedro's versioned layout ``<pipeline>.zip/<version>/<pipeline>.zip``)."""
 
 ESTIMATOR_CLASSES: frozenset[str] = frozenset({*ESTIMATORS.values(), "tess_cluster_age.models.base:PerGalaxy",
-                                               "tess_cluster_age.models.tuning:TunedAgeModel"})
-"""This package's estimators (the registry :data:`tess_cluster_age.models.ESTIMATORS` and the two wrappers)."""
+                                               "tess_cluster_age.models.tuning:TunedAgeModel",
+                                               "tess_cluster_age.models.combined:CombinedAgeModel"})
+"""This package's estimators (the registry :data:`tess_cluster_age.models.ESTIMATORS`, the two wrappers and the mixture of models)."""
 
 STATE_CLASSES: frozenset[str] = frozenset({"tess_cluster_age.models.preprocessing:Standardiser",
                                            *(f"tess_cluster_age.models.predictors:{name}"
                                              for name in ("GalaxyMeans", "MemberEnsemble", "GalaxyRouter", "NetworkMember", "TreeEnsembleMember",
-                                                          "BoostedTreesMember", "LinearMember"))})
+                                                          "BoostedTreesMember", "LinearMember", "ModelMixture"))})
 """Predictors, members and scalers, rebuilt from their attributes alone (no constructor call)."""
 
 ALLOWED: dict[str, frozenset[str]] = {"$estimator": ESTIMATOR_CLASSES, "$object": STATE_CLASSES}

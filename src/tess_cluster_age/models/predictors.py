@@ -397,11 +397,16 @@ class MemberEnsemble:
 
     def predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         mu, sigma = self.raw(X)
-        galaxy, bins = galaxy_of(X), calibration_bins(mu, cluster_names(X), self.calibration_bin_edges)
+        return mu, self.calibrated_sigma(mu, sigma, galaxy_of(X), cluster_names(X))
+
+    def calibrated_sigma(self, mu: np.ndarray, sigma: np.ndarray, galaxy: np.ndarray, names: np.ndarray) -> np.ndarray:
+        """``max(k sigma, sigma_floor)`` (dex), ``k`` looked up by each row's galaxy and its cluster's predicted-age bin."""
+        galaxy = np.asarray(galaxy).astype(str)
+        bins = calibration_bins(mu, names, self.calibration_bin_edges)
         scale = np.empty(len(mu))
         for g, b in set(zip(galaxy, bins)):      # a handful of categories: one lookup each
             scale[(galaxy == g) & (bins == b)] = self.sigma_scale[(g, b) if (g, b) in self.sigma_scale else ("all", b)]
-        return mu, np.maximum(sigma * scale, self.sigma_floor)
+        return np.maximum(np.asarray(sigma, float) * scale, self.sigma_floor)
 
 
 @dataclasses.dataclass(eq=False)
@@ -436,3 +441,59 @@ class GalaxyMeans:
         mu = np.array([self.mean.get(g, self.mean["all"]) for g in galaxy], dtype=float)
         sigma = np.array([self.std.get(g, self.std["all"]) for g in galaxy], dtype=float)
         return mu, np.maximum(sigma, 1e-6)
+
+
+@dataclasses.dataclass(eq=False)
+class ModelMixture:
+    """Several models' predictions combined as a Gaussian mixture, with weights per host galaxy.
+
+    For a row of galaxy ``g``, with component ``m`` predicting ``N(mu_m, sigma_m)`` and weights
+    ``w_gm`` (non-negative, summing to 1), the mixture has mean ``mu = sum_m w_gm mu_m`` and variance
+    ``sum_m w_gm (sigma_m^2 + mu_m^2) - mu^2`` (dex): the components' disagreement widens sigma. A
+    galaxy without weights of its own takes the ``"all"`` entry's.
+
+    Attributes:
+        names: the components' model names (what the weights refer to).
+        components: their predictors, in the order of ``names``.
+        weights: galaxy (and ``"all"``) -> one weight per component.
+    """
+
+    names: list[str]
+    components: list[Any]
+    weights: Mapping[str, np.ndarray]
+
+    def problem(self) -> str | None:
+        """What is wrong with the weights (a damaged or crafted model file), or None."""
+        if len(self.names) != len(self.components) or not self.components:
+            return f"{len(self.names)} component names for {len(self.components)} components"
+        if "all" not in self.weights:
+            return "no weights for the 'all' galaxy"
+        for galaxy, w in self.weights.items():
+            w = np.asarray(w, float)
+            if w.shape != (len(self.components),) or not np.all(np.isfinite(w)) or (w < 0).any() or abs(w.sum() - 1) > 1e-6:
+                return f"weights of {galaxy!r} are not {len(self.components)} non-negative numbers summing to 1"
+        return None
+
+    def predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        predictions = [component.predict(X) for component in self.components]
+        return mix_predictions(np.column_stack([p[0] for p in predictions]), np.column_stack([p[1] for p in predictions]),
+                               row_weights(self.weights, galaxy_of(X)))
+
+
+def row_weights(weights: Mapping[str, np.ndarray], galaxy: np.ndarray) -> np.ndarray:
+    """Each row's mixture weights (rows x components) by its galaxy; ``weights["all"]`` for a galaxy without its own."""
+    galaxy = np.asarray(galaxy).astype(str)
+    out = np.empty((len(galaxy), len(weights["all"])))
+    for g in set(galaxy):
+        out[galaxy == g] = np.asarray(weights.get(g, weights["all"]), float)
+    return out
+
+
+def mix_predictions(mu: np.ndarray, sigma: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation (dex) of the weighted Gaussian mixture of each row's components.
+
+    ``mu``, ``sigma`` and ``weights`` are rows x components; ``mu = sum_m w_m mu_m`` and
+    ``sigma^2 = sum_m w_m (sigma_m^2 + mu_m^2) - mu^2``.
+    """
+    mean = np.sum(weights * mu, axis=1)
+    return mean, mixture_sigma(mean, np.sum(weights * second_moment(mu, sigma), axis=1))

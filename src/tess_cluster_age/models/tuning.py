@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.base import clone
 
 from tess_cluster_age.models.base import AgeModel, as_arrays
@@ -82,3 +83,7 @@ class TunedAgeModel(AgeModel):
     def predictor(self):
         """The tuned model's predictor."""
         return self.model_.predictor()
+
+    def inner_out_of_fold(self) -> pd.DataFrame:
+        """The tuned model's inner out-of-fold predictions."""
+        return self.model_.inner_out_of_fold()

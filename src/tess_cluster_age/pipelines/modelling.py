@@ -54,7 +54,7 @@ def _model_factory(spec: ModelSpec, seed: int, config: ModelPipelineConfig, eval
 
 # ------------------------------------------------------------------------------------ nodes
 def cross_validate_models(model_input: pd.DataFrame, folds: pd.DataFrame, periodograms_classic: Any, periodograms_invariant: Any,
-                          params: dict[str, Any], evaluation_params: dict[str, Any], seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+                          params: dict[str, Any], evaluation_params: dict[str, Any], seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Out-of-fold predictions of every configured model and of the baselines, on every fold seed.
 
     Args:
@@ -76,7 +76,9 @@ def cross_validate_models(model_input: pd.DataFrame, folds: pd.DataFrame, period
     Returns:
         Out-of-fold rows (segment and cluster level: ``model, level, seed, fold, segment_id, name,
         galaxy, kind, log_age, mu, sigma, n_segments, pit``) and permutation importances
-        (``model, seed, fold, feature, importance`` = increase of held-out cluster RMSE, dex).
+        (``model, seed, fold, feature, importance`` = increase of held-out cluster RMSE, dex), and
+        each fold's inner out-of-fold cluster predictions of its training clusters, per learned
+        model (:data:`evaluation.INNER_OOF_COLUMNS`; what the combined model's weights are fitted on).
     """
     periodograms = {"classic": periodograms_classic, "invariant": periodograms_invariant}
     config = ModelPipelineConfig.from_params(params)
@@ -90,7 +92,7 @@ def cross_validate_models(model_input: pd.DataFrame, folds: pd.DataFrame, period
         runs = [(labelled["log_age"], "", list(config.models))]
         if config.controls:
             runs.append((shuffled, SHUFFLED_SUFFIX, list(config.controls)))
-    rows, importances = [], []
+    rows, importances, inner = [], [], []
     for labels, suffix, names in runs:
         data = labelled.assign(log_age=labels.to_numpy())   # the label column is never a feature
         run_folds = folds
@@ -107,7 +109,8 @@ def cross_validate_models(model_input: pd.DataFrame, folds: pd.DataFrame, period
             wants_importance = name in config.importance.models and not suffix
             oof = evaluation.cross_validate(_model_factory(spec, seed, config, evaluation_config), table, run_folds, name + suffix,
                                             progress=logger, importance=config.importance if wants_importance else None,
-                                            workers=spec.workers)
+                                            workers=spec.workers, inner=True)
+            inner.append(oof.attrs.pop("inner"))
             if "importance" in oof.attrs:
                 importances.append(oof.attrs.pop("importance").assign(model=name))
             logger.info("%s: cross-validated in %.0f s", name + suffix, time.perf_counter() - start)
@@ -115,7 +118,8 @@ def cross_validate_models(model_input: pd.DataFrame, folds: pd.DataFrame, period
     oof = evaluation.with_cluster_rows(pd.concat(rows, ignore_index=True))
     importance_table = (pd.concat(importances, ignore_index=True) if importances
                         else pd.DataFrame(columns=["model", "seed", "fold", "feature", "importance"]))
-    return oof, importance_table
+    inner_table = pd.concat(inner, ignore_index=True) if inner else pd.DataFrame(columns=evaluation.INNER_OOF_COLUMNS)
+    return oof, importance_table, inner_table
 
 
 def score_models(oof: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
@@ -191,7 +195,7 @@ def train_final_models(model_input: pd.DataFrame, periodograms_classic: Any, per
         model.fit(table, table["log_age"].to_numpy(float), sample_weight=table["weight"].to_numpy(float), groups=table["name"].to_numpy())
         models[name] = model
         per_model[name] = ModelInfo(spec=dataclasses.asdict(spec), tuned_parameters=_tuned_parameters(model),
-                                    cross_validation=_cv_summary(metrics, name))
+                                    cross_validation=cv_summary(metrics, name))
         logger.info("%s: final model fitted on %d clusters (%d segments) in %.0f s", name, labelled["name"].nunique(), len(labelled),
                     time.perf_counter() - start)
     input_record = record_of(model_input)
@@ -225,7 +229,7 @@ def _tuned_parameters(model: Any) -> dict:
     return {}
 
 
-def _cv_summary(metrics: pd.DataFrame, model: str) -> dict:
+def cv_summary(metrics: pd.DataFrame, model: str) -> dict:
     """Cluster-level cross-validated metrics per galaxy (mean over seeds) and the CI against galaxy_mean."""
     rows = metrics[(metrics["model"] == model) & (metrics["level"] == "cluster") & (metrics["age_bin"] == "all")]
     out = {}
@@ -248,7 +252,7 @@ def model_pipeline(name: str) -> Pipeline:
         node(cross_validate_models,
              inputs=["model_input", "folds", "periodograms_classic", "periodograms_invariant", "params:models_section", "params:evaluation",
                      "params:seed"],
-             outputs=["oof", "importances"], name="cross_validate_models_node"),
+             outputs=["oof", "importances", "inner_oof"], name="cross_validate_models_node"),
         node(score_models, inputs=["oof", "params:evaluation"], outputs="metrics", name="score_models_node"),
         node(collect_provenance,
              inputs=[f"params:{p}" for p in PROVENANCE_PARAMETERS], outputs="provenance", name="collect_provenance_node"),

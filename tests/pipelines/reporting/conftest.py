@@ -122,7 +122,7 @@ def report_inputs(missing_pipeline: str | None = "regression") -> dict:
     frequency = np.arange(0.11, 11, 0.01)
     power = rng.random((len(segments), frequency.size)).astype(np.float32)
     models = {"random_forest": ["random_forest", "random_forest_no_galaxy"], "gaussian_nn": ["gaussian_nn", "nn_mse"],
-              "regression": ["regression"]}
+              "regression": ["regression"], "combined": ["combined"]}
     inputs = {"clusters": clusters, "sectors": pd.DataFrame(sectors), "segments": segments,
               "sector_light_curves": pd.concat(samples, ignore_index=True),
               "periodograms_classic": Periodograms(segments["segment_id"].to_numpy(), frequency, power, "synthetic"),
@@ -141,7 +141,7 @@ def report_inputs(missing_pipeline: str | None = "regression") -> dict:
     for i, (pipeline_name, names) in enumerate(models.items()):
         recorded = versions if pipeline_name != "gaussian_nn" else {**versions, "numpy": RECORDED_NUMPY}
         inputs[f"{pipeline_name}.trained_models"] = synthetic_bundle(names, recorded)
-        if pipeline_name == missing_pipeline:
+        if pipeline_name in (missing_pipeline, "combined"):    # the combined pipeline's tables: empty here
             inputs[f"{pipeline_name}.oof"] = pd.DataFrame(columns=["model", "level", "seed", "name", "galaxy", "log_age", "mu", "sigma", "pit"])
             inputs[f"{pipeline_name}.metrics"] = pd.DataFrame(columns=evaluation.METRIC_COLUMNS)
             inputs[f"{pipeline_name}.importances"] = pd.DataFrame(columns=["model", "seed", "fold", "feature", "importance"])

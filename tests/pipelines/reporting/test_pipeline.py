@@ -111,7 +111,7 @@ def test_versions_and_parameters_are_the_ones_recorded_with_the_models(built_rep
     """gaussian_nn's bundle records numpy 1.26.4, not the installed version: the page shows it, and warns once."""
     context = built_report["context"]
     installed = package_versions()
-    assert list(context.training) == ["random_forest", "gaussian_nn", "regression"]
+    assert list(context.training) == ["random_forest", "gaussian_nn", "regression", "combined"]
     assert context.version_differences == (VersionDifference("numpy", RECORDED_NUMPY, installed["numpy"], ("gaussian_nn",)),)
     trained_with = dict(zip(context.versions.column("package"), context.versions.column("trained with")))
     assert trained_with["numpy"] == f"{installed['numpy']} (random_forest, regression); {RECORDED_NUMPY} (gaussian_nn)"
