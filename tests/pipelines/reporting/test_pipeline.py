@@ -114,7 +114,7 @@ def test_versions_and_parameters_are_the_ones_recorded_with_the_models(built_rep
     assert list(context.training) == ["random_forest", "gaussian_nn", "regression", "combined"]
     assert context.version_differences == (VersionDifference("numpy", RECORDED_NUMPY, installed["numpy"], ("gaussian_nn",)),)
     trained_with = dict(zip(context.versions.column("package"), context.versions.column("trained with")))
-    assert trained_with["numpy"] == f"{installed['numpy']} (random_forest, regression); {RECORDED_NUMPY} (gaussian_nn)"
+    assert trained_with["numpy"] == f"{installed['numpy']} (random_forest, regression, combined); {RECORDED_NUMPY} (gaussian_nn)"
     assert trained_with["kedro"] == installed["kedro"]
     assert len(context.warnings) == 1 and "numpy" in context.warnings[0] and RECORDED_NUMPY in context.warnings[0]
     recorded = context.parameters["recorded with the models"]
