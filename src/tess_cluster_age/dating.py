@@ -260,9 +260,39 @@ def recommended_models(models: Sequence[TrainedModel], recommend_by: str = Predi
     recommended; ties go to the model listed first. A galaxy where no model has that metric stored
     gets the first model, with the reason saying so.
 
+    A recommendation recorded with the models (:attr:`TrainedModels.recommended
+    <tess_cluster_age.models.bundle.TrainedModels.recommended>`, by the same ``recommend_by``) is
+    used for each galaxy whose recorded model is among ``models``; where it differs from the one
+    the models' stored skill gives now (a pipeline retrained since), a warning says so.
+
     Returns:
         galaxy -> (model name, reason in words).
     """
+    computed = computed_recommendation(models, recommend_by, galaxies)
+    recorded = recorded_recommendation(models, recommend_by)
+    out = {}
+    for galaxy, (name, why) in computed.items():
+        if galaxy in recorded and recorded[galaxy][0] != name:
+            logger.warning("%s: the recommendation recorded with the models is %s, the models' stored skill now gives %s "
+                           "(a pipeline was retrained since): using the recorded one; `kedro run --pipeline=combined` records it anew",
+                           galaxy, recorded[galaxy][0], name)
+        out[galaxy] = recorded.get(galaxy, (name, why))
+    return out
+
+
+def recorded_recommendation(models: Sequence[TrainedModel], recommend_by: str) -> dict[str, tuple[str, str]]:
+    """galaxy -> (model, why) as recorded with the models by the rule ``recommend_by``, for recorded models among ``models``."""
+    names = {m.name for m in models}
+    for bundle in {id(m.bundle): m.bundle for m in models}.values():
+        record = bundle.recommended
+        if record and record.get("recommend_by") == recommend_by:
+            return {galaxy: (entry["model"], entry["why"]) for galaxy, entry in record.get("galaxies", {}).items() if entry["model"] in names}
+    return {}
+
+
+def computed_recommendation(models: Sequence[TrainedModel], recommend_by: str = PredictConfig.recommend_by,
+                            galaxies: Sequence[str] = GALAXIES) -> dict[str, tuple[str, str]]:
+    """The lowest cross-validated cluster ``recommend_by`` per galaxy among ``models`` (see :func:`recommended_models`)."""
     out = {}
     for galaxy in galaxies:
         scored = [(m.cross_validation.get(galaxy, {}).get(recommend_by, np.nan), i, m.name) for i, m in enumerate(models)]

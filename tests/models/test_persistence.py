@@ -76,7 +76,8 @@ def bundle_of(models: dict) -> TrainedModels:
         feature_columns=FEATURES + ["cluster_id"], identity_columns=["segment_id", "name", "galaxy", "kind", "weight", "log_age"],
         feature_ranges={"signal": {"p01": 6.9, "p99": 9.7, "min": 6.5, "max": 10.1}}, galaxies=["LMC", "MW", "SMC"], n_clusters=36,
         n_segments=108, provenance={"seed": 7, "augmentation": {"kinds": {"sector": True}}, "edges": (7.5, 8.0)},
-        input_provenance={"created": "2026-01-01", "score": float("nan")}, versions={"python": "3.11.9"})
+        input_provenance={"created": "2026-01-01", "score": float("nan")}, versions={"python": "3.11.9"},
+        recommended={"recommend_by": "nll", "galaxies": {"LMC": {"model": "random_forest", "pipeline": "random_forest", "why": "lowest"}}})
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ def outputs(tmp_path_factory) -> dict:
         "periodograms_classic": MemoryDataset(periodograms(data, 8)), "periodograms_invariant": MemoryDataset(periodograms(data, 8)),
         "params:random_forest": MemoryDataset(forest), "params:regression": MemoryDataset(ridge),
         "params:gaussian_nn": MemoryDataset(project_section("gaussian_nn")), "params:combined": MemoryDataset(SECTION),
-        "params:evaluation": MemoryDataset(EVALUATION), **{f"params:{k}": MemoryDataset(v) for k, v in PROVENANCE.items()},
+        "params:evaluation": MemoryDataset(EVALUATION), "params:predict": MemoryDataset(project_section("predict")), **{f"params:{k}": MemoryDataset(v) for k, v in PROVENANCE.items()},
         # gaussian_nn is not run here: the combined pipeline reads its tables, empty ones will do
         "gaussian_nn.oof": MemoryDataset(pd.DataFrame(columns=["model", "level"])),
         "gaussian_nn.inner_oof": MemoryDataset(pd.DataFrame(columns=evaluation.INNER_OOF_COLUMNS)),
@@ -84,6 +84,14 @@ def test_the_combined_pipeline_scores_mixes_and_saves(outputs, tmp_path):
     expected = bundle.models["combined"].predict(data, return_std=True)
     stored = read_models(tmp_path / "combined.zip").predictor("combined").predict(data)
     assert np.array_equal(stored[0], expected[0]) and np.array_equal(stored[1], expected[1])
+    # the recommendation among every saved model (by held-out NLL), and why, goes with the models
+    record = read_models(tmp_path / "combined.zip").recommended
+    assert record["recommend_by"] == "nll" and set(record["galaxies"]) == {"MW", "LMC", "SMC"}
+    for galaxy, entry in record["galaxies"].items():
+        nll = {name: outputs[f"{p}.trained_models"].model_info[name].cross_validation[galaxy]["nll"]
+               for p in ("random_forest", "regression", "combined") for name in outputs[f"{p}.trained_models"].model_info}
+        assert entry["model"] == min(nll, key=nll.get) and entry["pipeline"] in ("random_forest", "regression", "combined")
+        assert f"{nll[entry['model']]:.3f}" in entry["why"]
     forest = outputs["random_forest.trained_models"].models["random_forest"].predict(data)
     ridge = outputs["regression.trained_models"].models["regression"].predict(data)
     assert np.all((expected[0] >= np.minimum(forest, ridge) - 1e-9) & (expected[0] <= np.maximum(forest, ridge) + 1e-9))

@@ -15,8 +15,11 @@ from collections.abc import Mapping
 from typing import Any
 
 METADATA_KEYS = ("feature_columns", "identity_columns", "feature_ranges", "galaxies", "n_clusters", "n_segments", "models",
-                 "provenance", "input_provenance", "versions")
+                 "provenance", "input_provenance", "versions", "recommended")
 """Keys of the ``metadata`` mapping of the dictionary layout (:meth:`TrainedModels.to_dict`)."""
+
+OPTIONAL_METADATA_KEYS = ("recommended",)
+"""Metadata keys a bundle may lack (only the last model pipeline's bundle records a recommendation)."""
 
 RANGE_KEYS = ("p01", "p99", "min", "max")
 """Statistics of a feature's training values kept for the out-of-range flag (percentiles and extremes)."""
@@ -67,6 +70,10 @@ class TrainedModels:
         versions: Python and package versions at training time.
         predictors: model name -> its fitted predictor, when read from a model file (which stores
             them); None: each estimator's ``predictor()``. See :meth:`predictor`.
+        recommended: the recommended model of each galaxy among every saved model of the project
+            when this bundle was trained, and why (``{"recommend_by": metric, "galaxies": {galaxy:
+            {"model", "pipeline", "why"}}}``); empty for a bundle that records none. The combined
+            pipeline, trained last, records it (:func:`tess_cluster_age.dating.recommended_models`).
     """
 
     models: Mapping[str, Any]
@@ -81,6 +88,7 @@ class TrainedModels:
     input_provenance: Mapping[str, Any] | None
     versions: Mapping[str, str]
     predictors: Mapping[str, Any] | None = None
+    recommended: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def predictor(self, name: str) -> Any:
         """Model ``name``'s fitted predictor (:mod:`tess_cluster_age.models.predictors`,
@@ -125,6 +133,7 @@ class TrainedModels:
             "provenance": self.provenance,
             "input_provenance": self.input_provenance,
             "versions": dict(self.versions),
+            "recommended": dict(self.recommended),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -143,9 +152,9 @@ class TrainedModels:
             keys = sorted(bundle) if isinstance(bundle, Mapping) else type(bundle).__name__
             raise ValueError(f"a trained-models bundle is {{'models': ..., 'metadata': ...}}; got {keys}")
         metadata = bundle["metadata"]
-        missing = [k for k in METADATA_KEYS if k not in metadata]
+        missing = [k for k in METADATA_KEYS if k not in metadata and k not in OPTIONAL_METADATA_KEYS]
         unknown = sorted(set(metadata) - set(METADATA_KEYS))
         if missing or unknown:
             raise ValueError(f"trained-models metadata: missing keys {missing}, unknown keys {unknown}; expected {list(METADATA_KEYS)}")
-        fields = {k: metadata[k] for k in METADATA_KEYS if k != "models"}
+        fields = {k: metadata[k] for k in METADATA_KEYS if k != "models" and k in metadata}
         return cls(models=bundle["models"], model_info=dict(metadata["models"]), **fields)

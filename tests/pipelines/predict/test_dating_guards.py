@@ -118,3 +118,22 @@ def test_the_recommendation_is_chosen_among_every_candidate_not_only_the_models_
     assert not result.predictions["recommended"].any()            # the forest dated, but it is not the recommended model
     alone = dating.date_clusters(read, [worse], config)
     assert alone.recommended["LMC"][0] == "forest" and alone.predictions["recommended"].all()
+
+
+def test_the_recommendation_recorded_with_the_models_is_used_and_a_changed_one_is_reported(caplog):
+    """The combined pipeline records each galaxy's recommended model with the models; dating uses that record.
+    When the models' stored skill now points elsewhere (a pipeline retrained since), a warning says so."""
+    import dataclasses
+
+    forest = spy_model({"log_flux": WIDE}, "forest", {"LMC": {"nll": 0.9}, "SMC": {"nll": 0.5}})
+    network = spy_model({"log_flux": WIDE}, "network", {"LMC": {"nll": 0.4}, "SMC": {"nll": 0.7}})
+    record = {"recommend_by": "nll", "galaxies": {"LMC": {"model": "network", "pipeline": "gaussian_nn", "why": "recorded: LMC"},
+                                                  "SMC": {"model": "network", "pipeline": "gaussian_nn", "why": "recorded: SMC"}}}
+    network = dataclasses.replace(network, bundle=dataclasses.replace(network.bundle, recommended=record))
+    with caplog.at_level("WARNING", logger="tess_cluster_age.dating"):
+        picked = dating.recommended_models([forest, network], "nll", ("LMC", "SMC"))
+    assert picked == {"LMC": ("network", "recorded: LMC"), "SMC": ("network", "recorded: SMC")}
+    assert "SMC" in caplog.text and "forest" in caplog.text and "LMC:" not in caplog.text
+    # a record made by another rule, or naming a model that is not a candidate, is not used
+    assert dating.recommended_models([forest, network], "rmse", ("LMC",))["LMC"][1].startswith("no cross-validated rmse")
+    assert dating.recommended_models([forest], "nll", ("SMC",))["SMC"][0] == "forest"

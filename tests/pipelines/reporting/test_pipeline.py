@@ -49,6 +49,14 @@ def test_report_is_one_self_contained_page_with_every_section(built_report):
     assert not re.search(r'(src|href)="(?!data:|#)', page), "the page must not reference any external resource"
 
 
+def test_the_summary_names_each_galaxys_recommended_model_and_why(built_report):
+    page = built_report["html"].read_text()
+    table = re.search(r'<table id="recommended">(.*?)</table>', page, re.S).group(1)
+    rows = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td>([^<]+)</td></tr>", table)
+    recommended = built_report["context"].external.recommended
+    assert rows == [(g, m, why) for g, (m, why) in recommended.items()] and len(rows) == 3
+
+
 def test_context_holds_the_tables_the_page_shows(built_report):
     context = built_report["context"]
     assert context.title == "test report" and context.n_clusters == 36

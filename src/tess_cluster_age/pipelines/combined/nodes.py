@@ -16,6 +16,8 @@ import pandas as pd
 from sklearn.base import clone
 
 from tess_cluster_age import evaluation
+from tess_cluster_age.config import PredictConfig
+from tess_cluster_age.dating import TrainedModel, computed_recommendation
 from tess_cluster_age.models.bundle import ModelInfo, TrainedModels
 from tess_cluster_age.models.combined import CombinedAgeModel, combine_out_of_fold
 from tess_cluster_age.models.config import CombinedConfig
@@ -72,19 +74,22 @@ def cross_validate_combined(params: dict[str, Any], **tables: pd.DataFrame) -> t
     return out, weight_table, pd.DataFrame(columns=["model", "seed", "fold", "feature", "importance"])
 
 
-def train_combined_models(params: dict[str, Any], metrics: pd.DataFrame, fold_weights: pd.DataFrame,
-                          **bundles: TrainedModels) -> tuple[TrainedModels, pd.DataFrame]:
+def train_combined_models(params: dict[str, Any], predict_params: dict[str, Any], metrics: pd.DataFrame, fold_weights: pd.DataFrame,
+                          **bundles: TrainedModels | None) -> tuple[TrainedModels, pd.DataFrame]:
     """Every combined model with ``save: true``, from the saved components (fitted on every labelled cluster).
 
     Args:
         params: the ``combined`` section.
+        predict_params: the ``predict`` section (``recommend_by``: the rule of the recommendation recorded with the models).
         metrics: this pipeline's metrics (the cross-validated skill goes with the model).
         fold_weights: the weights of every outer fold (:func:`cross_validate_combined`).
         bundles: ``<pipeline>`` -> that pipeline's saved models.
 
     Returns:
         The bundle of the combined models (the components' predictors inside, so the file dates on
-        its own; training ranges and provenance of the components' bundle) and their weights
+        its own; training ranges and provenance of the components' bundle), recording each galaxy's
+        recommended model among every saved model and why (:attr:`TrainedModels.recommended`,
+        :func:`tess_cluster_age.dating.computed_recommendation`), and the combined models' weights
         (:data:`WEIGHT_COLUMNS`): those of every outer fold, then the saved models' (``seed = fold = -1``).
 
     Raises:
@@ -122,4 +127,13 @@ def train_combined_models(params: dict[str, Any], metrics: pd.DataFrame, fold_we
     if source is None:
         raise ValueError("combined: no model to save (every entry has save: false)")
     bundle = dataclasses.replace(source, models=models, model_info=info, predictors=None)
-    return bundle, pd.concat([fold_weights, *weights], ignore_index=True)
+    recommend_by = PredictConfig.from_params(predict_params).recommend_by
+    candidates = [TrainedModel(name, pipeline, b) for pipeline, b in {**bundles, "combined": bundle}.items() if b is not None
+                  for name in b.model_info]
+    picked = computed_recommendation(candidates, recommend_by)
+    pipeline_of = {m.name: m.pipeline for m in candidates}
+    record = {"recommend_by": recommend_by,
+              "galaxies": {galaxy: {"model": name, "pipeline": pipeline_of[name], "why": why} for galaxy, (name, why) in picked.items()}}
+    for galaxy, (name, why) in picked.items():
+        logger.info("recommended in %s: %s (%s)", galaxy, name, why)
+    return dataclasses.replace(bundle, recommended=record), pd.concat([fold_weights, *weights], ignore_index=True)

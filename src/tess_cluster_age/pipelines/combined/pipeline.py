@@ -18,7 +18,7 @@ def create_pipeline(**kwargs) -> Pipeline:
              outputs=["combined.oof", "combined.fold_weights", "combined.importances"], name="cross_validate_combined_node"),
         node(score_models, inputs=["combined.oof", "params:evaluation"], outputs="combined.metrics", name="score_combined_node"),
         node(train_combined_models,
-             inputs={"params": "params:combined", "metrics": "combined.metrics", "fold_weights": "combined.fold_weights",
+             inputs={"params": "params:combined", "predict_params": "params:predict", "metrics": "combined.metrics", "fold_weights": "combined.fold_weights",
                      **{p: f"{p}.trained_models" for p in COMPONENT_PIPELINES}},
              outputs=["combined.trained_models", "combined.weights"], name="train_combined_models_node"),
     ])
