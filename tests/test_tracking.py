@@ -95,13 +95,18 @@ def _runs(store) -> list:
     return [] if experiment is None else client.search_runs([experiment.experiment_id])
 
 
+def _small_regression(data_dir) -> dict:
+    """Run-time parameters: the scratch data folder, fewer inner folds and bootstrap draws."""
+    return {"data_dir": str(data_dir), "regression": {"models": {"regression": {"options": {"inner_folds": 3}}}},
+            "evaluation": {"bootstrap": {"n": 200}}}
+
+
 @pytest.fixture(scope="module")
 def regression_run(project, store, tmp_path_factory):
     """`kedro run --pipeline=regression` on 36 synthetic clusters (two fold seeds) in a scratch data folder."""
     data_dir = tmp_path_factory.mktemp("data")
     data = synthetic_model_input(n_clusters=36, seed=2)
-    params = {"data_dir": str(data_dir), "regression": {"models": {"regression": {"options": {"inner_folds": 3}}}},
-              "evaluation": {"bootstrap": {"n": 200}}}
+    params = _small_regression(data_dir)
     with KedroSession.create(project_path=project, runtime_params=params) as session:
         catalog = session.load_context().catalog
         catalog.save("model_input", data)
@@ -177,6 +182,27 @@ def test_the_predict_pipeline_opens_no_run(project, store, regression_run, tmp_p
         session.run(pipeline_names=["predict"])
     predictions = pd.read_csv(tmp_path / "data" / "07_model_output" / "predictions.csv")
     assert list(predictions["name"]) == [NEW] and np.isfinite(predictions["log_age_pred"]).all()
+    assert {run.info.run_id: run.info.status for run in _runs(store)} == before
+
+
+def test_a_model_pipeline_whose_tracking_is_disabled_opens_no_run(project, store, regression_run, tmp_path):
+    """conf/local/mlflow.yml can turn tracking off for a model pipeline: then nothing is logged
+    anywhere, not even its metrics (which would otherwise open a run of their own)."""
+    import shutil
+
+    import yaml
+
+    _, data_dir = regression_run
+    conf = tmp_path / "conf"
+    shutil.copytree(project / "conf" / "base", conf / "base")
+    settings = yaml.safe_load((conf / "base" / "mlflow.yml").read_text())["tracking"]
+    settings["disable_tracking"]["pipelines"].append("regression")
+    (conf / "local").mkdir()
+    (conf / "local" / "mlflow.yml").write_text(yaml.safe_dump({"tracking": settings}))
+    before = {run.info.run_id: run.info.status for run in _runs(store)}
+    with KedroSession.create(project_path=project, conf_source=str(conf), runtime_params=_small_regression(data_dir)) as session:
+        session.run(pipeline_names=["regression"])
+    assert len(list((data_dir / "06_models" / "regression.zip").glob("*/regression.zip"))) == 2   # it did run
     assert {run.info.run_id: run.info.status for run in _runs(store)} == before
 
 

@@ -56,6 +56,11 @@ class TrackingHook(MlflowHook):
     * the id of the last run was kept, so that a later pipeline whose tracking is disabled
       (predict) reopened that run at each of its nodes and left it running. It is forgotten
       before every pipeline run.
+
+    And when tracking is disabled for a pipeline, kedro-mlflow mutes the MLflow datasets of the
+    catalog, but only those already created: ``<pipeline>.tracked_metrics``, a dataset factory,
+    was created later, found no run and opened one of its own. The pipeline's datasets are
+    created first.
     """
 
     def __init__(self) -> None:
@@ -67,6 +72,8 @@ class TrackingHook(MlflowHook):
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         self.run_id = None
         self._catalog, self._artifact_paths = catalog, {}
+        for name in pipeline.datasets():
+            catalog.get(name)           # create the factories' datasets, so that a disabled run mutes them all
         super().before_pipeline_run(run_params=run_params, pipeline=pipeline, catalog=catalog)
 
     @hook_impl
