@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import os
+import shutil
+import tempfile
 
 import matplotlib
 import pytest
@@ -13,6 +15,30 @@ from tests.synthetic import data_folder, elk_header, synthetic_sector
 from tess_cluster_age.lightcurves import write_elk_file
 
 matplotlib.use("Agg")
+
+MLRUNS_VARIABLE = "TESS_CLUSTER_AGE_MLRUNS_DIR"
+"""Where Kedro sessions store MLflow runs (conf/base/mlflow.yml); the project's mlruns/ by default."""
+_MLRUNS = pytest.StashKey[tuple[str, "str | None"]]()
+
+
+def pytest_configure(config):
+    """Every Kedro session of the tests (and every kedro command they start) tracks into a
+    temporary folder, never into the project's mlruns/. Set before the test modules are imported,
+    so that environments they copy from os.environ at import time carry it too."""
+    folder = tempfile.mkdtemp(prefix="tess-cluster-age-mlruns-")
+    config.stash[_MLRUNS] = (folder, os.environ.get(MLRUNS_VARIABLE))
+    os.environ[MLRUNS_VARIABLE] = folder
+
+
+def pytest_unconfigure(config):
+    folder, previous = config.stash.get(_MLRUNS, (None, None))
+    if folder is None:
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    if previous is None:
+        os.environ.pop(MLRUNS_VARIABLE, None)
+    else:
+        os.environ[MLRUNS_VARIABLE] = previous
 
 
 def _real_data(kind: str) -> Path:

@@ -68,7 +68,7 @@ def test_the_check_sees_an_upward_import(tmp_path, monkeypatch):
     assert modules_importing_the_pipelines() == ["features/other.py", "features/upward.py", "plain.py"]
 
 
-@pytest.mark.parametrize("forbidden", ["kedro", "tess_cluster_age.pipelines"])
+@pytest.mark.parametrize("forbidden", ["kedro", "tess_cluster_age.pipelines", "mlflow"])
 def test_the_science_modules_import_neither_kedro_nor_a_pipeline(forbidden):
     code = (f"import importlib, sys\nfor m in {SCIENCE!r}: importlib.import_module('tess_cluster_age.' + m)\n"
             f"print(sorted(n for n in sys.modules if n == {forbidden!r} or n.startswith({forbidden!r} + '.')))")
@@ -81,7 +81,8 @@ DATING_MODULES = ("cli", "api", "dating", "models.persistence", "models.predicto
 """What ``tess-cluster-age predict`` and ``date()`` import to date a cluster."""
 
 
-@pytest.mark.parametrize("heavy", ["torch", "sklearn", "lightgbm", "scipy.stats", "scipy.signal", "astropy.timeseries", "kedro"])
+@pytest.mark.parametrize("heavy", ["torch", "sklearn", "lightgbm", "scipy.stats", "scipy.signal", "astropy.timeseries", "kedro",
+                                   "mlflow"])
 def test_the_dating_path_imports_no_training_library(heavy):
     """Dating must answer in about two seconds: the learning libraries (seconds of imports each)
     are loaded to train, never to date."""

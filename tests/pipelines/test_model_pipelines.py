@@ -65,9 +65,10 @@ def test_the_three_pipelines_are_one_template_under_three_namespaces():
     for name, factory in (("gaussian_nn", gaussian_nn_pipeline), ("random_forest", random_forest_pipeline), ("regression", regression_pipeline)):
         pipeline = factory()
         assert {n.name for n in pipeline.nodes} == {f"{name}.{n}" for n in ("cross_validate_models_node", "score_models_node",
-                                                                            "collect_provenance_node", "train_final_models_node")}
+                                                                            "collect_provenance_node", "train_final_models_node",
+                                                                            "tracked_metrics_node")}
         assert {"model_input", "folds", f"params:{name}", "params:evaluation"} <= pipeline.inputs()
-        assert pipeline.all_outputs() >= {f"{name}.{o}" for o in ("oof", "metrics", "importances", "trained_models")}
+        assert pipeline.all_outputs() >= {f"{name}.{o}" for o in ("oof", "metrics", "importances", "trained_models", "tracked_metrics")}
 
 
 def test_random_forest_pipeline_writes_predictions_metrics_importances_and_a_model():

@@ -25,6 +25,7 @@ from tess_cluster_age.models import build_model
 from tess_cluster_age.models.bundle import ModelInfo, TrainedModels
 from tess_cluster_age.models.config import ModelPipelineConfig, ModelSpec
 from tess_cluster_age.provenance import package_versions
+from tess_cluster_age.pipelines.tracking import tracking_node
 from tess_cluster_age.provenance import provenance_of as record_of
 from tess_cluster_age.features.model_input import join_periodogram
 from tess_cluster_age.schema import BASELINES, GALAXIES, ID_COLUMNS, REFERENCE_MODEL, feature_columns
@@ -260,6 +261,7 @@ def model_pipeline(name: str) -> Pipeline:
              inputs=["model_input", "periodograms_classic", "periodograms_invariant", "metrics", "params:models_section", "params:evaluation",
                      "params:seed", "provenance"],
              outputs="trained_models", name="train_final_models_node"),
+        tracking_node(),
     ])
     return pipeline(
         template,
