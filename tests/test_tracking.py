@@ -19,7 +19,7 @@ from tests.models.conftest import synthetic_folds, synthetic_model_input
 from tests.pipelines.test_model_pipelines import periodograms
 from tests.synthetic import REPO
 
-MODEL_PIPELINES = {"gaussian_nn", "random_forest", "regression"}
+MODEL_PIPELINES = {"gaussian_nn", "random_forest", "regression", "combined"}
 EXPERIMENT = "tess-cluster-age"
 
 

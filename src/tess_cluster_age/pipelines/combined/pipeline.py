@@ -3,6 +3,7 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
 from tess_cluster_age.pipelines.modelling import score_models
+from tess_cluster_age.pipelines.tracking import tracked_metrics
 
 from .nodes import cross_validate_combined, train_combined_models
 
@@ -21,4 +22,5 @@ def create_pipeline(**kwargs) -> Pipeline:
              inputs={"params": "params:combined", "predict_params": "params:predict", "metrics": "combined.metrics", "fold_weights": "combined.fold_weights",
                      **{p: f"{p}.trained_models" for p in COMPONENT_PIPELINES}},
              outputs=["combined.trained_models", "combined.weights"], name="train_combined_models_node"),
+        node(tracked_metrics, inputs="combined.metrics", outputs="combined.tracked_metrics", name="tracked_combined_metrics_node"),
     ])
