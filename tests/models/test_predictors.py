@@ -17,7 +17,8 @@ from sklearn.linear_model import Ridge
 
 from tess_cluster_age.models import GaussianNetworkAgeModel, GradientBoostingAgeModel, RandomForestAgeModel
 from tess_cluster_age.models.forest import forest_member
-from tess_cluster_age.models.predictors import LinearMember
+from tess_cluster_age.models.predictors import (LIGHTGBM_ZERO, MISSING_NAN, MISSING_NONE, MISSING_ZERO, TREE_LEAF, BoostedTreesMember,
+                                                LinearMember, TreeEnsembleMember, tree_leaves)
 from tess_cluster_age.models.bundle import ModelInfo, TrainedModels
 from tess_cluster_age.models.network import MeanVarianceNet, as_member
 from tess_cluster_age.models.persistence import save_models
@@ -106,3 +107,90 @@ def test_a_model_from_a_model_file_dates_without_torch_or_sklearn(tmp_path, kind
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
+
+
+# ------------------------------------------------------------------------------------ walking node tables
+def _random_table(rng: np.random.Generator, n_features: int, lightgbm: bool, max_depth: int = 7) -> np.ndarray:
+    """A random tree, children numbered after their parent (depth first), with thresholds that
+    include the awkward ones: NaN, +-inf, 0 and values inside LightGBM's zero band."""
+    awkward = [np.nan, np.inf, -np.inf, 0.0, -0.0, 0.5 * LIGHTGBM_ZERO, -0.5 * LIGHTGBM_ZERO, LIGHTGBM_ZERO]
+    rows: list[list] = []
+
+    def grow(depth: int) -> int:
+        number = len(rows)
+        rows.append([TREE_LEAF, TREE_LEAF, -2, -2.0, 0, MISSING_NONE])
+        if depth < max_depth and (depth == 0 or rng.random() < 0.75):
+            threshold = awkward[rng.integers(len(awkward))] if rng.random() < 0.5 else float(rng.normal())
+            rows[number][2:] = [int(rng.integers(n_features)), threshold, int(rng.integers(2)), int(rng.integers(3))]
+            rows[number][0] = grow(depth + 1)
+            rows[number][1] = grow(depth + 1)
+        return number
+
+    grow(0)
+    fields = [("left_child", np.intp), ("right_child", np.intp), ("feature", np.intp), ("threshold", np.float64),
+              ("missing_go_to_left", np.uint8)] + ([("missing_type", np.uint8)] if lightgbm else [])
+    return np.array([tuple(row[: len(fields)]) for row in rows], dtype=fields)
+
+
+def _leaf_by_the_rule(table: np.ndarray, row: np.ndarray) -> int:
+    """The leaf of one row, one node after another, by the rule :func:`tree_leaves` states."""
+    node = 0
+    while table["left_child"][node] != TREE_LEAF:
+        value = float(row[table["feature"][node]])
+        if "missing_type" not in table.dtype.names:
+            missing = np.isnan(value)
+        else:
+            kind = table["missing_type"][node]
+            value = 0.0 if np.isnan(value) and kind != MISSING_NAN else value
+            missing = np.isnan(value) if kind == MISSING_NAN else kind == MISSING_ZERO and abs(value) <= LIGHTGBM_ZERO
+        go_left = bool(table["missing_go_to_left"][node]) if missing else value <= table["threshold"][node]
+        node = table["left_child"][node] if go_left else table["right_child"][node]
+    return int(node)
+
+
+@pytest.mark.parametrize("lightgbm", [False, True])
+def test_tree_leaves_follows_every_missing_value_rule_on_crafted_tables(lightgbm):
+    """All trees are walked at once with the missing values encoded per split: on random tables
+    (thresholds NaN, +-inf, zero, inside LightGBM's zero band; every missing type and side) and
+    rows of NaN, +-inf, +-0, band values and values at thresholds, each row reaches the leaf that
+    the node-by-node rule gives, for each table alone and for tables joined in a member."""
+    rng = np.random.default_rng(21 + lightgbm)
+    n_features = 4
+    tables = [_random_table(rng, n_features, lightgbm) for _ in range(30)]
+    thresholds = np.concatenate([t["threshold"][t["left_child"] != TREE_LEAF] for t in tables])
+    special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-36, -1e-36, LIGHTGBM_ZERO, -LIGHTGBM_ZERO])
+    pool = np.concatenate([thresholds, np.nextafter(thresholds, np.inf), rng.normal(size=50)])
+    x = np.where(rng.random((400, n_features)) < 0.4, rng.choice(special, size=(400, n_features)), rng.choice(pool, size=(400, n_features)))
+    for table in tables:
+        assert np.array_equal(tree_leaves(table, x), [_leaf_by_the_rule(table, row) for row in x])
+    values = [np.linspace(-1.0, 2.0, len(t)) ** 3 for t in tables]
+    member = (BoostedTreesMember(tables, values, n_features, len(tables)) if lightgbm else TreeEnsembleMember(tables, values, n_features))
+    with np.errstate(over="ignore"):                        # a forest reads float32 (the largest doubles become inf),
+        read = np.where(np.abs(x) <= LIGHTGBM_ZERO, 0.0, x) if lightgbm else x.astype(np.float32)   # LightGBM zeroes its band
+    expected = np.zeros(len(x))
+    for table, table_values in zip(tables, values):
+        expected += table_values[[_leaf_by_the_rule(table, row) for row in read]]
+    if not lightgbm:
+        expected /= len(tables)
+    assert np.array_equal(member.mean_std(x if lightgbm else read)[0], expected)
+    assert len(np.unique(expected)) > 100                   # the rows spread over the leaves
+
+
+def test_a_members_joined_trees_are_not_attributes_and_follow_replaced_tables():
+    """The joined tables a member walks are kept outside its attributes (a model file or pickle
+    holds the node tables only) and are built again when the member's tables are replaced."""
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(300, 3))
+    y = x[:, 0] - x[:, 1] ** 2
+    first, second = (forest_member(RandomForestRegressor(n_estimators=5, random_state=seed, n_jobs=1).fit(x, y)) for seed in (1, 2))
+    mu_first = first.mean_std(x)[0]
+    assert set(vars(first)) == {"nodes", "values", "n_features"}
+    first.nodes, first.values = second.nodes, second.values
+    assert np.array_equal(first.mean_std(x)[0], second.mean_std(x)[0]) and not np.array_equal(mu_first, second.mean_std(x)[0])
+
+
+def test_a_table_whose_walk_could_loop_is_refused_when_predicting():
+    table = _random_table(np.random.default_rng(3), 2, lightgbm=False)
+    table["left_child"][0] = 0                               # the root is its own child
+    with pytest.raises(ValueError, match="tree 0: 1 nodes point outside the tree, back up it"):
+        tree_leaves(table, np.zeros((3, 2)))

@@ -25,6 +25,7 @@ compare them).
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -216,14 +217,10 @@ LIGHTGBM_ZERO = float(np.float32(1e-35))
 zero to LightGBM (its dense-row reader drops it, so the tree reads 0.0)."""
 
 
-def tree_problem(nodes: np.ndarray, values: np.ndarray, n_features: int, fields: Sequence[str] = TREE_FIELDS) -> str | None:
-    """What is wrong with a tree's node table, or None: a node table whose children point outside
-    it or back up it (which would loop), or whose features lie beyond the design, is refused; so is
-    a LightGBM ``missing_type`` (``fields`` = :data:`BOOSTED_TREE_FIELDS`) other than 0, 1, 2."""
+def _table_problem(nodes: np.ndarray, n_features: int, fields: Sequence[str]) -> str | None:
+    """What is wrong with a node table alone (see :func:`tree_problem`), or None."""
     if not isinstance(nodes, np.ndarray) or nodes.dtype.names is None or set(fields) - set(nodes.dtype.names):
         return f"a tree needs a node table with the columns {list(fields)}"
-    if not isinstance(values, np.ndarray) or values.shape != (len(nodes),) or values.dtype.kind != "f":
-        return f"{len(nodes)} nodes need as many leaf values"
     left, right, feature = (nodes[k].astype(np.int64) for k in ("left_child", "right_child", "feature"))
     index, count = np.arange(len(nodes)), len(nodes)
     leaf = (left == TREE_LEAF) & (right == TREE_LEAF)
@@ -236,6 +233,160 @@ def tree_problem(nodes: np.ndarray, values: np.ndarray, n_features: int, fields:
     return None
 
 
+def tree_problem(nodes: np.ndarray, values: np.ndarray, n_features: int, fields: Sequence[str] = TREE_FIELDS) -> str | None:
+    """What is wrong with a tree's node table, or None: a node table whose children point outside
+    it or back up it (which would loop), or whose features lie beyond the design, is refused; so is
+    a LightGBM ``missing_type`` (``fields`` = :data:`BOOSTED_TREE_FIELDS`) other than 0, 1, 2."""
+    if (problem := _table_problem(nodes, n_features, fields)) is not None:
+        return problem
+    if not isinstance(values, np.ndarray) or values.shape != (len(nodes),) or values.dtype.kind != "f":
+        return f"{len(nodes)} nodes need as many leaf values"
+    return None
+
+
+# How a split reads the design. Each split reads one *encoding* of its feature's column, the one in
+# which its missing values are a number that a plain ``x <= threshold`` sends their way: -inf (at
+# or below every threshold) when they go left, NaN (below no threshold) when they go right, 0.0
+# where LightGBM reads them as zero. Values that are not missing are the same in every encoding.
+_AS_IS, _NAN_LOW, _NAN_ZERO, _ZERO_LOW, _ZERO_NAN = range(5)
+"""Encodings of a design column: as it is (NaN goes right); NaN -> -inf (NaN goes left); NaN -> 0.0
+(LightGBM's missing type None); NaN and ``|x| <= LIGHTGBM_ZERO`` -> -inf, or -> NaN (type Zero, default left or right)."""
+
+_WALK_PAIRS = 1 << 18
+"""Most (tree, row) pairs walked at once: rows are taken in blocks of ``_WALK_PAIRS // trees`` (8 MiB per work array)."""
+
+_COMPACT_EVERY = 4
+"""Steps down the trees between two removals of the walks that have reached their leaf."""
+
+
+def _encoded(x: np.ndarray, encoding: int) -> np.ndarray:
+    """Design ``x`` (float64) in one of the encodings above."""
+    if encoding == _AS_IS:
+        return x
+    missing = np.isnan(x) if encoding in (_NAN_LOW, _NAN_ZERO) else np.isnan(x) | (np.abs(x) <= LIGHTGBM_ZERO)
+    return np.where(missing, {_NAN_LOW: -np.inf, _NAN_ZERO: 0.0, _ZERO_LOW: -np.inf, _ZERO_NAN: np.nan}[encoding], x)
+
+
+@dataclasses.dataclass(eq=False, frozen=True)
+class _JoinedTrees:
+    """Node tables joined into one, each tree's node numbers offset by the nodes before it, laid out
+    so that one step down every tree at once is ``node = children[2 node + (x <= threshold[node])]``.
+
+    A leaf is its own child on both sides (a walk that has reached it stays), so a step needs no mask.
+    Built from ``tables`` by :func:`_join_trees`; kept (see :func:`_joined_trees`), never saved.
+
+    Attributes:
+        tables: the node tables joined (the same objects, to tell when a member's tables are replaced).
+        roots: per tree, its root's number.
+        column: per node, the column of the prepared design it reads (``slot * n_features + feature``, slot
+            ``encodings.index(encoding)``); 0 at a leaf.
+        threshold: per node (float64).
+        children: per node ``2 i``: the child where ``x <= threshold`` fails; ``2 i + 1``: where it holds.
+        leaf: per node, whether it is a leaf.
+        encodings: the encodings of the design the splits read, in slot order.
+        n_features: columns of the design.
+    """
+
+    tables: tuple[np.ndarray, ...]
+    roots: np.ndarray
+    column: np.ndarray
+    threshold: np.ndarray
+    children: np.ndarray
+    leaf: np.ndarray
+    encodings: tuple[int, ...]
+    n_features: int
+
+    def prepared(self, x: np.ndarray) -> np.ndarray:
+        """The design in every encoding the splits read, side by side (rows x encodings * features), float64."""
+        x = np.asarray(x, dtype=np.float64)
+        return np.concatenate([_encoded(x, encoding) for encoding in self.encodings], axis=1)
+
+    def leaves(self, x: np.ndarray) -> np.ndarray:
+        """The leaf (joined node number) that each row of ``x`` reaches in each tree: trees x rows.
+
+        Every tree is walked at once, a block of rows at a time; every ``_COMPACT_EVERY`` steps
+        the walks that have reached a leaf are put aside, so that work follows the paths' lengths."""
+        design = self.prepared(x)
+        n_trees, (n_rows, width) = len(self.roots), design.shape
+        values = design.ravel()
+        out = np.empty((n_trees, n_rows), dtype=np.intp)
+        block = max(1, _WALK_PAIRS // max(n_trees, 1))
+        for start in range(0, n_rows, block):
+            rows = np.arange(start, min(n_rows, start + block))
+            node = np.repeat(self.roots, len(rows))                         # tree after tree, each for every row
+            row_start = np.tile(rows * width, n_trees)                      # where each walk's row begins in ``values``
+            where = np.arange(len(node))                                     # each walk's place in ``reached``
+            reached = np.empty(len(node), dtype=np.intp)
+            while len(node):
+                for _ in range(_COMPACT_EVERY):
+                    below = np.take(values, row_start + np.take(self.column, node)) <= np.take(self.threshold, node)
+                    node = np.take(self.children, 2 * node + below)
+                done = np.take(self.leaf, node)
+                reached[where[done]] = node[done]
+                walking = np.flatnonzero(~done)
+                node, row_start, where = node.take(walking), row_start.take(walking), where.take(walking)
+            out[:, start:start + len(rows)] = reached.reshape(n_trees, len(rows))
+        return out
+
+
+def _join_trees(tables: Sequence[np.ndarray], n_features: int) -> _JoinedTrees:
+    """Join node tables (scikit-learn's, or LightGBM's with a ``missing_type`` column) for :meth:`_JoinedTrees.leaves`.
+
+    Each split reads the encoding of its column that sends missing values its way (see above). A
+    NaN threshold sends every value that is not missing right; missing values go right too unless
+    they go left (never for type None): then the split reads the encoding with missing values as
+    NaN, with threshold +inf and its children swapped, so that exactly the missing values go left.
+
+    Raises:
+        ValueError: a table that :func:`tree_problem` refuses (its walk could loop or read outside the design).
+    """
+    lightgbm = bool(tables) and "missing_type" in (tables[0].dtype.names or ())
+    fields = BOOSTED_TREE_FIELDS if lightgbm else TREE_FIELDS
+    for k, table in enumerate(tables):
+        if (problem := _table_problem(table, n_features, fields)) is not None:
+            raise ValueError(f"tree {k}: {problem}")
+    sizes = np.array([len(table) for table in tables], dtype=np.intp)
+    roots = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+    offset = np.repeat(roots, sizes)
+
+    def joined(name: str, dtype: Any) -> np.ndarray:
+        return np.concatenate([table[name] for table in tables]).astype(dtype) if tables else np.empty(0, dtype)
+
+    left, right, feature = joined("left_child", np.intp), joined("right_child", np.intp), joined("feature", np.intp)
+    threshold, missing_left = joined("threshold", np.float64), joined("missing_go_to_left", bool)
+    leaf, node = left == TREE_LEAF, np.arange(len(left), dtype=np.intp)
+    if lightgbm:
+        kind = joined("missing_type", np.int64)
+        encoding = np.select([kind == MISSING_NONE, kind == MISSING_ZERO],
+                             [_NAN_ZERO, np.where(missing_left, _ZERO_LOW, _ZERO_NAN)], np.where(missing_left, _NAN_LOW, _AS_IS))
+    else:
+        encoding = np.where(missing_left, _NAN_LOW, _AS_IS)
+    # a NaN threshold: every value goes right (NaN <= anything is false) but the missing ones that go left
+    swap = ~leaf & np.isnan(threshold) & np.isin(encoding, (_NAN_LOW, _ZERO_LOW))
+    encoding = np.where(swap, np.where(encoding == _NAN_LOW, _AS_IS, _ZERO_NAN), encoding)
+    threshold = np.where(swap, np.inf, np.where(leaf, 0.0, threshold))
+    encodings = tuple(int(e) for e in np.unique(encoding[~leaf])) or (_AS_IS,)
+    slot = np.searchsorted(np.array(encodings), encoding)
+    column = np.where(leaf, 0, slot * n_features + feature)
+    above = np.where(leaf, node, np.where(swap, left, right) + offset)
+    below = np.where(leaf, node, np.where(swap, right, left) + offset)
+    return _JoinedTrees(tuple(tables), roots, column.astype(np.intp), threshold, np.column_stack([above, below]).ravel(), leaf,
+                        encodings, int(n_features))
+
+
+_JOINED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""Member -> its :class:`_JoinedTrees`, for as long as the member lives (outside its attributes: not saved, not pickled)."""
+
+
+def _joined_trees(member: Any) -> _JoinedTrees:
+    """The member's node tables joined (:func:`_join_trees`), built at its first prediction and kept;
+    built again when its list of tables holds other arrays (tables changed in place are not noticed)."""
+    joined = _JOINED.get(member)
+    if joined is None or len(joined.tables) != len(member.nodes) or any(a is not b for a, b in zip(joined.tables, member.nodes)):
+        joined = _JOINED[member] = _join_trees(member.nodes, member.n_features)
+    return joined
+
+
 def tree_leaves(nodes: np.ndarray, x: np.ndarray) -> np.ndarray:
     """The leaf each row of ``x`` falls in, walking the node table.
 
@@ -243,24 +394,23 @@ def tree_leaves(nodes: np.ndarray, x: np.ndarray) -> np.ndarray:
     a missing value, which goes to the side ``missing_go_to_left`` names. Missing means NaN for
     scikit-learn's tables (its ``Tree.apply``). A table with a ``missing_type`` column is LightGBM's
     (``Tree::NumericalDecision``): NaN is read as 0.0 unless the type is ``NaN``; then missing means
-    NaN for type ``NaN``, ``|x| <= LIGHTGBM_ZERO`` for type ``Zero``, never for type ``None``."""
-    left, right, feature, threshold, missing_left = (nodes[k] for k in TREE_FIELDS)
-    missing_type = nodes["missing_type"] if "missing_type" in nodes.dtype.names else None
-    node = np.zeros(len(x), dtype=np.intp)
-    rows = np.arange(len(x))
-    while True:
-        internal = left[node] != TREE_LEAF
-        if not internal.any():
-            return node
-        value = x[rows, np.where(internal, feature[node], 0)].astype(np.float64)
-        if missing_type is None:
-            missing = np.isnan(value)
-        else:
-            kind = missing_type[node]
-            value = np.where(np.isnan(value) & (kind != MISSING_NAN), 0.0, value)
-            missing = np.where(kind == MISSING_NAN, np.isnan(value), (kind == MISSING_ZERO) & (np.abs(value) <= LIGHTGBM_ZERO))
-        go_left = np.where(missing, missing_left[node].astype(bool), value <= threshold[node])
-        node = np.where(internal, np.where(go_left, left[node], right[node]), node)
+    NaN for type ``NaN``, ``|x| <= LIGHTGBM_ZERO`` for type ``Zero``, never for type ``None``.
+
+    Raises:
+        ValueError: a table that :func:`tree_problem` refuses for a design of ``x``'s width.
+    """
+    x = np.asarray(x)
+    return _join_trees([nodes], x.shape[1]).leaves(x)[0]
+
+
+def _summed_leaf_values(member: Any, x: np.ndarray) -> np.ndarray:
+    """Per row, the sum of the member's trees' values at the leaves it reaches, added tree after tree from 0.0."""
+    joined = _joined_trees(member)
+    leaves = joined.leaves(x) - joined.roots[:, None]
+    total = np.zeros(len(x))
+    for values, tree_leaves_ in zip(member.values, leaves):
+        total += values[tree_leaves_]
+    return total
 
 
 def _trees_problem(nodes: list[np.ndarray], values: list[np.ndarray], n_features: int, fields: Sequence[str]) -> str | None:
@@ -279,7 +429,9 @@ class TreeEnsembleMember:
     The prediction is the mean of the trees' leaf values, added up tree after tree in order and
     divided by their number, as scikit-learn's ``RandomForestRegressor.predict`` does in one thread
     (so the bits are the same); scikit-learn reads the features as float32. The sigma is a unit
-    placeholder that the ensemble's sigma scale turns into dex.
+    placeholder that the ensemble's sigma scale turns into dex. The leaves are found for all trees
+    at once (:class:`_JoinedTrees`, built at the first prediction and kept beside the member, not
+    in it: change the node tables by replacing them, not in place).
 
     Attributes:
         nodes: per tree, its node table (columns :data:`TREE_FIELDS`).
@@ -297,9 +449,7 @@ class TreeEnsembleMember:
 
     def mean_std(self, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = np.asarray(design, dtype=np.float32)
-        total = np.zeros(len(x))
-        for nodes, values in zip(self.nodes, self.values):
-            total += values[tree_leaves(nodes, x)]
+        total = _summed_leaf_values(self, x)
         total /= len(self.nodes)
         return total, np.ones(len(x))
 
@@ -313,8 +463,8 @@ class BoostedTreesMember:
     LightGBM folds its initial score (the weighted mean log age, ``boost_from_average``) into the
     first tree's leaves, and the learning rate into every leaf. Features are read in float64, as
     LightGBM reads a float64 matrix, with ``|x| <= LIGHTGBM_ZERO`` read as 0.0; splits follow
-    :func:`tree_leaves` with LightGBM's missing-value rule. The sigma is a unit placeholder (see
-    :class:`TreeEnsembleMember`).
+    :func:`tree_leaves` with LightGBM's missing-value rule, all trees at once (as for
+    :class:`TreeEnsembleMember`). The sigma is a unit placeholder (see :class:`TreeEnsembleMember`).
 
     Attributes:
         nodes: per tree, its node table (columns :data:`BOOSTED_TREE_FIELDS`), children numbered
@@ -337,10 +487,7 @@ class BoostedTreesMember:
     def mean_std(self, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = np.asarray(design, dtype=np.float64)
         x = np.where(np.abs(x) <= LIGHTGBM_ZERO, 0.0, x)     # NaN compares False: stays NaN
-        total = np.zeros(len(x))
-        for nodes, values in zip(self.nodes, self.values):
-            total += values[tree_leaves(nodes, x)]
-        return total, np.ones(len(x))
+        return _summed_leaf_values(self, x), np.ones(len(x))
 
 
 @dataclasses.dataclass(eq=False)
