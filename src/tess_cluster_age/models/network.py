@@ -6,7 +6,10 @@ ICLR, "On the pitfalls of heteroscedastic uncertainty estimation"):
 ``loss_i = w_i stopgrad(sigma_i^2)^beta [log(sigma_i^2)/2 + (y_i - mu_i)^2 / (2 sigma_i^2)]``,
 which with ``beta = 0.5`` stops the variance from swallowing the fit of the mean. An optional
 branch reads a periodogram vector (SPEC 3c; columns ``periodogram_*`` of the input table) through a
-linear layer or a small 1-D CNN.
+linear layer or a small 1-D CNN; with ``pool_bins`` the scaled bins are first averaged into groups
+evenly spaced in log frequency by a fixed matrix
+(:func:`~tess_cluster_age.models.predictors.log_frequency_pool`), which makes the CNN on the
+classic vector's 1,089 linear bins about as cheap as on the 128-bin invariant vector.
 
 The members of the deep ensemble (Lakshminarayanan et al. 2017) are the inner-fold networks of
 :class:`~tess_cluster_age.models.base.CalibratedAgeModel`: each is seeded, trained on all but one
@@ -28,9 +31,9 @@ from torch import nn
 
 from tess_cluster_age.config import AGE_BIN_EDGES, CALIBRATION_MIN_CLUSTERS
 from tess_cluster_age.models.base import CalibratedAgeModel
-from tess_cluster_age.models.predictors import CNN_CHANNELS, CNN_KERNEL, CNN_POOL, CNN_POSITIONS, NetworkMember
+from tess_cluster_age.models.predictors import CNN_CHANNELS, CNN_KERNEL, CNN_POOL, CNN_POSITIONS, NetworkMember, log_frequency_pool
 from tess_cluster_age.models.preprocessing import Standardiser
-from tess_cluster_age.schema import PERIODOGRAM_PREFIX
+from tess_cluster_age.schema import PERIODOGRAM_PREFIX, periodogram_frequency
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +46,22 @@ def resolve_device(device: str) -> torch.device:
 
 
 class MeanVarianceNet(nn.Module):
-    """MLP (+ optional periodogram branch) with two outputs: the mean and the pre-softplus sigma."""
+    """MLP (+ optional periodogram branch) with two outputs: the mean and the pre-softplus sigma.
+
+    ``bin_pool`` (groups x ``n_bins``, :func:`~tess_cluster_age.models.predictors.log_frequency_pool`)
+    is a fixed, untrained matrix that averages the ``n_bins`` input bins into groups before the branch.
+    """
 
     def __init__(self, n_scalar: int, hidden: tuple[int, ...], dropout: float, n_bins: int = 0, branch: str | None = None,
-                 branch_width: int = 16):
+                 branch_width: int = 16, bin_pool: np.ndarray | None = None):
         super().__init__()
         self.n_scalar = n_scalar
         self.branch = None
+        if bin_pool is not None and (branch is None or bin_pool.shape[1] != n_bins):
+            raise ValueError(f"bin_pool of shape {bin_pool.shape} for {n_bins} bins and branch {branch!r}: it pools a branch's bins")
+        self.register_buffer("bin_pool", None if bin_pool is None else torch.as_tensor(np.asarray(bin_pool), dtype=torch.float32))
+        if bin_pool is not None:
+            n_bins = bin_pool.shape[0]
         width = n_scalar
         if branch == "linear":
             self.branch = nn.Sequential(nn.Linear(n_bins, branch_width), nn.SiLU())
@@ -75,7 +87,10 @@ class MeanVarianceNet(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         inputs = x[:, : self.n_scalar]
         if self.branch is not None:
-            inputs = torch.cat([inputs, self.branch(x[:, self.n_scalar:])], dim=1)
+            bins = x[:, self.n_scalar:]
+            if self.bin_pool is not None:
+                bins = bins @ self.bin_pool.T
+            inputs = torch.cat([inputs, self.branch(bins)], dim=1)
         out = self.head(self.trunk(inputs))
         return out[:, 0], out[:, 1]
 
@@ -98,8 +113,9 @@ def as_member(net: MeanVarianceNet, scaler: Standardiser, y_mean: float, y_std: 
     branch = None if net.branch is None else "linear" if isinstance(net.branch[0], nn.Linear) else "cnn"
     branch_layers = [] if net.branch is None else [m for m in net.branch if isinstance(m, (nn.Linear, nn.Conv1d))]
     trunk = [m for m in net.trunk if isinstance(m, nn.Linear)] + [net.head]
+    bin_pool = None if net.bin_pool is None else net.bin_pool.detach().cpu().numpy().astype(np.float64)
     return NetworkMember(scaler, float(y_mean), float(y_std), int(net.n_scalar), branch, arrays(branch_layers), arrays(trunk), None,
-                         float(sigma_floor), int(epochs))
+                         float(sigma_floor), int(epochs), bin_pool)
 
 
 class GaussianNetworkAgeModel(CalibratedAgeModel):
@@ -116,6 +132,10 @@ class GaussianNetworkAgeModel(CalibratedAgeModel):
         periodogram_branch: null, ``linear`` or ``cnn``: a branch on the ``periodogram_*`` columns
             (the pipeline joins them when the model entry sets ``periodogram: classic|invariant``).
         branch_width: outputs of the branch.
+        pool_bins: 0 (the branch reads every bin), or the number of equal intervals of log frequency
+            whose bins are averaged before the branch reads them
+            (:func:`~tess_cluster_age.models.predictors.log_frequency_pool`, on the frequencies the
+            ``periodogram_<frequency>`` columns are named by; empty intervals are left out).
         features, use_galaxy, inner_folds (= ensemble members), age_bin_edges, calibration_bin_edges, calibration_min_clusters,
             sigma_floor (dex), random_state: see :class:`CalibratedAgeModel`.
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
@@ -126,7 +146,7 @@ class GaussianNetworkAgeModel(CalibratedAgeModel):
 
     def __init__(self, hidden=(32, 32), dropout: float = 0.1, learn_sigma: bool = True, beta: float = 0.5, learning_rate: float = 2e-3,
                  weight_decay: float = 1e-3, batch_size: int = 256, max_epochs: int = 300, patience: int = 25, periodogram_branch: str | None = None,
-                 branch_width: int = 16, features=None, use_galaxy: bool = True, inner_folds: int = 5,
+                 branch_width: int = 16, pool_bins: int = 0, features=None, use_galaxy: bool = True, inner_folds: int = 5,
                  age_bin_edges: tuple[float, ...] = AGE_BIN_EDGES,
                  calibration_bin_edges: tuple[float, ...] = AGE_BIN_EDGES, calibration_min_clusters: int = CALIBRATION_MIN_CLUSTERS,
                  sigma_floor: float = 0.05,
@@ -142,6 +162,7 @@ class GaussianNetworkAgeModel(CalibratedAgeModel):
         self.patience = patience
         self.periodogram_branch = periodogram_branch
         self.branch_width = branch_width
+        self.pool_bins = pool_bins
         self.features = features
         self.use_galaxy = use_galaxy
         self.inner_folds = inner_folds
@@ -155,6 +176,7 @@ class GaussianNetworkAgeModel(CalibratedAgeModel):
 
     # the design matrix: scalar features (+ one-hot), then the periodogram bins
     def _extra_columns(self, X):
+        self.bin_pool_ = None
         if not self.periodogram_branch:
             self.n_bins_ = 0
             return []
@@ -163,6 +185,8 @@ class GaussianNetworkAgeModel(CalibratedAgeModel):
             raise ValueError(f"periodogram branch {self.periodogram_branch!r} needs '{PERIODOGRAM_PREFIX}*' columns in the input "
                              "(set periodogram: classic or invariant in the model entry of the pipeline parameters)")
         self.n_bins_ = len(columns)
+        if self.pool_bins:
+            self.bin_pool_ = log_frequency_pool(np.array([periodogram_frequency(c) for c in columns]), int(self.pool_bins))
         return columns
 
     def _fit_members(self, design, y, weight, splits, seeds):
@@ -197,7 +221,7 @@ class GaussianNetworkAgeModel(CalibratedAgeModel):
             validation = tensors(X_val, y_val, weight_val) if X_val is not None and len(X_val) else None
             n_scalar = X.shape[1] - (self.n_bins_ if self.periodogram_branch else 0)
             net = MeanVarianceNet(n_scalar, tuple(self.hidden), self.dropout, self.n_bins_ if self.periodogram_branch else 0, self.periodogram_branch,
-                                  self.branch_width).to(device)
+                                  self.branch_width, self.bin_pool_).to(device)
             optimiser = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
 
             def loss_of(x, t, w):
@@ -255,6 +279,7 @@ class _BatchedMembers:
         self.nets, self.dropout = nets, dropout
         self.has_branch = nets[0].branch is not None
         self.n_scalar = nets[0].n_scalar
+        self.bin_pool = None if nets[0].bin_pool is None else nets[0].bin_pool.to(device)
         per_net = [_linear_layers(net) for net in nets]
         self.weights = [torch.stack([layers[i].weight.detach() for layers in per_net]).to(device).requires_grad_()
                         for i in range(len(per_net[0]))]
@@ -270,7 +295,10 @@ class _BatchedMembers:
         hidden = x[:, :, : self.n_scalar]
         if self.has_branch:
             weight, bias = pairs.pop(0)
-            branch = nn.functional.silu(torch.baddbmm(bias[:, None, :], x[:, :, self.n_scalar:], weight.transpose(1, 2)))
+            bins = x[:, :, self.n_scalar:]
+            if self.bin_pool is not None:
+                bins = bins @ self.bin_pool.T
+            branch = nn.functional.silu(torch.baddbmm(bias[:, None, :], bins, weight.transpose(1, 2)))
             hidden = torch.cat([hidden, branch], dim=2)
         for weight, bias in pairs[:-1]:
             hidden = nn.functional.silu(torch.baddbmm(bias[:, None, :], hidden, weight.transpose(1, 2)))
@@ -316,7 +344,7 @@ def _fit_members_batched(model: "GaussianNetworkAgeModel", design, y, weight, sp
     for seed in seeds:
         torch.manual_seed(seed)
         nets.append(MeanVarianceNet(design.shape[1] - n_bins, tuple(model.hidden), model.dropout, n_bins, model.periodogram_branch,
-                                    model.branch_width))
+                                    model.branch_width, model.bin_pool_))
     batched = _BatchedMembers(nets, model.dropout, device)
     optimiser = torch.optim.AdamW(batched.parameters(), lr=model.learning_rate, weight_decay=model.weight_decay)
     generator = torch.Generator().manual_seed(int(seeds[0]))
