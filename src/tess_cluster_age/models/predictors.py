@@ -78,6 +78,15 @@ def log_frequency_pool(frequency: np.ndarray, n_groups: int) -> np.ndarray:
     return pool / pool.sum(axis=1, keepdims=True)
 
 
+def pool_scaled_bins(scaled: np.ndarray, n_scalar: int, bin_pool: np.ndarray | None) -> np.ndarray:
+    """A network's scaled inputs with the bins after the first ``n_scalar`` columns averaged into
+    groups, ``bins @ P.T`` (``P`` from :func:`log_frequency_pool`); unchanged when ``bin_pool`` is None.
+    Training pools the scaled design with it once; :class:`NetworkMember` pools with it when predicting."""
+    if bin_pool is None:
+        return scaled
+    return np.column_stack([scaled[:, :n_scalar], scaled[:, n_scalar:] @ np.asarray(bin_pool, float).T])
+
+
 def galaxy_of(X: pd.DataFrame) -> np.ndarray:
     """The host galaxy of each row (``X['galaxy']``)."""
     if "galaxy" not in X:
@@ -186,7 +195,7 @@ class NetworkMember:
         sigma_floor: smallest sigma (dex).
         epochs: the epoch whose weights were kept (early stopping).
         bin_pool: None, or the fixed matrix (groups x bins, :func:`log_frequency_pool`) that averages
-            the scaled bins into log-frequency groups before the branch reads them.
+            the scaled bins into log-frequency groups before the branch reads them (:func:`pool_scaled_bins`).
     """
 
     scaler: Standardiser
@@ -215,12 +224,10 @@ class NetworkMember:
 
     def forward(self, scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The two outputs (scaled mean, pre-softplus sigma) for already scaled inputs (rows x inputs)."""
+        scaled = pool_scaled_bins(scaled, self.n_scalar, self.bin_pool) if self.branch is not None else scaled
         hidden = scaled[:, : self.n_scalar]
         if self.branch is not None:
-            bins = scaled[:, self.n_scalar:]
-            if self.bin_pool is not None:
-                bins = bins @ np.asarray(self.bin_pool, float).T
-            hidden = np.column_stack([hidden, self._branch(bins)])
+            hidden = np.column_stack([hidden, self._branch(scaled[:, self.n_scalar:])])
         pairs = [(np.asarray(self.layers[i], float), np.asarray(self.layers[i + 1], float)) for i in range(0, len(self.layers), 2)]
         for weight, bias in pairs[:-1]:
             hidden = silu(hidden @ weight.T + bias)
