@@ -101,7 +101,7 @@ def test_the_ablation_variants_run_only_behind_the_switch():
         spec = switched.models[name]
         vector, branch = name.split("_")[2:]
         assert (spec.periodogram, spec.options["periodogram_branch"], spec.save) == (vector, branch, False)
-        assert spec.options.get("pool_bins", 0) == (64 if vector == "classic" else 0)
+        assert spec.options["pool_bins"] == 32                                 # one setting for every variant
         # otherwise gaussian_nn itself
         def shared(options):
             return {k: v for k, v in options.items() if k not in ("periodogram_branch", "pool_bins")}
@@ -123,7 +123,7 @@ def test_an_ablation_variant_needs_a_name_of_its_own_and_a_reference_that_runs()
 @pytest.mark.parametrize("variant", ["gaussian_nn_classic_cnn", "gaussian_nn_classic_linear"])
 def test_a_classic_variant_fits_on_the_pooled_vector_and_finds_the_age_in_it(variant):
     """The project's variant entry (fewer epochs), on clusters whose age is only in the power at
-    0.5-2 1/d of a classic-grid vector: it learns it, and its members read 64 pooled groups."""
+    0.5-2 1/d of a classic-grid vector: it learns it, and its members read 32 pooled groups."""
     data = synthetic_model_input(n_clusters=60, segments_per_cluster=3, seed=5)
     rng = np.random.default_rng(1)
     power = rng.normal(size=(len(data), len(CLASSIC_GRID)))
@@ -137,7 +137,7 @@ def test_a_classic_variant_fits_on_the_pooled_vector_and_finds_the_age_in_it(var
     model.fit(table, table["log_age"].to_numpy(), table["weight"].to_numpy(), table["name"].to_numpy())
     mu, sigma = model.predict(table, return_std=True)
     members = [m for router in model.predictor().models.values() for m in router.members]
-    assert all(m.bin_pool is not None and m.bin_pool.shape == (64, 1089) for m in members)
+    assert all(m.bin_pool is not None and np.array_equal(m.bin_pool, log_frequency_pool(CLASSIC_GRID, 32)) for m in members)
     assert np.all(np.isfinite(mu)) and np.all(sigma >= 0.05)
     rmse, blind_rmse = (np.sqrt(np.mean((m.predict(t) - t["log_age"]) ** 2)) for m, t in
                         ((model, table), (model, table.assign(**{c: 0.0 for c in table.columns if c.startswith("periodogram_")}))))

@@ -10,8 +10,9 @@ linear layer or a small 1-D CNN; with ``pool_bins`` the scaled bins are first av
 evenly spaced in log frequency by a fixed matrix ``P``
 (:func:`~tess_cluster_age.models.predictors.log_frequency_pool`): training pools the scaled design
 once (``bins @ P.T``) and the network reads the groups; the member keeps ``P`` and pools the same
-way when it predicts. On the classic vector's 1,089 linear bins this makes the CNN about seven
-times cheaper per epoch, and the batched linear branch no longer gathers 1,089 columns per step.
+way when it predicts. On the classic vector's 1,089 linear bins, 32 groups make the CNN about ten
+times cheaper per epoch, and the batched linear branch no longer gathers 1,089 columns per step
+(timings in the gaussian_nn pipeline's README).
 
 The members of the deep ensemble (Lakshminarayanan et al. 2017) are the inner-fold networks of
 :class:`~tess_cluster_age.models.base.CalibratedAgeModel`: each is seeded, trained on all but one
