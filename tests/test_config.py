@@ -47,6 +47,7 @@ CASES = {
     "reporting": ("figure_sed", ("importance_top", 0, "importance_top and max_prediction_rows must be >= 1")),
     "evaluation": ("age_bin_edge", ("catastrophic_dex", 0, "evaluation.catastrophic_dex = 0.0: must be > 0 (dex)")),
     "external_validation": ("radius", ("hat_min_shared", 2, "hat_min_shared must be >= 3 (got 2)")),
+    "combined": ("max_iters", ("max_iter", 0, "combined.max_iter = 0, tol = 1e-09: max_iter >= 1 and tol > 0 are required")),
 }
 # model pipeline sections: (a mistyped model option, (path to a bad value, value, words the error must contain))
 MODEL_SECTIONS = {

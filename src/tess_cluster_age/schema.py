@@ -21,8 +21,9 @@ REASON_COLUMN = "reason"
 NON_FEATURE_COLUMNS: frozenset[str] = frozenset((*ID_COLUMNS, REASON_COLUMN))
 
 PERIODOGRAM_PREFIX = "periodogram_"
-"""Columns ``periodogram_<i>`` hold a periodogram vector (SPEC 3c) joined for a network branch; they
-are not scalar features."""
+"""Columns ``periodogram_<frequency>`` hold a periodogram vector (SPEC 3c) joined for a network
+branch, one column per bin named by its frequency in 1/d (:func:`periodogram_column`); they are
+not scalar features."""
 
 GALAXIES: tuple[str, ...] = ("MW", "LMC", "SMC")
 """Host galaxies, in the order every table and report uses."""
@@ -36,6 +37,25 @@ REFERENCE_MODEL = "galaxy_mean"
 MODEL_PIPELINES: tuple[str, ...] = ("random_forest", "gaussian_nn", "regression", "combined")
 """The pipelines that train (and save) age models, in the order the report's tables and predict's
 model lookup use."""
+
+
+def periodogram_column(frequency: float) -> str:
+    """The column of the periodogram bin at ``frequency`` (1/d): ``periodogram_<f>``, six significant digits."""
+    return f"{PERIODOGRAM_PREFIX}{float(frequency):.6g}"
+
+
+def periodogram_frequency(column: str) -> float:
+    """The frequency (1/d) a periodogram column is named by (:func:`periodogram_column`).
+
+    Raises:
+        ValueError: ``column`` is not ``periodogram_<number>``.
+    """
+    if not column.startswith(PERIODOGRAM_PREFIX):
+        raise ValueError(f"{column!r} is not a periodogram column ({PERIODOGRAM_PREFIX}<frequency in 1/d>)")
+    try:
+        return float(column[len(PERIODOGRAM_PREFIX):])
+    except ValueError:
+        raise ValueError(f"{column!r} is not a periodogram column ({PERIODOGRAM_PREFIX}<frequency in 1/d>)") from None
 
 
 def feature_columns(columns: Iterable[str] | pd.DataFrame) -> list[str]:

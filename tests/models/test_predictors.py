@@ -18,7 +18,7 @@ from sklearn.linear_model import Ridge
 from tess_cluster_age.models import GaussianNetworkAgeModel, GradientBoostingAgeModel, RandomForestAgeModel
 from tess_cluster_age.models.forest import forest_member
 from tess_cluster_age.models.predictors import (LIGHTGBM_ZERO, MISSING_NAN, MISSING_NONE, MISSING_ZERO, TREE_LEAF, BoostedTreesMember,
-                                                LinearMember, TreeEnsembleMember, tree_leaves)
+                                                LinearMember, TreeEnsembleMember, log_frequency_pool, tree_leaves)
 from tess_cluster_age.models.bundle import ModelInfo, TrainedModels
 from tess_cluster_age.models.network import MeanVarianceNet, as_member
 from tess_cluster_age.models.persistence import save_models
@@ -29,20 +29,27 @@ from .conftest import synthetic_model_input
 N_SCALAR, N_BINS = 7, 53
 
 
-@pytest.mark.parametrize("branch", [None, "linear", "cnn"])
-def test_the_numpy_forward_pass_is_the_torch_network(branch):
-    """Same weights, both in float64: the outputs agree to rounding (1e-12), for every branch."""
+@pytest.mark.parametrize("branch, pooled", [(None, False), ("linear", False), ("cnn", False), ("linear", True), ("cnn", True)])
+def test_the_numpy_forward_pass_is_the_torch_network(branch, pooled):
+    """Same weights, both in float64: the outputs agree to rounding (1e-12), for every branch, with
+    the bins read as they are or averaged into log-frequency groups first (``bin_pool``)."""
     torch.manual_seed(11)
-    net = MeanVarianceNet(N_SCALAR, (16, 8), 0.1, N_BINS if branch else 0, branch, branch_width=5).double().eval()
+    bin_pool = log_frequency_pool(np.linspace(0.2, 10.6, N_BINS), 24) if pooled else None
+    n_read = (bin_pool.shape[0] if pooled else N_BINS) if branch else 0        # the bins, or their groups, the network reads
+    net = MeanVarianceNet(N_SCALAR, (16, 8), 0.1, n_read, branch, branch_width=5).double().eval()
     with torch.no_grad():                       # weights far from zero, so that every layer matters
         for parameter in net.parameters():
             parameter.mul_(3.0)
     rng = np.random.default_rng(2)
     x = rng.normal(size=(29, N_SCALAR + (N_BINS if branch else 0)))
-    member = as_member(net, Standardiser(), 0.0, 1.0, 0.05, 1)
-    mean, raw = member.forward(x)
+    member = as_member(net, Standardiser(), 0.0, 1.0, 0.05, 1, bin_pool)
+    mean, raw = member.forward(x)               # the member pools the bins itself
     with torch.no_grad():
-        expected_mean, expected_raw = (t.numpy() for t in net(torch.as_tensor(x)))
+        inputs = torch.as_tensor(x)
+        if pooled:                               # in torch: the group means, bins @ P.T
+            assert bin_pool.shape == (19, N_BINS)
+            inputs = torch.cat([inputs[:, :N_SCALAR], inputs[:, N_SCALAR:] @ torch.as_tensor(bin_pool).T], dim=1)
+        expected_mean, expected_raw = (t.numpy() for t in net(inputs))
     assert np.allclose(mean, expected_mean, rtol=1e-12, atol=1e-12)
     assert np.allclose(raw, expected_raw, rtol=1e-12, atol=1e-12)
     assert np.std(mean) > 0.1 and np.std(raw) > 0.1     # not a constant output

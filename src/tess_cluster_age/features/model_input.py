@@ -15,7 +15,7 @@ import pandas as pd
 from tess_cluster_age.config import ModelInputConfig
 from tess_cluster_age.features.classic import CLASSIC_FEATURES
 from tess_cluster_age.features.invariant import InvariantConfig, invariant_feature_names
-from tess_cluster_age.schema import ID_COLUMNS, PERIODOGRAM_PREFIX, REASON_COLUMN, feature_columns
+from tess_cluster_age.schema import ID_COLUMNS, REASON_COLUMN, feature_columns, periodogram_column
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,8 @@ def model_input_table(segments: pd.DataFrame, clusters: pd.DataFrame, features_c
 
 
 def join_periodogram(table: pd.DataFrame, periodograms: Mapping[str, Any] | None, periodogram: str | None) -> pd.DataFrame:
-    """``table`` with the chosen periodogram vector of each segment as columns ``periodogram_<i>``.
+    """``table`` with the chosen periodogram vector of each segment as columns ``periodogram_<frequency>``
+    (:func:`~tess_cluster_age.schema.periodogram_column`: one per bin of the vector's grid, named by its frequency in 1/d).
 
     Args:
         table: model-input rows (``segment_id``).
@@ -83,5 +84,8 @@ def join_periodogram(table: pd.DataFrame, periodograms: Mapping[str, Any] | None
         values = periodograms[periodogram].rows(table["segment_id"])
     except KeyError as exc:
         raise ValueError(f"periodograms_{periodogram}: {exc.args[0]}; re-run the feature_engineering pipeline") from None
-    columns = pd.DataFrame(values, columns=[f"{PERIODOGRAM_PREFIX}{i}" for i in range(values.shape[1])], index=table.index)
+    names = [periodogram_column(f) for f in periodograms[periodogram].frequency]
+    if len(set(names)) != len(names):
+        raise ValueError(f"periodograms_{periodogram}: bins closer than six significant digits of frequency cannot be named apart")
+    columns = pd.DataFrame(values, columns=names, index=table.index)
     return pd.concat([table, columns], axis=1)

@@ -71,7 +71,13 @@ class ModelPipelineConfig:
     """The section of one model pipeline (``gaussian_nn``, ``random_forest``, ``regression``).
 
     Attributes:
-        models: model name -> :class:`ModelSpec`, in the order they are run.
+        models: model name -> :class:`ModelSpec`, in the order they are run. With ``ablation`` the
+            validated section's ``models`` also holds the ``ablation_models``, after the others.
+        ablation: also run the ``ablation_models`` (``--params=<pipeline>.ablation=true``).
+        ablation_models: variants of ``ablation_reference`` (model name -> :class:`ModelSpec`), run only
+            with ``ablation``; each is scored against ``ablation_reference`` with the paired cluster
+            bootstrap (metrics ``ablation_rmse_diff*``, :func:`tess_cluster_age.pipelines.modelling.score_models`).
+        ablation_reference: the model of ``models`` the variants are compared with.
         controls: models also run on labels permuted across clusters (``<model>_shuffled_labels``).
         control_seeds: the fold seeds the controls run on (None: all).
         shuffle_labels: every model is trained and scored on permuted labels.
@@ -83,6 +89,9 @@ class ModelPipelineConfig:
     __pydantic_config__ = NESTED
 
     models: Mapping[str, ModelSpec] = dataclasses.field(default_factory=dict)
+    ablation: bool = False
+    ablation_models: Mapping[str, ModelSpec] = dataclasses.field(default_factory=dict)
+    ablation_reference: str | None = None
     controls: tuple[str, ...] = ()
     control_seeds: tuple[int, ...] | None = None
     shuffle_labels: bool = False
@@ -151,9 +160,10 @@ def validate_model_section(section: Any, name: str = "model section") -> ModelPi
     if not isinstance(section, Mapping):
         raise ParameterError(f"{name} = {section!r}: a mapping with keys {sorted(MODEL_SECTION_KEYS)} is required")
     problems = _unknown(section, MODEL_SECTION_KEYS, name)
-    for model, entry in (section.get("models") or {}).items():
-        if isinstance(entry, Mapping):
-            problems += _unknown(entry, MODEL_ENTRY_KEYS, f"{name}.models.{model}")
+    for key in ("models", "ablation_models"):
+        for model, entry in (section.get(key) or {}).items():
+            if isinstance(entry, Mapping):
+                problems += _unknown(entry, MODEL_ENTRY_KEYS, f"{name}.{key}.{model}")
     for key, model in (("importance", ImportanceConfig), ("tuning", TuningConfig)):
         if isinstance(section.get(key), Mapping):
             problems += _unknown(section[key], _field_names(model), f"{name}.{key}")
@@ -162,8 +172,10 @@ def validate_model_section(section: Any, name: str = "model section") -> ModelPi
     config = config_from_params(ModelPipelineConfig, section, name)
     if not config.models:
         problems.append(f"{name}.models: at least one model is required")
-    for model, spec in config.models.items():
-        where = f"{name}.models.{model}"
+    entries = [("models", model, spec) for model, spec in config.models.items()]
+    entries += [("ablation_models", model, spec) for model, spec in config.ablation_models.items()]
+    for key, model, spec in entries:
+        where = f"{name}.{key}.{model}"
         if spec.estimator not in ESTIMATORS:
             problems.append(f"{where}.estimator = {spec.estimator!r}: one of {sorted(ESTIMATORS)} is required")
             continue
@@ -172,6 +184,11 @@ def validate_model_section(section: Any, name: str = "model section") -> ModelPi
         problems += _check_options(spec.estimator, spec.options, f"{where}.options")
     for key, names in (("controls", config.controls), ("importance.models", config.importance.models)):
         problems += [f"{name}.{key}: {model!r} is not one of the models {sorted(config.models)}" for model in names if model not in config.models]
+    problems += [f"{name}.ablation_models.{model}: also a name in {name}.models; an ablation variant needs a name of its own"
+                 for model in config.ablation_models if model in config.models]
+    if config.ablation_models and config.ablation_reference not in config.models:
+        problems.append(f"{name}.ablation_reference = {config.ablation_reference!r}: one of the models {sorted(config.models)} is required "
+                        "(the model the ablation variants are compared with)")
     if config.tuning.n_trials < 0:
         problems.append(f"{name}.tuning.n_trials = {config.tuning.n_trials!r}: an integer >= 0 is required")
     for estimator, space in config.tuning.space.items():
@@ -186,6 +203,8 @@ def validate_model_section(section: Any, name: str = "model section") -> ModelPi
                 problems.append(f"{name}.tuning.space.{estimator}.{parameter}: low {entry['low']!r} must be below high {entry['high']!r}")
     if problems:
         raise ParameterError("\n".join(problems))
+    if config.ablation:
+        config = dataclasses.replace(config, models={**config.models, **config.ablation_models})
     return config
 
 

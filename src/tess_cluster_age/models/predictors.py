@@ -46,6 +46,48 @@ CNN_POSITIONS = 8
 """Positions the second convolution's output is averaged down to (adaptive average pooling)."""
 
 
+def log_frequency_pool(frequency: np.ndarray, n_groups: int) -> np.ndarray:
+    """The fixed matrix that averages periodogram bins into groups evenly spaced in log frequency.
+
+    Bin ``i`` at frequency ``f_i`` (1/d, increasing, > 0) falls in group
+    ``g_i = min(floor(n_groups ln(f_i / f_0) / ln(f_last / f_0)), n_groups - 1)``: the groups are
+    ``n_groups`` equal intervals of ``ln f`` from the first bin to the last. Groups that no bin falls
+    in are left out (on a linear grid the lowest groups are narrower than a bin), so the result has
+    at most ``n_groups`` rows, in increasing frequency. Row ``g`` holds ``1 / n_g`` at the ``n_g``
+    bins of its group and 0 elsewhere: ``bins @ P.T`` is the mean of each group's bins. The classic
+    vector's 1,089 linear bins (0.11-10.99 1/d, step 0.01) and ``n_groups = 64`` give 64 groups,
+    each of the six from 0.11 to 0.16 1/d one bin wide, the top one (10.23-10.99 1/d) 77 bins wide.
+
+    Args:
+        frequency: the bins' frequencies (1/d), strictly increasing and positive.
+        n_groups: intervals of log frequency (>= 1).
+
+    Returns:
+        ``P``, shape (groups kept, bins), float64.
+    """
+    frequency = np.asarray(frequency, float)
+    if n_groups < 1:
+        raise ValueError(f"n_groups = {n_groups!r}: at least 1 group is needed")
+    if frequency.ndim != 1 or len(frequency) < 2 or not (frequency[0] > 0 and np.all(np.diff(frequency) > 0)):
+        raise ValueError("log-frequency pooling needs at least two bins at positive, strictly increasing frequencies "
+                         f"(got {frequency[:3]}...)")
+    position = np.log(frequency / frequency[0]) / np.log(frequency[-1] / frequency[0])
+    group = np.minimum(np.floor(n_groups * position).astype(int), n_groups - 1)
+    kept, index = np.unique(group, return_inverse=True)
+    pool = np.zeros((len(kept), len(frequency)))
+    pool[index, np.arange(len(frequency))] = 1.0
+    return pool / pool.sum(axis=1, keepdims=True)
+
+
+def pool_scaled_bins(scaled: np.ndarray, n_scalar: int, bin_pool: np.ndarray | None) -> np.ndarray:
+    """A network's scaled inputs with the bins after the first ``n_scalar`` columns averaged into
+    groups, ``bins @ P.T`` (``P`` from :func:`log_frequency_pool`); unchanged when ``bin_pool`` is None.
+    Training pools the scaled design with it once; :class:`NetworkMember` pools with it when predicting."""
+    if bin_pool is None:
+        return scaled
+    return np.column_stack([scaled[:, :n_scalar], scaled[:, n_scalar:] @ np.asarray(bin_pool, float).T])
+
+
 def galaxy_of(X: pd.DataFrame) -> np.ndarray:
     """The host galaxy of each row (``X['galaxy']``)."""
     if "galaxy" not in X:
@@ -153,6 +195,8 @@ class NetworkMember:
         sigma_dex: see above (None for the Gaussian network).
         sigma_floor: smallest sigma (dex).
         epochs: the epoch whose weights were kept (early stopping).
+        bin_pool: None, or the fixed matrix (groups x bins, :func:`log_frequency_pool`) that averages
+            the scaled bins into log-frequency groups before the branch reads them (:func:`pool_scaled_bins`).
     """
 
     scaler: Standardiser
@@ -165,6 +209,7 @@ class NetworkMember:
     sigma_dex: float | None
     sigma_floor: float
     epochs: int
+    bin_pool: np.ndarray | None = None
 
     def _branch(self, bins: np.ndarray) -> np.ndarray:
         w = [np.asarray(a, float) for a in self.branch_weights]
@@ -180,6 +225,7 @@ class NetworkMember:
 
     def forward(self, scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The two outputs (scaled mean, pre-softplus sigma) for already scaled inputs (rows x inputs)."""
+        scaled = pool_scaled_bins(scaled, self.n_scalar, self.bin_pool) if self.branch is not None else scaled
         hidden = scaled[:, : self.n_scalar]
         if self.branch is not None:
             hidden = np.column_stack([hidden, self._branch(scaled[:, self.n_scalar:])])

@@ -123,13 +123,21 @@ def cross_validate_models(model_input: pd.DataFrame, folds: pd.DataFrame, period
     return oof, importance_table, inner_table
 
 
-def score_models(oof: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+ABLATION_METRICS = {"rmse_diff": "ablation_rmse_diff", "rmse_diff_lo95": "ablation_rmse_diff_lo95", "rmse_diff_hi95": "ablation_rmse_diff_hi95"}
+"""The bootstrap metrics of an ablation variant against its pipeline's ``ablation_reference`` (cluster level)."""
+
+
+def score_models(oof: pd.DataFrame, params: dict[str, Any], section: dict[str, Any] | None = None) -> pd.DataFrame:
     """Every metric of SPEC 4 for every model in ``oof``, plus the bootstrap CI against galaxy_mean.
 
     Args:
         oof: out-of-fold rows from :func:`cross_validate_models`.
         params: the shared ``evaluation`` section: ``age_bin_edges``, ``young_old_log_age``,
             ``catastrophic_dex``, ``bootstrap`` (``n``, ``seed``).
+        section: the pipeline's section (:class:`ModelPipelineConfig`); when ``oof`` holds its
+            ``ablation_models``, each is also compared with ``ablation_reference`` by the same paired
+            cluster bootstrap (cluster level): metrics ``ablation_rmse_diff`` (variant minus reference,
+            dex), ``ablation_rmse_diff_lo95`` and ``ablation_rmse_diff_hi95``.
 
     Returns:
         Long table ``model, level, galaxy, age_bin, seed, metric, value`` (``seed`` empty for the
@@ -145,12 +153,24 @@ def score_models(oof: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
                                       reference_model="constant" + suffix))
         for level in ("cluster", "segment"):
             parts.append(evaluation.bootstrap_rmse_difference(rows, REFERENCE_MODEL + suffix, config.bootstrap.n, config.bootstrap.seed, level))
+    if section is not None:
+        parts.append(_ablation_differences(oof, ModelPipelineConfig.from_params(section), config))
     metrics = pd.concat(parts, ignore_index=True)
     metrics["seed"] = metrics["seed"].astype("Int64")
     _log_summary(metrics)
     if evaluation.controls_without_skill(metrics):
         logger.info("shuffled-label controls: no skill, as expected")
     return metrics
+
+
+def _ablation_differences(oof: pd.DataFrame, section: ModelPipelineConfig, config: EvaluationConfig) -> pd.DataFrame:
+    """Cluster RMSE of each ablation variant in ``oof`` minus its reference's, with the paired cluster bootstrap CI."""
+    variants = [name for name in section.ablation_models if name in set(oof["model"])]
+    if not variants or section.ablation_reference not in set(oof["model"]):
+        return pd.DataFrame(columns=evaluation.METRIC_COLUMNS)
+    rows = oof[oof["model"].isin([section.ablation_reference, *variants])]
+    differences = evaluation.bootstrap_rmse_difference(rows, section.ablation_reference, config.bootstrap.n, config.bootstrap.seed, "cluster")
+    return differences.assign(metric=differences["metric"].map(ABLATION_METRICS))
 
 
 def _log_summary(metrics: pd.DataFrame) -> None:
@@ -254,7 +274,7 @@ def model_pipeline(name: str) -> Pipeline:
              inputs=["model_input", "folds", "periodograms_classic", "periodograms_invariant", "params:models_section", "params:evaluation",
                      "params:seed"],
              outputs=["oof", "importances", "inner_oof"], name="cross_validate_models_node"),
-        node(score_models, inputs=["oof", "params:evaluation"], outputs="metrics", name="score_models_node"),
+        node(score_models, inputs=["oof", "params:evaluation", "params:models_section"], outputs="metrics", name="score_models_node"),
         node(collect_provenance,
              inputs=[f"params:{p}" for p in PROVENANCE_PARAMETERS], outputs="provenance", name="collect_provenance_node"),
         node(train_final_models,

@@ -34,6 +34,7 @@ from tess_cluster_age.schema import GALAXIES, REFERENCE_MODEL
 from .figures import external_figure_name
 from .tables import (GALAXY_COLUMNS, Table, comparison_display, controls_display, display_table, external_display,
                      external_verdict_word, signed, young_old_display)
+from .tables import periodogram_ablation_display
 
 logger = logging.getLogger(__name__)
 
@@ -543,6 +544,9 @@ class ReportContext:
         galaxies_without_skill: galaxies of the comparison where no model beats the reference.
         comparison: :func:`evaluation.model_comparison` (the numbers of the comparison tables).
         comparison_tables: galaxy -> the comparison of its baselines and models, as shown.
+        periodogram_ablation: gaussian_nn with and without a periodogram branch, with the CI of each
+            variant's ΔRMSE against it (:func:`tables.periodogram_ablation_display`; no rows unless
+            the variants were run).
         data_per_galaxy, ingestion_problems: counts per galaxy; ingestion problems by reason
             (no rows when there were none).
         controls_leak_free: no shuffled-label control beats the shuffled baselines.
@@ -570,6 +574,7 @@ class ReportContext:
     galaxies_without_skill: tuple[str, ...]
     comparison: pd.DataFrame
     comparison_tables: dict[str, Table]
+    periodogram_ablation: Table
     data_per_galaxy: Table
     ingestion_problems: Table
     controls_leak_free: bool
@@ -638,6 +643,7 @@ def build_context(*, per_galaxy: pd.DataFrame, problems: pd.DataFrame, compariso
         galaxies_without_skill=tuple(g for g in GALAXIES if g in in_comparison and not verdicts[g].beaten),
         comparison=comparison,
         comparison_tables={g: display_table(comparison_display(comparison, g)) for g in GALAXY_COLUMNS if g in in_comparison},
+        periodogram_ablation=display_table(periodogram_ablation_display(metrics)),
         data_per_galaxy=display_table(per_galaxy),
         ingestion_problems=display_table(problems),
         controls_leak_free=leak_free,

@@ -264,3 +264,45 @@ def external_verdict_word(lo95: float, hi95: float) -> str:
     if not (np.isfinite(lo95) and np.isfinite(hi95)):
         return "unknown"
     return "better than the labels" if hi95 < 0 else "worse than the labels" if lo95 > 0 else "as well as the labels"
+
+
+def periodogram_ablation_display(metrics: pd.DataFrame, reference: str = "gaussian_nn") -> pd.DataFrame:
+    """The periodogram-branch ablation (issue 18): ``reference`` without a branch, then each variant with one.
+
+    The variants are the models with ``ablation_rmse_diff`` rows (the ``gaussian_nn`` section's
+    ``ablation_models``, run with ``--params=gaussian_nn.ablation=true``; ``reference`` is its
+    ``ablation_reference``), named ``<reference>_<vector>_<branch>``.
+
+    Args:
+        metrics: combined long metrics (``model, level, galaxy, age_bin, seed, metric, value``).
+        reference: the model the variants were compared with.
+
+    Returns:
+        One row per model (the reference, then the variants by name): ``model, periodogram branch``, the cluster RMSE of all galaxies and of
+        each galaxy (mean over fold seeds, dex) and, for a variant, ``ΔRMSE <galaxy> [95 % CI]``:
+        its cluster RMSE minus the reference's with the paired cluster-bootstrap CI. No rows when
+        no variant was run.
+    """
+    cells = metrics[(metrics["level"] == "cluster") & (metrics["age_bin"] == "all")]
+    differences = cells[cells["metric"].isin(["ablation_rmse_diff", "ablation_rmse_diff_lo95", "ablation_rmse_diff_hi95"])]
+    variants = sorted(set(differences["model"]))     # classic before invariant, cnn before linear
+    if not variants:
+        return pd.DataFrame()
+    rmse = cells[(cells["metric"] == "rmse") & cells["seed"].notna()].groupby(["model", "galaxy"])["value"].mean()
+    ci = differences.pivot_table(index=["model", "galaxy"], columns="metric", values="value")
+    rows = []
+    for model in (reference, *variants):
+        what = model.removeprefix(f"{reference}_").replace("_", " + ", 1) if model != reference else "none"
+        record: dict[str, Any] = {"model": model, "periodogram branch": what}
+        record |= {f"RMSE {g}": rmse.get((model, g), np.nan) for g in GALAXY_COLUMNS}
+        for g in GALAXY_COLUMNS:
+            if model == reference:
+                record[f"ΔRMSE {g} [95 % CI]"] = "reference"
+            elif (model, g) in ci.index:
+                row = ci.loc[(model, g)]
+                record[f"ΔRMSE {g} [95 % CI]"] = (f"{signed(row['ablation_rmse_diff'])} [{signed(row['ablation_rmse_diff_lo95'])}, "
+                                                   f"{signed(row['ablation_rmse_diff_hi95'])}]")
+            else:
+                record[f"ΔRMSE {g} [95 % CI]"] = "–"
+        rows.append(record)
+    return pd.DataFrame(rows)
