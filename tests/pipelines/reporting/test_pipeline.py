@@ -51,8 +51,8 @@ def test_report_is_one_self_contained_page_with_every_section(built_report):
 
 def test_the_summary_names_each_galaxys_recommended_model_and_why(built_report):
     page = built_report["html"].read_text()
-    table = re.search(r'<table id="recommended">(.*?)</table>', page, re.S).group(1)
-    rows = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td>([^<]+)</td></tr>", table)
+    listed = re.search(r'<ul id="recommended">(.*?)</ul>', page, re.S).group(1)
+    rows = re.findall(r"<li><b>([^<]+)</b>: <code>([^<]+)</code>, ([^<]+)</li>", listed)
     recommended = built_report["context"].external.recommended
     assert rows == [(g, m, why) for g, (m, why) in recommended.items()] and len(rows) == 3
 
