@@ -542,11 +542,12 @@ def cross_validate(make_model: Callable[[], Any], data: pd.DataFrame, folds: pd.
 
 
 INNER_OOF_COLUMNS = ["model", "seed", "fold", "name", "galaxy", "log_age", "mu", "sigma", "n_segments"]
-"""Inner out-of-fold cluster predictions of each outer fold's model (``seed, fold``; for the final
-model, fitted on every labelled cluster, both are -1): ``mu``, ``sigma`` in dex."""
+"""Inner out-of-fold cluster predictions of the model fitted in each outer fold (``seed, fold``) of
+its training clusters: ``mu``, ``sigma`` in dex."""
 
 FINAL_FIT = -1
-"""``seed`` and ``fold`` of the inner rows of a final model (fitted on every labelled cluster)."""
+"""``seed`` and ``fold`` of a row that belongs to a saved model (fitted on every labelled cluster)
+rather than to an outer fold, e.g. the saved combined model's weights in ``combined_weights.csv``."""
 
 
 def with_cluster_rows(segment_rows: pd.DataFrame) -> pd.DataFrame:
