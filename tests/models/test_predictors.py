@@ -17,6 +17,7 @@ from sklearn.linear_model import Ridge
 
 from tess_cluster_age.models import GaussianNetworkAgeModel, GradientBoostingAgeModel, RandomForestAgeModel
 from tess_cluster_age.models.forest import forest_member
+from tess_cluster_age.models import predictors
 from tess_cluster_age.models.predictors import (LIGHTGBM_ZERO, MISSING_NAN, MISSING_NONE, MISSING_ZERO, TREE_LEAF, BoostedTreesMember,
                                                 LinearMember, TreeEnsembleMember, log_frequency_pool, tree_leaves)
 from tess_cluster_age.models.bundle import ModelInfo, TrainedModels
@@ -201,3 +202,13 @@ def test_a_table_whose_walk_could_loop_is_refused_when_predicting():
     table["left_child"][0] = 0                               # the root is its own child
     with pytest.raises(ValueError, match="tree 0: 1 nodes point outside the tree, back up it"):
         tree_leaves(table, np.zeros((3, 2)))
+
+
+def test_rows_walked_in_blocks_reach_the_same_leaves(monkeypatch):
+    """Many rows are walked a block at a time (a bound on memory): blocks of 7 rows give scikit-learn's bits too."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(250, 4))
+    x[rng.random(x.shape) < 0.1] = np.nan
+    forest = RandomForestRegressor(n_estimators=6, random_state=0, n_jobs=1).fit(x, np.nan_to_num(x[:, 0]) + np.nan_to_num(x[:, 1]))
+    monkeypatch.setattr(predictors, "_WALK_PAIRS", 6 * 7)
+    assert np.array_equal(forest_member(forest).mean_std(x)[0], forest.predict(x))

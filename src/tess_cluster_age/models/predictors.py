@@ -299,7 +299,7 @@ _AS_IS, _NAN_LOW, _NAN_ZERO, _ZERO_LOW, _ZERO_NAN = range(5)
 (LightGBM's missing type None); NaN and ``|x| <= LIGHTGBM_ZERO`` -> -inf, or -> NaN (type Zero, default left or right)."""
 
 _WALK_PAIRS = 1 << 18
-"""Most (tree, row) pairs walked at once: rows are taken in blocks of ``_WALK_PAIRS // trees`` (8 MiB per work array)."""
+"""Most (tree, row) pairs walked at once: rows are taken in blocks of ``_WALK_PAIRS // trees`` (2 MiB per work array)."""
 
 _COMPACT_EVERY = 4
 """Steps down the trees between two removals of the walks that have reached their leaf."""
