@@ -68,6 +68,13 @@ def mixture_weights(log_age: np.ndarray, mu: np.ndarray, sigma: np.ndarray, max_
     return weights / weights.sum()
 
 
+def side_by_side(tables: Mapping[str, pd.DataFrame], keys: Sequence[str] | str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The components' ``mu`` and ``sigma`` (dex) as two ``rows x components`` tables, on the rows
+    (values of ``keys``) that every component predicts, in the order of ``tables``."""
+    wide = pd.concat({name: table.set_index(keys)[["mu", "sigma"]] for name, table in tables.items()}, axis=1, join="inner")
+    return wide.xs("mu", axis=1, level=1), wide.xs("sigma", axis=1, level=1)
+
+
 def galaxy_weights(inner: Mapping[str, pd.DataFrame], max_iter: int = 1000, tol: float = 1e-9) -> dict[str, np.ndarray]:
     """Mixture weights per host galaxy (and ``"all"``) from the components' cluster-level predictions.
 
@@ -83,10 +90,9 @@ def galaxy_weights(inner: Mapping[str, pd.DataFrame], max_iter: int = 1000, tol:
     if not names:
         raise ValueError("a combined model needs at least one component")
     first = inner[names[0]].set_index("name")[["galaxy", "log_age"]]
-    mu = pd.concat({n: inner[n].set_index("name")["mu"] for n in names}, axis=1, join="inner")
-    sigma = pd.concat({n: inner[n].set_index("name")["sigma"] for n in names}, axis=1, join="inner")
+    mu, sigma = side_by_side(inner, "name")
     clusters = first.loc[mu.index]
-    out = {ALL_GALAXIES: mixture_weights(clusters["log_age"], mu.to_numpy(), sigma.loc[mu.index].to_numpy(), max_iter, tol)}
+    out = {ALL_GALAXIES: mixture_weights(clusters["log_age"], mu.to_numpy(), sigma.to_numpy(), max_iter, tol)}
     for galaxy, rows in clusters.groupby("galaxy", sort=True):
         out[str(galaxy)] = mixture_weights(rows["log_age"], mu.loc[rows.index].to_numpy(), sigma.loc[rows.index].to_numpy(), max_iter, tol)
     return out
@@ -176,8 +182,7 @@ def combine_out_of_fold(segment_rows: pd.DataFrame, inner_rows: pd.DataFrame, na
                          f"models present: {sorted(set(segment_rows['model']))}")
     keys = ["seed", "fold", "segment_id"]
     first = segment_rows[segment_rows["model"] == names[0]]
-    mu = pd.concat({n: segment_rows[segment_rows["model"] == n].set_index(keys)["mu"] for n in names}, axis=1, join="inner")
-    sigma = pd.concat({n: segment_rows[segment_rows["model"] == n].set_index(keys)["sigma"] for n in names}, axis=1, join="inner")
+    mu, sigma = side_by_side({n: segment_rows[segment_rows["model"] == n] for n in names}, keys)
     rows = first.set_index(keys).loc[mu.index].reset_index()
     out_mu, out_sigma = np.empty(len(rows)), np.empty(len(rows))
     weight_rows = []
