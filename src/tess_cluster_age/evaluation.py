@@ -40,6 +40,13 @@ Z68 = 1.0
 Z95 = 1.959963984540054
 """Half-width of the 95 % Gaussian interval, in sigma."""
 
+INTERVALS: dict[str, tuple[float, float]] = {"sigma_68": (Z68, 0.6827), "sigma_95": (Z95, 0.95)}
+"""The calibrated intervals: column -> ``(z, coverage)``. Column ``sigma_68`` (``sigma_95``) holds
+the standard deviation (dex) whose ``mu +- z sigma`` Gaussian interval is the 68 % (95 %) interval,
+each calibrated on its own (split conformal per level, :func:`tess_cluster_age.models.base.sigma_scales`):
+the errors of cluster ages have heavier tails than a Gaussian, so one sigma cannot make both hold.
+``sigma`` itself is the Gaussian of the NLL and CRPS. A table without these columns uses ``sigma``."""
+
 METRICS: tuple[str, ...] = (
     "n", "rmse", "mae", "bias", "median_abs_error", "skill", "nll", "crps", "cov68", "cov95", "catastrophic",
     "young_precision", "young_recall", "old_precision", "old_recall", "balanced_accuracy",
@@ -149,10 +156,11 @@ def cluster_predictions(segment_predictions: pd.DataFrame) -> pd.DataFrame:
 
     Args:
         segment_predictions: ``name, galaxy, log_age, mu, sigma`` (+ ``seed``, ``fold`` when
-            present, constant per cluster and seed).
+            present, constant per cluster and seed; + the :data:`INTERVALS` columns when present).
 
     Returns:
-        ``[seed, fold,] name, galaxy, log_age, mu, sigma, n_segments`` per cluster (and seed).
+        ``[seed, fold,] name, galaxy, log_age, mu, sigma, [sigma_68, sigma_95,] n_segments`` per
+        cluster (and seed); each sigma column is the mixture's with that column's segment sigmas.
     """
     keys = [k for k in ("seed",) if k in segment_predictions]
     rows = []
@@ -161,6 +169,9 @@ def cluster_predictions(segment_predictions: pd.DataFrame) -> pd.DataFrame:
         first = part.groupby("name", sort=False).first()
         table = pd.DataFrame({"name": moments.index, "galaxy": first["galaxy"].to_numpy(), "log_age": first["log_age"].to_numpy(),
                               "mu": moments["mu"].to_numpy(), "sigma": moments["sigma"].to_numpy(), "n_segments": moments["n"].to_numpy()})
+        for column in (c for c in INTERVALS if c in part):
+            table.insert(table.columns.get_loc("n_segments"), column,
+                         mixture_moments(part["mu"].to_numpy(), part[column].to_numpy(), part["name"].to_numpy())["sigma"].to_numpy())
         if "fold" in part:
             table.insert(0, "fold", first["fold"].to_numpy())
         if keys:
@@ -200,11 +211,16 @@ def _safe_ratio(a: float, b: float) -> float:
 
 
 def point_metrics(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, young_old_log_age: float = PROTOCOL.young_old_log_age,
-                  catastrophic_dex: float = PROTOCOL.catastrophic_dex) -> dict[str, float]:
+                  catastrophic_dex: float = PROTOCOL.catastrophic_dex, sigma_68: np.ndarray | None = None,
+                  sigma_95: np.ndarray | None = None) -> dict[str, float]:
     """Every metric of SPEC 4 but ``skill`` (which needs the constant model) for one set of rows.
+
+    ``cov68`` is the fraction with ``|y - mu| <= sigma_68`` and ``cov95`` with ``|y - mu| <= 1.96
+    sigma_95`` (the calibrated intervals, :data:`INTERVALS`; ``sigma`` where not given).
 
     Args:
         y: true log ages; mu, sigma: predicted mean and standard deviation (dex).
+        sigma_68, sigma_95: the sigmas of the 68 % and 95 % intervals (dex).
         young_old_log_age: the fixed young/old threshold (log10 yr) of the classification view.
         catastrophic_dex: an error larger than this is catastrophic.
 
@@ -217,7 +233,8 @@ def point_metrics(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, young_old_lo
     if len(y) == 0:
         return {"n": 0.0}
     error = mu - y
-    z = np.abs(error) / sigma
+    interval_sigma = {"sigma_68": sigma if sigma_68 is None else np.asarray(sigma_68, float),
+                      "sigma_95": sigma if sigma_95 is None else np.asarray(sigma_95, float)}
     true_young, pred_young = y < young_old_log_age, mu < young_old_log_age
     tp_young, tp_old = np.sum(true_young & pred_young), np.sum(~true_young & ~pred_young)
     young_recall = _safe_ratio(tp_young, true_young.sum())
@@ -231,8 +248,8 @@ def point_metrics(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, young_old_lo
         "median_abs_error": float(np.median(np.abs(error))),
         "nll": float(np.mean(gaussian_nll(y, mu, sigma))),
         "crps": float(np.mean(gaussian_crps(y, mu, sigma))),
-        "cov68": float(np.mean(z <= Z68)),
-        "cov95": float(np.mean(z <= Z95)),
+        "cov68": float(np.mean(np.abs(error) <= Z68 * interval_sigma["sigma_68"])),
+        "cov95": float(np.mean(np.abs(error) <= Z95 * interval_sigma["sigma_95"])),
         "catastrophic": float(np.mean(np.abs(error) > catastrophic_dex)),
         "young_precision": _safe_ratio(tp_young, pred_young.sum()),
         "young_recall": young_recall,
@@ -240,6 +257,11 @@ def point_metrics(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, young_old_lo
         "old_recall": old_recall,
         "balanced_accuracy": float(np.mean(recalls)) if len(recalls) == 2 else float("nan"),
     }
+
+
+def interval_sigmas(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The :data:`INTERVALS` columns that ``rows`` hold, as keyword arguments of :func:`point_metrics`."""
+    return {column: rows[column].to_numpy(float) for column in INTERVALS if column in rows}
 
 
 def age_bin_labels(edges: Sequence[float]) -> list[str]:
@@ -281,7 +303,7 @@ def score(predictions: pd.DataFrame, age_bin_edges: Sequence[float] = PROTOCOL.a
                 if cell.empty:
                     continue
                 values = point_metrics(cell["log_age"].to_numpy(), cell["mu"].to_numpy(), cell["sigma"].to_numpy(),
-                                       young_old_log_age, catastrophic_dex)
+                                       young_old_log_age, catastrophic_dex, **interval_sigmas(cell))
                 records += [(model, level, galaxy, age_bin, seed, metric, value) for metric, value in values.items()]
     table = pd.DataFrame.from_records(records, columns=METRIC_COLUMNS)
     return _add_skill(table, reference_model)
@@ -310,8 +332,9 @@ COVERAGE_BY_PREDICTED_AGE_COLUMNS = ["model", "galaxy", "predicted_bin", "n", "c
 def coverage_by_age_bin(cluster_rows: pd.DataFrame, bin_edges: Sequence[float], by: str) -> pd.DataFrame:
     """Out-of-fold coverage of the 68 % and 95 % intervals per model, galaxy and log-age bin, at cluster level.
 
-    A cluster is covered at 68 % when ``|y - mu| <= sigma`` and at 95 % when ``|y - mu| <= 1.96
-    sigma`` (``cov68``, ``cov95`` of :func:`point_metrics`), with ``mu, sigma`` its mixture (SPEC 4).
+    A cluster is covered at 68 % when ``|y - mu| <= sigma_68`` and at 95 % when ``|y - mu| <= 1.96
+    sigma_95`` (``cov68``, ``cov95`` of :func:`point_metrics`; ``sigma`` for rows without these
+    columns), with ``mu`` and the sigmas its mixture's (SPEC 4).
     The fold seeds are pooled: every (cluster, seed) prediction counts once.
 
     Args:
@@ -338,7 +361,7 @@ def coverage_by_age_bin(cluster_rows: pd.DataFrame, bin_edges: Sequence[float], 
             cells = dict(tuple(in_galaxy.groupby("age_bin", sort=False)))
             for label in (b for b in labels if b in cells):
                 cell = cells[label]
-                values = point_metrics(cell["log_age"].to_numpy(), cell["mu"].to_numpy(), cell["sigma"].to_numpy())
+                values = point_metrics(cell["log_age"].to_numpy(), cell["mu"].to_numpy(), cell["sigma"].to_numpy(), **interval_sigmas(cell))
                 records.append((model, galaxy, label, len(cell) / n_seeds, values["cov68"], values["cov95"]))
     return pd.DataFrame.from_records(records, columns=["model", "galaxy", "age_bin", "n", "cov68", "cov95"])
 
@@ -467,11 +490,11 @@ def _fold_predictions(task: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame 
     train, test, label, seed, fold = task["train"], task["test"], task["label"], task["seed"], task["fold"]
     model = task["make_model"]()
     model.fit(train, train[label].to_numpy(float), sample_weight=train["weight"].to_numpy(float), groups=train["name"].to_numpy())
-    mu, sigma = model.predict(test, return_std=True)
+    mu, sigma, intervals = model.predict_intervals(test)
     rows = pd.DataFrame({
         "model": task["model_name"], "level": "segment", "seed": seed, "fold": fold,
         "segment_id": test["segment_id"].to_numpy(), "name": test["name"].to_numpy(), "galaxy": test["galaxy"].to_numpy(),
-        "kind": test["kind"].to_numpy(), "log_age": test[label].to_numpy(float), "mu": mu, "sigma": sigma,
+        "kind": test["kind"].to_numpy(), "log_age": test[label].to_numpy(float), "mu": mu, "sigma": sigma, **intervals,
     })
     inner = None
     if task.get("inner"):
@@ -516,7 +539,8 @@ def cross_validate(make_model: Callable[[], Any], data: pd.DataFrame, folds: pd.
             fitted in that fold weighs its components on.
 
     Returns:
-        ``model, level='segment', seed, fold, segment_id, name, galaxy, kind, log_age, mu, sigma``.
+        ``model, level='segment', seed, fold, segment_id, name, galaxy, kind, log_age, mu, sigma,
+        sigma_68, sigma_95`` (:data:`INTERVALS`).
     """
     from tess_cluster_age.parallel import run_tasks
 

@@ -72,6 +72,12 @@ def test_the_mixture_moments():
     assert mu == pytest.approx([0.25 * 7 + 0.75 * 9, 7.0])
     second = 0.25 * (0.1**2 + 49) + 0.75 * (0.2**2 + 81)
     assert sigma == pytest.approx([np.sqrt(second - mu[0] ** 2), 0.1])
+    # each interval's sigma is the mixture of the components' sigmas of that interval
+    _, sigma_again, intervals = mixture.predict_intervals(X)
+    np.testing.assert_allclose(sigma_again, sigma)
+    second_68 = 0.25 * (0.05**2 + 49) + 0.75 * (0.1**2 + 81)
+    assert intervals["sigma_68"] == pytest.approx([np.sqrt(second_68 - mu[0] ** 2), 0.05])
+    assert intervals["sigma_95"] == pytest.approx([np.sqrt(0.25 * (0.2**2 + 49) + 0.75 * (0.4**2 + 81) - mu[0] ** 2), 0.2])
     assert mixture.problem() is None
     assert "summing to 1" in ModelMixture(["a", "b"], [None, None], {"all": np.array([0.5, 0.6])}).problem()
 
@@ -82,6 +88,10 @@ class _Fixed:
 
     def predict(self, X):
         return np.full(len(X), self.mu), np.full(len(X), self.sigma)
+
+    def predict_intervals(self, X):      # the 68 % interval half as wide as sigma's, the 95 % one twice
+        mu, sigma = self.predict(X)
+        return mu, sigma, {"sigma_68": 0.5 * sigma, "sigma_95": 2.0 * sigma}
 
 
 @pytest.fixture(scope="module")

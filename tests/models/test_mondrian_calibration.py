@@ -79,6 +79,39 @@ def test_mondrian_calibration_holds_in_every_predicted_age_bin_where_per_galaxy_
     assert cells.loc[("SMC", "<7.5"), "cov68"] < 0.55 and cells.loc[("SMC", ">=9"), "cov68"] > 0.9
 
 
+def heavy_tailed_input(n_clusters: int, seed: int = 0) -> pd.DataFrame:
+    """Clusters whose log age scatters about the feature with Student-t errors (3 degrees of freedom,
+    scale 0.2 dex) in both galaxies: ``|error|`` reaches 0.2 dex (t_0.84) in 68 % of clusters but its
+    95 % point is 3.18 x 0.2 dex, 1.6 times the Gaussian's 1.96 x 0.2 dex. Two segments per cluster."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(n_clusters):
+        signal = rng.uniform(7.0, 9.5)
+        log_age = signal + 0.2 * rng.standard_t(3)
+        for s in range(2):
+            rows.append({"segment_id": f"C{c:04d}|sector|{s}", "name": f"C{c:04d}", "galaxy": ("LMC", "SMC")[c % 2], "kind": "sector",
+                         "weight": 0.5, "log_age": log_age, "signal": signal + rng.normal(0, 0.02), "reason": ""})
+    return pd.DataFrame(rows)
+
+
+def test_each_interval_is_calibrated_on_its_own_so_both_hold_under_heavy_tails():
+    """One sigma cannot hold at 68 % and 95 % at once when the errors have heavy tails; each interval's own sigma does."""
+    data = heavy_tailed_input(3000, seed=2)
+    make = lambda: RidgeAgeModel(alpha=0.01, features=["signal"], inner_folds=5, random_state=0, calibration_bin_edges=())
+    oof = evaluation.with_cluster_rows(evaluation.cross_validate(make, data, synthetic_folds(data, n_splits=5), "ridge"))
+    clusters = oof[oof["level"] == "cluster"]
+    assert {"sigma_68", "sigma_95"} <= set(clusters.columns)
+    assert (clusters["sigma_68"] < clusters["sigma"]).all() and (clusters["sigma_95"] > clusters["sigma"]).all()
+    for galaxy, rows in clusters.groupby("galaxy"):
+        y, mu, sigma = (rows[c].to_numpy() for c in ("log_age", "mu", "sigma"))
+        cell = evaluation.point_metrics(y, mu, sigma, **evaluation.interval_sigmas(rows))
+        one_sigma = evaluation.point_metrics(y, mu, sigma)
+        assert cell["n"] == 1500
+        assert abs(cell["cov68"] - 0.6827) <= _tolerance(0.6827, cell["n"]) and abs(cell["cov95"] - 0.95) <= _tolerance(0.95, cell["n"])
+        # the Gaussian's sigma sits between the two: too wide at 68 %, too narrow at 95 %
+        assert one_sigma["cov68"] > cell["cov68"] + 0.03 and one_sigma["cov95"] < cell["cov95"] - 0.005
+
+
 def test_one_scale_per_predicted_age_bin_pooled_over_galaxies_is_not_enough():
     # the categories are galaxy x bin: on this data the LMC and SMC need opposite scales in the same bin
     data = heteroscedastic_input(1200, seed=1)
@@ -90,15 +123,15 @@ def test_one_scale_per_predicted_age_bin_pooled_over_galaxies_is_not_enough():
 
 
 def test_the_calibration_never_sees_a_test_cluster(monkeypatch):
-    """A spy on sigma_scales inside cross-validation: its clusters are exactly the fold's training clusters."""
+    """A spy on interval_scales inside cross-validation: its clusters are exactly the fold's training clusters."""
     seen = []
 
     def spy(y, mu, sigma, galaxy, groups, *args, **kwargs):
         seen.append((set(groups), tuple(kwargs.get("bin_edges", ())), np.asarray(mu).copy()))
         return calibrate(y, mu, sigma, galaxy, groups, *args, **kwargs)
 
-    calibrate = base.sigma_scales
-    monkeypatch.setattr(base, "sigma_scales", spy)
+    calibrate = base.interval_scales
+    monkeypatch.setattr(base, "interval_scales", spy)
     data = synthetic_model_input(n_clusters=60, segments_per_cluster=3, seed=4)
     folds = synthetic_folds(data, n_splits=3, seeds=(0, 1))
     make = lambda: RidgeAgeModel(alpha=1.0, features=["signal"], inner_folds=3, random_state=0, calibration_min_clusters=5)
@@ -175,7 +208,8 @@ def _ensemble(edges=AGE_BIN_EDGES) -> MemberEnsemble:
     scale = {("LMC", "all"): 1.0, ("LMC", "<7.5"): 2.0, ("LMC", "7.5-8"): 3.0, ("LMC", "8-8.5"): 1.0, ("LMC", "8.5-9"): 1.0,
              ("LMC", ">=9"): 1.0, ("all", "all"): 5.0, ("all", "<7.5"): 7.0, ("all", "7.5-8"): 11.0, ("all", "8-8.5"): 5.0,
              ("all", "8.5-9"): 5.0, ("all", ">=9"): 5.0}
-    return MemberEnsemble(np.array(["signal"], dtype=object), False, [], [_Identity()], False, scale, 0.0, tuple(edges))
+    intervals = {cell: (0.5 * k, 2.0 * k) for cell, k in scale.items()}
+    return MemberEnsemble(np.array(["signal"], dtype=object), False, [], [_Identity()], False, scale, 0.0, tuple(edges), intervals)
 
 
 def test_a_row_takes_the_scale_of_its_clusters_predicted_age_not_of_its_own():
@@ -188,6 +222,11 @@ def test_a_row_takes_the_scale_of_its_clusters_predicted_age_not_of_its_own():
     np.testing.assert_array_equal(_ensemble(edges=()).predict(X)[1], [1.0, 1.0, 1.0, 5.0])
     # without a name column each row is a cluster of its own
     np.testing.assert_array_equal(_ensemble().predict(X.drop(columns="name"))[1], [2.0, 3.0, 2.0, 7.0])
+    # each interval's sigma takes its own factor in the same cell
+    _, sigma_again, intervals = _ensemble().predict_intervals(X)
+    np.testing.assert_array_equal(sigma_again, sigma)
+    np.testing.assert_array_equal(intervals["sigma_68"], [1.5, 1.5, 1.0, 3.5])
+    np.testing.assert_array_equal(intervals["sigma_95"], [6.0, 6.0, 4.0, 14.0])
 
 
 def test_the_bins_of_fitting_and_predicting_are_one_function():

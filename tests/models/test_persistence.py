@@ -113,8 +113,9 @@ def test_the_sigma_scales_per_galaxy_and_predicted_age_bin_round_trip(table, tmp
     assert stored.calibration_bin_edges == (7.5, 8.0, 8.5, 9.0)
     assert stored.sigma_scale == model.sigma_scale_ and all(isinstance(k, tuple) for k in stored.sigma_scale)
     assert len(set(stored.sigma_scale.values())) > 4                  # bins with scales of their own, not only fallbacks
+    assert stored.interval_scale == model.interval_scale_ and all(len(v) == 2 for v in stored.interval_scale.values())
     manifest = json.loads(zipfile.ZipFile(tmp_path / "m.zip").read(MANIFEST))
-    assert manifest["format_version"] == FORMAT_VERSION == 3
+    assert manifest["format_version"] == FORMAT_VERSION == 4
 
 
 def test_reading_never_unpickles(table, tmp_path, monkeypatch):

@@ -25,7 +25,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
-from tess_cluster_age.evaluation import cluster_predictions
+from tess_cluster_age.evaluation import INTERVALS, cluster_predictions
 from tess_cluster_age.models.base import AgeModel
 from tess_cluster_age.models.predictors import ModelMixture, mix_predictions, row_weights
 
@@ -68,11 +68,12 @@ def mixture_weights(log_age: np.ndarray, mu: np.ndarray, sigma: np.ndarray, max_
     return weights / weights.sum()
 
 
-def side_by_side(tables: Mapping[str, pd.DataFrame], keys: Sequence[str] | str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The components' ``mu`` and ``sigma`` (dex) as two ``rows x components`` tables, on the rows
-    (values of ``keys``) that every component predicts, in the order of ``tables``."""
-    wide = pd.concat({name: table.set_index(keys)[["mu", "sigma"]] for name, table in tables.items()}, axis=1, join="inner")
-    return wide.xs("mu", axis=1, level=1), wide.xs("sigma", axis=1, level=1)
+def side_by_side(tables: Mapping[str, pd.DataFrame], keys: Sequence[str] | str,
+                 columns: Sequence[str] = ("mu", "sigma")) -> tuple[pd.DataFrame, ...]:
+    """The components' ``columns`` (dex) as one ``rows x components`` table each, on the rows
+    (values of ``keys``) that every component predicts, components in the order of ``tables``."""
+    wide = pd.concat({name: table.set_index(keys)[list(columns)] for name, table in tables.items()}, axis=1, join="inner")
+    return tuple(wide.xs(column, axis=1, level=1) for column in columns)
 
 
 def galaxy_weights(inner: Mapping[str, pd.DataFrame], max_iter: int = 1000, tol: float = 1e-9) -> dict[str, np.ndarray]:
@@ -162,7 +163,8 @@ def combine_out_of_fold(segment_rows: pd.DataFrame, inner_rows: pd.DataFrame, na
 
     Args:
         segment_rows: out-of-fold segment rows (``model, seed, fold, segment_id, name, galaxy, kind,
-            log_age, mu, sigma``) holding every component.
+            log_age, mu, sigma`` and the interval sigmas of :data:`~tess_cluster_age.evaluation.INTERVALS`,
+            each mixed as ``sigma`` is) holding every component.
         inner_rows: inner out-of-fold cluster rows (:data:`~tess_cluster_age.evaluation.INNER_OOF_COLUMNS`)
             holding every component.
         names: the components' model names.
@@ -182,9 +184,10 @@ def combine_out_of_fold(segment_rows: pd.DataFrame, inner_rows: pd.DataFrame, na
                          f"models present: {sorted(set(segment_rows['model']))}")
     keys = ["seed", "fold", "segment_id"]
     first = segment_rows[segment_rows["model"] == names[0]]
-    mu, sigma = side_by_side({n: segment_rows[segment_rows["model"] == n] for n in names}, keys)
+    sigmas = ["sigma", *(c for c in INTERVALS if c in segment_rows)]
+    mu, *sigma = side_by_side({n: segment_rows[segment_rows["model"] == n] for n in names}, keys, ["mu", *sigmas])
     rows = first.set_index(keys).loc[mu.index].reset_index()
-    out_mu, out_sigma = np.empty(len(rows)), np.empty(len(rows))
+    out_mu, out_sigma = np.empty(len(rows)), {column: np.empty(len(rows)) for column in sigmas}
     weight_rows = []
     inner_by_fold = inner_rows[inner_rows["model"].isin(names)].groupby(["seed", "fold"])
     for (seed, fold), held_out in rows.groupby(["seed", "fold"]).groups.items():
@@ -192,7 +195,8 @@ def combine_out_of_fold(segment_rows: pd.DataFrame, inner_rows: pd.DataFrame, na
         weights = galaxy_weights({n: inner[inner["model"] == n] for n in names}, max_iter, tol)
         weight_rows += [(seed, fold, galaxy, n, float(w)) for galaxy, values in weights.items() for n, w in zip(names, values)]
         position = rows.index.get_indexer(held_out)
-        out_mu[position], out_sigma[position] = mix_predictions(mu.to_numpy()[position], sigma.to_numpy()[position],
-                                                                row_weights(weights, rows["galaxy"].to_numpy()[position]))
-    combined = rows.assign(model=model_name, mu=out_mu, sigma=out_sigma)[[c for c in segment_rows.columns if c in rows]]
+        row_weight = row_weights(weights, rows["galaxy"].to_numpy()[position])
+        for column, table in zip(sigmas, sigma):
+            out_mu[position], out_sigma[column][position] = mix_predictions(mu.to_numpy()[position], table.to_numpy()[position], row_weight)
+    combined = rows.assign(model=model_name, mu=out_mu, **out_sigma)[[c for c in segment_rows.columns if c in rows]]
     return combined.reset_index(drop=True), pd.DataFrame(weight_rows, columns=["seed", "fold", "galaxy", "model", "weight"])

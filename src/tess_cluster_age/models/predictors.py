@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tess_cluster_age.evaluation import age_bins, mixture_sigma, second_moment
+from tess_cluster_age.evaluation import INTERVALS, age_bins, mixture_sigma, second_moment
 from tess_cluster_age.models.preprocessing import Standardiser
 from tess_cluster_age.schema import GALAXIES
 
@@ -560,7 +560,8 @@ class MemberEnsemble:
     :func:`~tess_cluster_age.models.base.sigma_scales`: ``bin`` is the bin of the row's *cluster*
     predicted mean log age (:func:`calibration_bins`; the clusters are the ``name`` column of ``X``,
     each row its own cluster without one), so pass all of a cluster's segments in one call. A
-    galaxy not trained on takes the ``"all"`` galaxy's scales.
+    galaxy not trained on takes the ``"all"`` galaxy's scales. The sigmas of the 68 % and 95 %
+    intervals (:meth:`predict_intervals`) take the factor of their own level in the same way.
 
     Attributes:
         sigma_scale: ``(galaxy, bin label) -> k`` for every galaxy trained on and ``"all"``, every
@@ -568,6 +569,9 @@ class MemberEnsemble:
             fallback).
         calibration_bin_edges: log10(age / yr) edges of the predicted-age bins; none for one scale
             per galaxy.
+        interval_scale: the same cells -> one ``k`` per interval of
+            :data:`tess_cluster_age.evaluation.INTERVALS`, in its order
+            (:func:`~tess_cluster_age.models.base.interval_scales`).
     """
 
     feature_names: np.ndarray
@@ -578,6 +582,7 @@ class MemberEnsemble:
     sigma_scale: Mapping[tuple[str, str], float]
     sigma_floor: float
     calibration_bin_edges: tuple[float, ...]
+    interval_scale: Mapping[tuple[str, str], tuple[float, ...]]
 
     def raw(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """The members' combination before the sigma scale (dex)."""
@@ -592,13 +597,24 @@ class MemberEnsemble:
         mu, sigma = self.raw(X)
         return mu, self.calibrated_sigma(mu, sigma, galaxy_of(X), cluster_names(X))
 
-    def calibrated_sigma(self, mu: np.ndarray, sigma: np.ndarray, galaxy: np.ndarray, names: np.ndarray) -> np.ndarray:
-        """``max(k sigma, sigma_floor)`` (dex), ``k`` looked up by each row's galaxy and its cluster's predicted-age bin."""
+    def predict_intervals(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """``(mu, sigma, {interval column: sigma})`` (dex, :data:`tess_cluster_age.evaluation.INTERVALS`)."""
+        mu, raw_sigma = self.raw(X)
+        galaxy, names = galaxy_of(X), cluster_names(X)
+        intervals = {column: self.calibrated_sigma(mu, raw_sigma, galaxy, names, level) for level, column in enumerate(INTERVALS)}
+        return mu, self.calibrated_sigma(mu, raw_sigma, galaxy, names), intervals
+
+    def calibrated_sigma(self, mu: np.ndarray, sigma: np.ndarray, galaxy: np.ndarray, names: np.ndarray,
+                         level: int | None = None) -> np.ndarray:
+        """``max(k sigma, sigma_floor)`` (dex), ``k`` looked up by each row's galaxy and its cluster's
+        predicted-age bin: the Gaussian's factor, or with ``level`` that interval's (its index in
+        :data:`tess_cluster_age.evaluation.INTERVALS`)."""
         galaxy = np.asarray(galaxy).astype(str)
         bins = calibration_bins(mu, names, self.calibration_bin_edges)
+        table = self.sigma_scale if level is None else {cell: factors[level] for cell, factors in self.interval_scale.items()}
         scale = np.empty(len(mu))
         for g, b in set(zip(galaxy, bins)):      # a handful of categories: one lookup each
-            scale[(galaxy == g) & (bins == b)] = self.sigma_scale[(g, b) if (g, b) in self.sigma_scale else ("all", b)]
+            scale[(galaxy == g) & (bins == b)] = table[(g, b) if (g, b) in table else ("all", b)]
         return np.maximum(np.asarray(sigma, float) * scale, self.sigma_floor)
 
 
@@ -609,16 +625,23 @@ class GalaxyRouter:
     models: Mapping[str, Any]
 
     def predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        return self.predict_intervals(X)[:2]
+
+    def predict_intervals(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """``(mu, sigma, {interval column: sigma})`` (dex), each row by its galaxy's predictor."""
         galaxy = galaxy_of(X)
         unknown = sorted(set(galaxy) - set(self.models))
         if unknown:
             raise ValueError(f"no per-galaxy model for {unknown}: trained on {sorted(self.models)}")
         mu, sigma = np.empty(len(X)), np.empty(len(X))
+        intervals = {column: np.empty(len(X)) for column in INTERVALS}
         for name, model in self.models.items():
             rows = galaxy == name
             if rows.any():
-                mu[rows], sigma[rows] = model.predict(X[rows])
-        return mu, sigma
+                mu[rows], sigma[rows], part = model.predict_intervals(X[rows])
+                for column in INTERVALS:
+                    intervals[column][rows] = part[column]
+        return mu, sigma, intervals
 
 
 @dataclasses.dataclass(eq=False)
@@ -634,6 +657,11 @@ class GalaxyMeans:
         mu = np.array([self.mean.get(g, self.mean["all"]) for g in galaxy], dtype=float)
         sigma = np.array([self.std.get(g, self.std["all"]) for g in galaxy], dtype=float)
         return mu, np.maximum(sigma, 1e-6)
+
+    def predict_intervals(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """``(mu, sigma, {interval column: sigma})`` (dex): the Gaussian's intervals, nothing calibrated."""
+        mu, sigma = self.predict(X)
+        return mu, sigma, {column: sigma for column in INTERVALS}
 
 
 @dataclasses.dataclass(eq=False)
@@ -668,9 +696,17 @@ class ModelMixture:
         return None
 
     def predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        predictions = [component.predict(X) for component in self.components]
-        return mix_predictions(np.column_stack([p[0] for p in predictions]), np.column_stack([p[1] for p in predictions]),
-                               row_weights(self.weights, galaxy_of(X)))
+        return self.predict_intervals(X)[:2]
+
+    def predict_intervals(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """``(mu, sigma, {interval column: sigma})`` (dex): the mixture of the components' Gaussians,
+        and for each interval the mixture of the components' Gaussians of that interval."""
+        predictions = [component.predict_intervals(X) for component in self.components]
+        mu = np.column_stack([p[0] for p in predictions])
+        weights = row_weights(self.weights, galaxy_of(X))
+        mean, sigma = mix_predictions(mu, np.column_stack([p[1] for p in predictions]), weights)
+        return mean, sigma, {column: mix_predictions(mu, np.column_stack([p[2][column] for p in predictions]), weights)[1]
+                             for column in INTERVALS}
 
 
 def row_weights(weights: Mapping[str, np.ndarray], galaxy: np.ndarray) -> np.ndarray:

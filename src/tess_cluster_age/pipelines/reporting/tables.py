@@ -62,12 +62,13 @@ def combine_importances(**tables: pd.DataFrame) -> pd.DataFrame:
 
 
 def combine_cluster_predictions(**oof: pd.DataFrame) -> pd.DataFrame:
-    """Cluster-level out-of-fold rows of every pipeline (``pipeline, model, seed, name, galaxy, log_age, mu, sigma, pit``).
+    """Cluster-level out-of-fold rows of every pipeline (``pipeline, model, seed, name, galaxy, log_age, mu, sigma,
+    sigma_68, sigma_95, pit``).
 
     Args:
-        **oof: pipeline name -> its ``oof`` table (segment and cluster rows; mu, sigma in dex).
+        **oof: pipeline name -> its ``oof`` table (segment and cluster rows; mu and the sigmas in dex).
     """
-    columns = ["model", "level", "seed", "fold", "name", "galaxy", "log_age", "mu", "sigma", "n_segments", "pit"]
+    columns = ["model", "level", "seed", "fold", "name", "galaxy", "log_age", "mu", "sigma", *evaluation.INTERVALS, "n_segments", "pit"]
     clusters = {k: v.loc[v["level"] == "cluster", [c for c in columns if c in v]] for k, v in oof.items()}
     return combine_model_tables(**clusters)
 
