@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from tess_cluster_age import evaluation
 from tess_cluster_age.age_distribution import AgeDistribution
 
 
@@ -52,3 +53,15 @@ def test_a_bad_distribution_is_refused(mu, sigma, message):
 def test_probabilities_outside_zero_one_are_refused():
     with pytest.raises(ValueError, match=r"\(0, 1\)"):
         AgeDistribution(np.array([8.0]), np.array([0.2])).quantile(1.0)
+
+
+def test_a_calibrated_interval_uses_its_own_sigmas_and_every_other_level_the_distributions():
+    mu, sigma = np.array([8.0, 8.4]), np.array([0.3, 0.2])
+    distribution = AgeDistribution(mu, sigma, interval_sigma={0.68: 0.5 * sigma, 0.95: 2.0 * sigma})
+    assert distribution.interval(0.68) == pytest.approx(tuple(evaluation.mixture_quantiles(mu, 0.5 * sigma, [0.16, 0.84])), abs=1e-6)
+    assert distribution.interval(0.6827) == pytest.approx(distribution.interval(0.68), abs=2e-3)   # the same sigmas
+    assert distribution.interval(0.95) == pytest.approx(tuple(evaluation.mixture_quantiles(mu, 2.0 * sigma, [0.025, 0.975])), abs=1e-6)
+    assert distribution.interval(0.5) == AgeDistribution(mu, sigma).interval(0.5)
+    assert distribution.std == AgeDistribution(mu, sigma).std and distribution.median == AgeDistribution(mu, sigma).median
+    with pytest.raises(ValueError, match="95% interval"):
+        AgeDistribution(mu, sigma, interval_sigma={0.95: np.array([0.1])})

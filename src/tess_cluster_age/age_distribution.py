@@ -13,7 +13,7 @@ found by bisection on the CDF (:func:`tess_cluster_age.evaluation.mixture_quanti
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,10 @@ class AgeDistribution:
         sigma: per-segment predicted standard deviation (dex), all > 0.
         name: the cluster.
         model: the model that predicted it.
+        interval_sigma: nominal level (0.68, 0.95) -> per-segment sigma (dex) of that calibrated
+            interval (``evaluation.INTERVALS``): :meth:`interval` at that level is the central
+            interval of the mixture with these sigmas. Other levels, and a distribution without
+            them, use ``sigma``.
 
     Example:
         >>> d = AgeDistribution(np.array([8.0, 8.2]), np.array([0.3, 0.3]))
@@ -41,6 +45,7 @@ class AgeDistribution:
     sigma: np.ndarray
     name: str = ""
     model: str = ""
+    interval_sigma: Mapping[float, np.ndarray] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         mu, sigma = np.asarray(self.mu, float).ravel(), np.asarray(self.sigma, float).ravel()
@@ -50,6 +55,11 @@ class AgeDistribution:
             raise ValueError("an age distribution needs finite mu and finite sigma > 0")
         object.__setattr__(self, "mu", mu)
         object.__setattr__(self, "sigma", sigma)
+        levels = {float(level): np.asarray(values, float).ravel() for level, values in self.interval_sigma.items()}
+        for level, values in levels.items():
+            if values.shape != mu.shape or not (np.isfinite(values).all() and (values > 0).all()):
+                raise ValueError(f"the {level:.0%} interval needs one finite sigma > 0 per mu")
+        object.__setattr__(self, "interval_sigma", levels)
 
     def __repr__(self) -> str:
         lo, hi = self.interval(0.68)
@@ -94,8 +104,12 @@ class AgeDistribution:
         return float(values[0]) if np.ndim(probability) == 0 else values
 
     def interval(self, level: float = 0.68) -> tuple[float, float]:
-        """The central interval holding ``level`` of the probability (log10 yr)."""
-        lo, hi = self.quantile([(1 - level) / 2, (1 + level) / 2])
+        """The central interval holding ``level`` of the probability (log10 yr): the
+        ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles, of the mixture with that level's
+        calibrated sigmas where the distribution has them (within 0.005 of ``level``)."""
+        calibrated = [values for nominal, values in self.interval_sigma.items() if abs(nominal - level) < 0.005]
+        distribution = dataclasses.replace(self, sigma=calibrated[0], interval_sigma={}) if calibrated else self
+        lo, hi = distribution.quantile([(1 - level) / 2, (1 + level) / 2])
         return float(lo), float(hi)
 
     def grid(self, start: float = 4.0, stop: float = 12.0, step: float = 0.01) -> tuple[np.ndarray, np.ndarray]:

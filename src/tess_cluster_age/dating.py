@@ -349,9 +349,9 @@ def predict_clusters(model: TrainedModel, model_input: pd.DataFrame, periodogram
             if not keep.any():
                 problems.append(problem_row(info.at[name, "file"], name, "model", "model_error", f"{model.name}: no finite prediction"))
                 continue
-            distribution = distributions[name, model.name] = AgeDistribution(m[keep], s[keep], name, model.name)
-            lo68, hi68 = AgeDistribution(m[keep], s68[keep], name, model.name).quantile([0.16, 0.84])
-            lo95, hi95 = AgeDistribution(m[keep], s95[keep], name, model.name).quantile([0.025, 0.975])
+            distribution = distributions[name, model.name] = AgeDistribution(m[keep], s[keep], name, model.name,
+                                                                             {0.68: s68[keep], 0.95: s95[keep]})
+            (lo68, hi68), (lo95, hi95) = distribution.interval(0.68), distribution.interval(0.95)
             centre = distribution.mean
             features = list(flags.get(name, []))
             rows.append({

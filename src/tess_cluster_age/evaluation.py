@@ -485,12 +485,21 @@ def permutation_importance(model: Any, X: pd.DataFrame, y: np.ndarray, groups: n
     return pd.DataFrame(out, columns=["feature", "importance"])
 
 
+def predict_with_intervals(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """``(mu, sigma, {interval column: sigma})`` (dex) of any estimator: its ``predict_intervals``
+    (:data:`INTERVALS`), or for one with only ``predict(X, return_std=True)`` the Gaussian's intervals."""
+    if hasattr(model, "predict_intervals"):
+        return model.predict_intervals(X)
+    mu, sigma = model.predict(X, return_std=True)
+    return mu, sigma, {column: sigma for column in INTERVALS}
+
+
 def _fold_predictions(task: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Fit on one fold's training clusters, predict its held-out clusters (a picklable task)."""
     train, test, label, seed, fold = task["train"], task["test"], task["label"], task["seed"], task["fold"]
     model = task["make_model"]()
     model.fit(train, train[label].to_numpy(float), sample_weight=train["weight"].to_numpy(float), groups=train["name"].to_numpy())
-    mu, sigma, intervals = model.predict_intervals(test)
+    mu, sigma, intervals = predict_with_intervals(model, test)
     rows = pd.DataFrame({
         "model": task["model_name"], "level": "segment", "seed": seed, "fold": fold,
         "segment_id": test["segment_id"].to_numpy(), "name": test["name"].to_numpy(), "galaxy": test["galaxy"].to_numpy(),

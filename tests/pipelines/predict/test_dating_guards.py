@@ -36,6 +36,10 @@ class SpyModel:
         self.tables.append(X.copy())
         return np.full(len(X), 8.0), np.full(len(X), 0.3)
 
+    def predict_intervals(self, X: pd.DataFrame):
+        mu, sigma = self.predict(X)
+        return mu, sigma, {"sigma_68": sigma, "sigma_95": sigma}
+
     def predictor(self) -> "SpyModel":
         return self
 

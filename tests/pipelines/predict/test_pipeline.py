@@ -54,9 +54,10 @@ def test_predict_is_the_out_of_sample_pipeline_path_for_the_same_cluster(trained
     # the training path: the same cluster's rows of model_input, through the final model, as a mixture
     rows = trained["data"]["model_input"].query("name == @NEW")
     assert rows["log_age"].isna().all()                       # never a training label
-    mu, sigma = trained["bundle"].models["random_forest"].predict(rows, return_std=True)
+    mu, sigma, intervals = trained["bundle"].models["random_forest"].predict_intervals(rows)
     expected = evaluation.mixture_moments(mu, sigma, np.zeros(len(mu))).iloc[0]
-    lo95, lo68, hi68, hi95 = evaluation.mixture_quantiles(mu, sigma, [0.025, 0.16, 0.84, 0.975])
+    lo68, hi68 = evaluation.mixture_quantiles(mu, intervals["sigma_68"], [0.16, 0.84])      # each interval its own sigmas
+    lo95, hi95 = evaluation.mixture_quantiles(mu, intervals["sigma_95"], [0.025, 0.975])
     assert row["model"] == "random_forest" and row["galaxy"] == "LMC" and row["n_segments"] == len(rows)
     np.testing.assert_allclose([row["log_age_pred"], row["sigma"], row["lo68"], row["hi68"], row["lo95"], row["hi95"]],
                                [expected["mu"], expected["sigma"], lo68, hi68, lo95, hi95], rtol=0, atol=1e-12)
