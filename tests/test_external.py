@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from tess_cluster_age import external
+from tess_cluster_age.catalogues import name_keys
 from tess_cluster_age.config import BootstrapConfig, ExternalValidationConfig, ParameterError
 from tess_cluster_age.external import (
     ExternalCatalogueError,
@@ -21,7 +22,6 @@ from tess_cluster_age.external import (
     label_scatter,
     match_catalogue,
     match_external,
-    name_keys,
     read_external_catalogues,
     three_cornered_hat,
 )

@@ -26,7 +26,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -35,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from tess_cluster_age import evaluation
-from tess_cluster_age.catalogues import crossmatch_positions
+from tess_cluster_age.catalogues import crossmatch_positions, name_keys
 from tess_cluster_age.config import BootstrapConfig, ExternalValidationConfig
 from tess_cluster_age.schema import GALAXIES
 
@@ -175,73 +174,6 @@ def _check_catalogue(table: pd.DataFrame, file: str, config: ExternalValidationC
     names = set(table["catalogue"])
     table = table[keep & ~incomplete]
     return table.reindex(columns=[*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS]).astype({c: float for c in OPTIONAL_COLUMNS}), names
-
-
-# ------------------------------------------------------------------------------------ names
-ALIAS_SEPARATORS = r"[,;.]"
-"""Separators between the designations that one catalogue entry lists ("NGC1850.SL261", "VDBH 67, BH 67")."""
-
-DESIGNATION_SYNONYMS: dict[str, str] = {
-    "BRUCK": "B",                # Bruck 1976, SMC ("Bruck 47" = "B47")
-    "CL KRON": "K",              # Kron 1956, SMC ("Cl Kron 47" = "K47")
-    "CL LINDSAY": "L",           # Lindsay 1958, SMC ("Cl Lindsay 1" = "L1")
-    "VDBERGH HAGEN": "VDBH",     # van den Bergh & Hagen 1975, MW ("VDBERGH-HAGEN 92" = "VDBH 92")
-}
-"""Designation prefixes spelt out in our (SIMBAD-style) names -> the short form the catalogues use.
-Keys and values are in the token form of :func:`name_keys` (upper case, words separated by one space)."""
-
-_BRACKETED = re.compile(r"^\[([A-Z]+?)(\d{2}|\d{4})\]\s*(.*)$")
-_TOKENS = re.compile(r"[A-Z]+|\d+")
-
-
-def name_keys(name: object) -> frozenset[str]:
-    """The normalised designations of a cluster name; two names match when their keys intersect.
-
-    Rules, in order:
-
-    1. The name is split into designations at ``,``, ``;`` and ``.`` (:data:`ALIAS_SEPARATORS`):
-       a catalogue entry may list several ("NGC1850.SL261").
-    2. Each designation is put in upper case and cut into runs of letters and runs of digits;
-       everything else (spaces, ``-``, ``_``, brackets) only separates runs. Numbers lose leading
-       zeros. The key is the runs joined by one space, so "NGC 2516", "ngc-2516", "NGC_2516" and
-       "NGC2516" all give ``NGC 2516``; "FSR 0154" gives ``FSR 154``; and "ESO 130-13" (``ESO 130
-       13``) stays apart from "ESO 13-013" (``ESO 13 13``).
-    3. A SIMBAD acronym in brackets with its year ("[SL63] 116", "[H86] 170") gives two keys,
-       with the year and without it (``SL 63 116`` and ``SL 116``), as catalogues write either.
-    4. The letters before the first number are replaced by their short form when
-       :data:`DESIGNATION_SYNONYMS` lists them ("Bruck 47" -> ``B 47``).
-
-    Names that normalise differently still match by position (:func:`match_catalogue`).
-
-    Args:
-        name: the name as written (NaN/None give no key).
-
-    Returns:
-        The keys (empty for a missing or blank name).
-    """
-    if name is None or (isinstance(name, float) and np.isnan(name)):
-        return frozenset()
-    keys = set()
-    for designation in re.split(ALIAS_SEPARATORS, str(name).upper()):
-        designation = designation.strip()
-        bracketed = _BRACKETED.match(designation)
-        forms = ([f"{bracketed[1]} {bracketed[2]} {bracketed[3]}", f"{bracketed[1]} {bracketed[3]}"] if bracketed
-                 else [designation])
-        for form in forms:
-            key = _key(form)
-            if key:
-                keys.add(key)
-    return frozenset(keys)
-
-
-def _key(designation: str) -> str:
-    """Rules 2 and 4 of :func:`name_keys` for one designation."""
-    tokens = [t.lstrip("0") or "0" if t.isdigit() else t for t in _TOKENS.findall(designation)]
-    first_number = next((i for i, t in enumerate(tokens) if t.isdigit()), len(tokens))
-    prefix = " ".join(tokens[:first_number])
-    if prefix in DESIGNATION_SYNONYMS:
-        tokens = [DESIGNATION_SYNONYMS[prefix], *tokens[first_number:]]
-    return " ".join(tokens)
 
 
 # ------------------------------------------------------------------------------------ matching
