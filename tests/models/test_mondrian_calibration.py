@@ -208,8 +208,8 @@ def _ensemble(edges=AGE_BIN_EDGES) -> MemberEnsemble:
     scale = {("LMC", "all"): 1.0, ("LMC", "<7.5"): 2.0, ("LMC", "7.5-8"): 3.0, ("LMC", "8-8.5"): 1.0, ("LMC", "8.5-9"): 1.0,
              ("LMC", ">=9"): 1.0, ("all", "all"): 5.0, ("all", "<7.5"): 7.0, ("all", "7.5-8"): 11.0, ("all", "8-8.5"): 5.0,
              ("all", "8.5-9"): 5.0, ("all", ">=9"): 5.0}
-    intervals = {cell: (0.5 * k, 2.0 * k) for cell, k in scale.items()}
-    return MemberEnsemble(np.array(["signal"], dtype=object), False, [], [_Identity()], False, scale, 0.0, tuple(edges), intervals)
+    intervals = {cell: (0.5 * k, 1.5 * k) for cell, k in scale.items()}      # the Gaussian's factor is their mean, k
+    return MemberEnsemble(np.array(["signal"], dtype=object), False, [], [_Identity()], False, intervals, 0.0, tuple(edges))
 
 
 def test_a_row_takes_the_scale_of_its_clusters_predicted_age_not_of_its_own():
@@ -226,7 +226,7 @@ def test_a_row_takes_the_scale_of_its_clusters_predicted_age_not_of_its_own():
     _, sigma_again, intervals = _ensemble().predict_intervals(X)
     np.testing.assert_array_equal(sigma_again, sigma)
     np.testing.assert_array_equal(intervals["sigma_68"], [1.5, 1.5, 1.0, 3.5])
-    np.testing.assert_array_equal(intervals["sigma_95"], [6.0, 6.0, 4.0, 14.0])
+    np.testing.assert_array_equal(intervals["sigma_95"], [4.5, 4.5, 3.0, 10.5])
 
 
 def test_the_bins_of_fitting_and_predicting_are_one_function():

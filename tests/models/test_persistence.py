@@ -115,7 +115,7 @@ def test_the_sigma_scales_per_galaxy_and_predicted_age_bin_round_trip(table, tmp
     assert len(set(stored.sigma_scale.values())) > 4                  # bins with scales of their own, not only fallbacks
     assert stored.interval_scale == model.interval_scale_ and all(len(v) == 2 for v in stored.interval_scale.values())
     manifest = json.loads(zipfile.ZipFile(tmp_path / "m.zip").read(MANIFEST))
-    assert manifest["format_version"] == FORMAT_VERSION == 4
+    assert manifest["format_version"] == FORMAT_VERSION == 5
 
 
 def test_reading_never_unpickles(table, tmp_path, monkeypatch):

@@ -42,7 +42,7 @@ from sklearn.utils.validation import check_is_fitted
 from tess_cluster_age.config import CALIBRATION_MIN_CLUSTERS
 from tess_cluster_age.evaluation import INTERVALS, age_bin_labels, cluster_folds, cluster_rmse, mixture_moments
 from tess_cluster_age.models.predictors import (ALL_BINS, GalaxyMeans, GalaxyRouter, MemberEnsemble, calibration_bins, design_matrix,
-                                                galaxy_of)
+                                                galaxy_of, gaussian_scales)
 from tess_cluster_age.schema import GALAXIES, feature_columns
 
 logger = logging.getLogger(__name__)
@@ -98,11 +98,6 @@ def sigma_scales(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, galaxy: np.nd
     68 % nor the 95 % interval is favoured (at least ``floor``). Arguments as there.
     """
     return gaussian_scales(interval_scales(y, mu, sigma, galaxy, groups, levels, bin_edges, min_clusters), floor)
-
-
-def gaussian_scales(interval_scale: dict[tuple[str, str], tuple[float, ...]], floor: float = 0.0) -> dict[tuple[str, str], float]:
-    """The Gaussian's sigma factor of each cell of :func:`interval_scales`: the mean of its levels' factors (at least ``floor``)."""
-    return {cell: max(float(np.mean(factors)), floor) for cell, factors in interval_scale.items()}
 
 
 def interval_scales(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, galaxy: np.ndarray, groups: np.ndarray,
@@ -332,7 +327,6 @@ class CalibratedAgeModel(AgeModel):
         self.inner_predictions_ = pd.DataFrame({"name": groups, "galaxy": galaxy, "log_age": y, "mu": inner_mu, "sigma": inner_sigma})
         self.interval_scale_ = interval_scales(y, inner_mu, inner_sigma, galaxy, groups, bin_edges=tuple(self.calibration_bin_edges),
                                                min_clusters=int(self.calibration_min_clusters))
-        self.sigma_scale_ = gaussian_scales(self.interval_scale_)
         self.members_ = self._fit_final(design, y, weight, members)
         self.n_features_in_ = design.shape[1]
         return self
@@ -351,8 +345,14 @@ class CalibratedAgeModel(AgeModel):
     def predictor(self) -> MemberEnsemble:
         check_is_fitted(self)
         return MemberEnsemble(self.feature_names_in_, bool(self.use_galaxy), list(self.extra_columns_), self.members_,
-                              bool(self.mix_members), self.sigma_scale_, float(self.sigma_floor),
-                              tuple(float(e) for e in self.calibration_bin_edges), self.interval_scale_)
+                              bool(self.mix_members), self.interval_scale_, float(self.sigma_floor),
+                              tuple(float(e) for e in self.calibration_bin_edges))
+
+    @property
+    def sigma_scale_(self) -> dict[tuple[str, str], float]:
+        """The Gaussian's sigma factor per galaxy x predicted-age bin (:func:`gaussian_scales` of ``interval_scale_``)."""
+        check_is_fitted(self, "interval_scale_")
+        return gaussian_scales(self.interval_scale_)
 
     def inner_out_of_fold(self) -> pd.DataFrame:
         check_is_fitted(self, "inner_predictions_")

@@ -77,14 +77,15 @@ logger = logging.getLogger(__name__)
 FORMAT = "tess-cluster-age trained models"
 """The ``format`` entry of every manifest."""
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 """The manifest layout this module writes and reads. Raise it when the layout changes; a file of
 another version is refused with a message that names the version it needs. Version 2 added the
 predictors and stores no scikit-learn or PyTorch object (version 1 stored scikit-learn's trees and
 each network's ``state_dict``). Version 3: a ``MemberEnsemble``'s sigma scales are keyed by
 ``(galaxy, predicted-age bin)`` with the bins' ``calibration_bin_edges`` beside them (version 2
 keyed them by galaxy). Version 4: a ``MemberEnsemble`` also holds ``interval_scale``, one factor
-per calibrated interval (68 %, 95 %) in each of those cells."""
+per calibrated interval (68 %, 95 %) in each of those cells. Version 5: it holds ``interval_scale``
+only (the Gaussian's factor, ``sigma_scale``, is the mean of a cell's interval factors)."""
 
 MANIFEST = "manifest.json"
 SUFFIX = ".zip"

@@ -556,22 +556,20 @@ class MemberEnsemble:
     ``mix_members``: the members' predictions combine as a Gaussian mixture, mean
     ``mu = mean_m mu_m`` and variance ``mean_m (mu_m^2 + sigma_m^2) - mu^2`` (their spread adds to
     sigma); otherwise mu and sigma are averaged (members whose sigma is a unit placeholder). Then
-    ``sigma = max(k sigma, sigma_floor)`` with ``k = sigma_scale[(galaxy, bin)]`` from
-    :func:`~tess_cluster_age.models.base.sigma_scales`: ``bin`` is the bin of the row's *cluster*
+    ``sigma = max(k sigma, sigma_floor)`` with ``k = sigma_scale[(galaxy, bin)]`` (the mean of the
+    cell's interval factors, :func:`gaussian_scales`): ``bin`` is the bin of the row's *cluster*
     predicted mean log age (:func:`calibration_bins`; the clusters are the ``name`` column of ``X``,
     each row its own cluster without one), so pass all of a cluster's segments in one call. A
     galaxy not trained on takes the ``"all"`` galaxy's scales. The sigmas of the 68 % and 95 %
     intervals (:meth:`predict_intervals`) take the factor of their own level in the same way.
 
     Attributes:
-        sigma_scale: ``(galaxy, bin label) -> k`` for every galaxy trained on and ``"all"``, every
-            bin of ``calibration_bin_edges`` and :data:`ALL_BINS` (sparse bins already hold their
-            fallback).
+        interval_scale: ``(galaxy, bin label) -> k`` per interval of
+            :data:`tess_cluster_age.evaluation.INTERVALS` (in its order), for every galaxy trained on
+            and ``"all"``, every bin of ``calibration_bin_edges`` and :data:`ALL_BINS` (sparse bins
+            already hold their fallback; :func:`~tess_cluster_age.models.base.interval_scales`).
         calibration_bin_edges: log10(age / yr) edges of the predicted-age bins; none for one scale
             per galaxy.
-        interval_scale: the same cells -> one ``k`` per interval of
-            :data:`tess_cluster_age.evaluation.INTERVALS`, in its order
-            (:func:`~tess_cluster_age.models.base.interval_scales`).
     """
 
     feature_names: np.ndarray
@@ -579,10 +577,14 @@ class MemberEnsemble:
     extra_columns: list[str]
     members: list[Any]
     mix_members: bool
-    sigma_scale: Mapping[tuple[str, str], float]
+    interval_scale: Mapping[tuple[str, str], tuple[float, ...]]
     sigma_floor: float
     calibration_bin_edges: tuple[float, ...]
-    interval_scale: Mapping[tuple[str, str], tuple[float, ...]]
+
+    @property
+    def sigma_scale(self) -> dict[tuple[str, str], float]:
+        """``(galaxy, bin label) -> k`` of the Gaussian (:func:`gaussian_scales` of ``interval_scale``)."""
+        return gaussian_scales(self.interval_scale)
 
     def raw(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """The members' combination before the sigma scale (dex)."""
@@ -707,6 +709,13 @@ class ModelMixture:
         mean, sigma = mix_predictions(mu, np.column_stack([p[1] for p in predictions]), weights)
         return mean, sigma, {column: mix_predictions(mu, np.column_stack([p[2][column] for p in predictions]), weights)[1]
                              for column in INTERVALS}
+
+
+def gaussian_scales(interval_scale: Mapping[tuple[str, str], Sequence[float]], floor: float = 0.0) -> dict[tuple[str, str], float]:
+    """The Gaussian's sigma factor of each cell of an interval-scale table
+    (:func:`~tess_cluster_age.models.base.interval_scales`): the mean of its levels' factors, so
+    neither the 68 % nor the 95 % interval is favoured (at least ``floor``)."""
+    return {cell: max(float(np.mean(factors)), floor) for cell, factors in interval_scale.items()}
 
 
 def row_weights(weights: Mapping[str, np.ndarray], galaxy: np.ndarray) -> np.ndarray:
