@@ -43,7 +43,7 @@ Z95 = 1.959963984540054
 INTERVALS: dict[str, tuple[float, float]] = {"sigma_68": (Z68, 0.6827), "sigma_95": (Z95, 0.95)}
 """The calibrated intervals: column -> ``(z, coverage)``. Column ``sigma_68`` (``sigma_95``) holds
 the standard deviation (dex) whose ``mu +- z sigma`` Gaussian interval is the 68 % (95 %) interval,
-each calibrated on its own (split conformal per level, :func:`tess_cluster_age.models.base.sigma_scales`):
+each calibrated on its own (split conformal per level, :func:`tess_cluster_age.models.base.interval_scales`):
 the errors of cluster ages have heavier tails than a Gaussian, so one sigma cannot make both hold.
 ``sigma`` itself is the Gaussian of the NLL and CRPS. A table without these columns uses ``sigma``."""
 

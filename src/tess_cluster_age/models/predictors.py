@@ -596,8 +596,7 @@ class MemberEnsemble:
         return mu, mixture_sigma(mu, np.mean([second_moment(p[0], p[1]) for p in predictions], axis=0))
 
     def predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        mu, sigma = self.raw(X)
-        return mu, self.calibrated_sigma(mu, sigma, galaxy_of(X), cluster_names(X))
+        return self.predict_intervals(X)[:2]
 
     def predict_intervals(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """``(mu, sigma, {interval column: sigma})`` (dex, :data:`tess_cluster_age.evaluation.INTERVALS`)."""
