@@ -17,6 +17,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from tess_cluster_age import evaluation
+from tess_cluster_age.config import ParameterError
 from tess_cluster_age.models import GradientBoostingAgeModel, PerGalaxy, TunedAgeModel, build_model
 from tess_cluster_age.models.boosting import booster_member
 from tess_cluster_age.models.bundle import ModelInfo, TrainedModels
@@ -255,6 +256,16 @@ def test_the_random_forest_pipeline_entry_builds_validates_and_tunes():
     assert built.estimator.random_state == 5
     tuned = build_model(spec, seed=5, tuning=TuningConfig(n_trials=2, space=config.tuning.space))
     assert isinstance(tuned.estimator, TunedAgeModel) and set(config.tuning.space["gradient_boosting"]) <= set(small().get_params())
+    assert config.tuning.for_model("gradient_boosting_per_galaxy") is config.tuning   # --params=random_forest.tuning.n_trials=N tunes it
+    assert config.tuning.for_model("random_forest") is None                          # and leaves the forests as configured
+
+
+def test_tuning_names_only_configured_models():
+    section = yaml.safe_load((PROJECT / "conf/base/parameters_random_forest.yml").read_text())["random_forest"]
+    section["tuning"] = {**section["tuning"], "models": ["gradient_boosting_per_galaxy", "lightgbm"]}
+    with pytest.raises(ParameterError, match=r"random_forest.tuning.models: 'lightgbm' is not one of the models \['gradient_boosting_per_galaxy'"):
+        validate_model_section(section, "random_forest")
+    assert TuningConfig(n_trials=3).for_model("anything") is not None              # no list: every model with a search space
 
 
 def test_tuning_on_inner_folds_keeps_the_best_trial(model_input):

@@ -25,7 +25,7 @@ def outputs(tmp_path_factory) -> dict:
     data = synthetic_model_input(n_clusters=45, seed=7)
     forest = small(project_section("random_forest"), n_estimators=10, inner_folds=3, n_jobs=1)
     forest["models"] = {"random_forest": forest["models"]["random_forest"]}
-    forest["controls"], forest["importance"] = ["random_forest"], {"models": []}
+    forest["controls"], forest["importance"], forest["tuning"] = ["random_forest"], {"models": []}, {"n_trials": 0}
     ridge = small(project_section("regression"), inner_folds=3)
     catalog = DataCatalog({
         "model_input": MemoryDataset(data), "folds": MemoryDataset(synthetic_folds(data, n_splits=3, seeds=(0, 1))),

@@ -122,7 +122,7 @@ def test_with_shuffled_labels_no_model_shows_skill():
     folds = synthetic_folds(data, n_splits=3, seeds=(0, 1))
     section = small(project_section("random_forest"), n_estimators=30, inner_folds=3, n_jobs=1)
     section["models"] = {"random_forest": section["models"]["random_forest"]}
-    section["controls"] = ["random_forest"]
+    section["controls"], section["tuning"] = ["random_forest"], {"n_trials": 0}
     section["importance"] = {"models": []}
     oof, *_ = cross_validate_models(data, folds, None, None, {**section, "shuffle_labels": True}, EVALUATION, 42)
     metrics = score_models(oof, EVALUATION)
@@ -182,3 +182,17 @@ def test_the_evaluation_age_bins_reach_the_inner_folds(edges, monkeypatch):
     split = [drawn(labelled["galaxy"].to_numpy(), labelled["log_age"].to_numpy(), labelled["name"].to_numpy(), 3, 0, e, True)
              for e in (edges, EVALUATION["age_bin_edges"])]
     assert not np.array_equal(*split)
+
+
+def test_tuning_reaches_only_the_models_it_names():
+    """``tuning.models`` selects the models optuna tunes (on inner folds); the others keep their
+    configured options, which the saved model file records as no tuned parameters."""
+    section = small(project_section("random_forest"), n_estimators=10, inner_folds=3, n_jobs=1)
+    section["models"] = {name: section["models"][name] for name in ("random_forest_per_galaxy", "gradient_boosting_per_galaxy")}
+    section |= {"controls": [], "importance": {"models": []},
+                "tuning": {**section["tuning"], "n_trials": 2, "models": ["gradient_boosting_per_galaxy"]}}
+    info = run(random_forest_pipeline(), "random_forest", section, synthetic_model_input(n_clusters=45, seed=2))["trained_models"].model_info
+    space = set(section["tuning"]["space"]["gradient_boosting"])
+    tuned = info["gradient_boosting_per_galaxy"].tuned_parameters
+    assert set(tuned) == {"MW", "LMC", "SMC"} and all(set(chosen) == space for chosen in tuned.values())
+    assert info["random_forest_per_galaxy"].tuned_parameters == {"MW": {}, "LMC": {}, "SMC": {}}

@@ -54,16 +54,22 @@ class ImportanceConfig:
 @dataclasses.dataclass(frozen=True)
 class TuningConfig:
     """optuna on inner folds of the training clusters: ``n_trials`` (0 = the configured options) over
-    ``space`` (estimator -> parameter -> ``{low, high[, log]}`` or ``{choices: [...]}``)."""
+    ``space`` (estimator -> parameter -> ``{low, high[, log]}`` or ``{choices: [...]}``), for the
+    ``models`` named (None: every model whose estimator has a search space)."""
 
     __pydantic_config__ = NESTED
 
     n_trials: int = 0
     space: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    models: tuple[str, ...] | None = None
 
     def for_estimator(self, estimator: str) -> Mapping[str, Any] | None:
         """The search space of ``estimator`` (None when it has none)."""
         return self.space.get(estimator)
+
+    def for_model(self, name: str) -> "TuningConfig | None":
+        """This tuning for the model ``name``, or None when ``models`` leaves it out."""
+        return self if self.models is None or name in self.models else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,8 +188,10 @@ def validate_model_section(section: Any, name: str = "model section") -> ModelPi
         if spec.workers < 1:
             problems.append(f"{where}.workers = {spec.workers!r}: an integer >= 1 is required (folds fitted in parallel processes)")
         problems += _check_options(spec.estimator, spec.options, f"{where}.options")
-    for key, names in (("controls", config.controls), ("importance.models", config.importance.models)):
-        problems += [f"{name}.{key}: {model!r} is not one of the models {sorted(config.models)}" for model in names if model not in config.models]
+    named = (("controls", config.controls, config.models), ("importance.models", config.importance.models, config.models),
+             ("tuning.models", config.tuning.models or (), {**config.models, **config.ablation_models}))
+    for key, names, known in named:
+        problems += [f"{name}.{key}: {model!r} is not one of the models {sorted(known)}" for model in names if model not in known]
     problems += [f"{name}.ablation_models.{model}: also a name in {name}.models; an ablation variant needs a name of its own"
                  for model in config.ablation_models if model in config.models]
     if config.ablation_models and config.ablation_reference not in config.models:

@@ -47,9 +47,11 @@ def _labelled(model_input: pd.DataFrame) -> pd.DataFrame:
     return model_input[model_input["log_age"].notna()].reset_index(drop=True)
 
 
-def _model_factory(spec: ModelSpec, seed: int, config: ModelPipelineConfig, evaluation_config: EvaluationConfig):
-    """A picklable ``make_model()`` for :func:`evaluation.cross_validate`."""
-    return functools.partial(build_model, spec, seed, config.tuning, evaluation_config.age_bin_edges,
+def _model_factory(spec: ModelSpec, seed: int, config: ModelPipelineConfig, evaluation_config: EvaluationConfig, name: str | None = None):
+    """A picklable ``make_model()`` for :func:`evaluation.cross_validate`; the model ``name`` is tuned
+    when ``config.tuning`` selects it (never a baseline, which has no name here)."""
+    tuning = config.tuning.for_model(name) if name is not None else None
+    return functools.partial(build_model, spec, seed, tuning, evaluation_config.age_bin_edges,
                              evaluation_config.sigma_calibration_bin_edges, evaluation_config.calibration_min_clusters)
 
 
@@ -108,7 +110,7 @@ def cross_validate_models(model_input: pd.DataFrame, folds: pd.DataFrame, period
             start = time.perf_counter()
             logger.info("cross-validating %s on %d seeds x %d folds ...", name + suffix, run_folds["seed"].nunique(), run_folds["fold"].nunique())
             wants_importance = name in config.importance.models and not suffix
-            oof = evaluation.cross_validate(_model_factory(spec, seed, config, evaluation_config), table, run_folds, name + suffix,
+            oof = evaluation.cross_validate(_model_factory(spec, seed, config, evaluation_config, name), table, run_folds, name + suffix,
                                             progress=logger, importance=config.importance if wants_importance else None,
                                             workers=spec.workers, inner=True)
             inner.append(oof.attrs.pop("inner"))
@@ -212,7 +214,7 @@ def train_final_models(model_input: pd.DataFrame, periodograms_classic: Any, per
             continue
         start = time.perf_counter()
         table = join_periodogram(labelled, periodograms, spec.periodogram)
-        model = _model_factory(spec, seed, config, evaluation_config)()
+        model = _model_factory(spec, seed, config, evaluation_config, name)()
         model.fit(table, table["log_age"].to_numpy(float), sample_weight=table["weight"].to_numpy(float), groups=table["name"].to_numpy())
         models[name] = model
         per_model[name] = ModelInfo(spec=dataclasses.asdict(spec), tuned_parameters=_tuned_parameters(model),
