@@ -50,6 +50,11 @@ def test_a_bad_distribution_is_refused(mu, sigma, message):
         AgeDistribution(np.array(mu), np.array(sigma))
 
 
+def test_the_refusal_names_the_cluster_the_model_and_the_bad_component():
+    with pytest.raises(ValueError, match=r"NGC 1818 \(nn_mse\): .* 1 of 2 components are not \(first: mu 8.1, sigma -0.2\)"):
+        AgeDistribution(np.array([8.0, 8.1]), np.array([0.2, -0.2]), name="NGC 1818", model="nn_mse")
+
+
 def test_probabilities_outside_zero_one_are_refused():
     with pytest.raises(ValueError, match=r"\(0, 1\)"):
         AgeDistribution(np.array([8.0]), np.array([0.2])).quantile(1.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tess_cluster_age.catalogues import catalogue_ages
+from tess_cluster_age.catalogues import ages_agree, catalogue_ages
 
 COLUMNS = {"MW": {"name": "Cluster", "ra": "RA", "dec": "DE", "log_age": "logAge", "match": "name"},
            "LMC": {"name": "Cluster", "ra": "RA", "dec": "DE", "log_age": "logAge"}}
@@ -31,3 +31,15 @@ def test_a_position_match_never_goes_beyond_the_radius():
     assert matched["catalogue_name"].tolist() == ["A", None]
     assert abs(matched["catalogue_sep_arcmin"].iloc[0] - 0.5) < 1e-3     # arcmin
     assert np.isnan(matched["catalogue_log_age"].iloc[1])
+
+
+def test_ages_agree_within_the_tolerance_with_every_reference_that_exists():
+    log_age = pd.Series([8.0, 8.0, 8.0, np.nan, 7.0], index=list("abcde"))
+    references = pd.DataFrame({"published": [8.1, 8.1, np.nan, 8.0, np.nan], "catalogue": [7.85, 8.5, np.nan, 8.0, 7.25]},
+                              index=log_age.index)
+    agrees = ages_agree(log_age, references, tolerance_dex=0.2)
+    assert agrees.index.equals(log_age.index) and str(agrees.dtype) == "boolean"
+    assert agrees["a"] and not agrees["b"]                 # both within 0.2 dex; one of two 0.5 dex off
+    assert agrees["c"] is pd.NA and agrees["d"] is pd.NA    # no reference age; no header age
+    assert ages_agree(log_age, references, tolerance_dex=0.25)["e"]        # 0.25 dex off: at the tolerance agrees
+    assert not agrees["e"]                                                  # and past it does not

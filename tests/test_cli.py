@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import click
 import numpy as np
 from astropy.table import QTable
 import pandas as pd
 import pytest
+from kedro.io import DataCatalog
 
 from tess_cluster_age import dating
-from tess_cluster_age.cli import main
+from tess_cluster_age.cli import REPORT_DATASET, main, report_path
 from tess_cluster_age.config import PredictConfig
 from tess_cluster_age.datasets.trained_models import TrainedModelsDataset
 from tess_cluster_age.reading import read_light_curves
@@ -127,3 +129,15 @@ def test_the_csv_ecsv_and_parquet_outputs_hold_the_same_table(project, tmp_path)
         np.testing.assert_array_equal(np.asarray(getattr(grid["density"], "value", grid["density"])), np.asarray(tables["csv"][1]["density"]))
     assert str(tables["ecsv"][0]["age_myr"].unit) == "Myr" and str(tables["parquet"][1]["density"].unit) == "1 / dex"
     assert "versions_when_dated" in tables["ecsv"][0].meta["tess_cluster_age"]
+
+
+def test_the_report_command_finds_the_page_the_catalog_writes(tmp_path):
+    """`tess-cluster-age report` prints the file of the catalog's report_html entry: a relative
+    path from the project folder, an absolute one as written; without the entry, an error naming it."""
+    def catalog(filepath):
+        return DataCatalog.from_config({REPORT_DATASET: {"type": "tess_cluster_age.datasets.AtomicTextDataset", "filepath": filepath}})
+
+    assert report_path(catalog("elsewhere/08_reporting/report.html"), tmp_path) == tmp_path / "elsewhere/08_reporting/report.html"
+    assert report_path(catalog(str(tmp_path / "out" / "page.html")), tmp_path / "project") == tmp_path / "out" / "page.html"
+    with pytest.raises(click.ClickException, match="no 'report_html' entry"):
+        report_path(DataCatalog(), tmp_path)

@@ -13,9 +13,10 @@ pipelines) does not import the whole science stack.
 from __future__ import annotations
 
 import importlib
+from importlib import metadata
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = metadata.version("tess-cluster-age")   # written once, in pyproject.toml
 
 __all__ = ["AgeDistribution", "LightCurveInputError", "LightCurves", "Models", "date", "load_models", "read_light_curves"]
 

@@ -51,8 +51,11 @@ class AgeDistribution:
         mu, sigma = np.asarray(self.mu, float).ravel(), np.asarray(self.sigma, float).ravel()
         if mu.size == 0 or mu.shape != sigma.shape:
             raise ValueError(f"an age distribution needs one sigma per mu and at least one of each (got {mu.size} and {sigma.size})")
-        if not (np.isfinite(mu).all() and np.isfinite(sigma).all() and (sigma > 0).all()):
-            raise ValueError("an age distribution needs finite mu and finite sigma > 0")
+        bad = ~(np.isfinite(mu) & np.isfinite(sigma) & (sigma > 0))
+        if bad.any():
+            whose = " ".join(part for part in (self.name, f"({self.model})" if self.model else "") if part) or "an age distribution"
+            raise ValueError(f"{whose}: needs finite mu and finite sigma > 0; {int(bad.sum())} of {mu.size} components are not "
+                             f"(first: mu {float(mu[bad][0])!r}, sigma {float(sigma[bad][0])!r})")
         object.__setattr__(self, "mu", mu)
         object.__setattr__(self, "sigma", sigma)
         levels = {float(level): np.asarray(values, float).ravel() for level, values in self.interval_sigma.items()}

@@ -182,3 +182,17 @@ def published_ages(clusters: pd.DataFrame, published: pd.DataFrame) -> pd.Series
     """
     first = published.drop_duplicates("name").set_index("name")["Lit_Clst_Age"]
     return clusters["name"].map(first).astype(float)
+
+
+def ages_agree(log_age: pd.Series, references: pd.DataFrame, tolerance_dex: float) -> pd.Series:
+    """Whether a header age agrees with every reference age that exists (nullable boolean).
+
+    True when each finite reference age (log10 yr, one column per reference) lies within
+    ``tolerance_dex`` of ``log_age``, False when one lies further, NA when the cluster has no
+    header age or no reference age: ``|reference - log_age| <= tolerance_dex`` for all references.
+    """
+    difference = np.abs(references.to_numpy(float) - log_age.to_numpy(float)[:, None])
+    has_reference = np.isfinite(difference).any(axis=1)
+    agrees = np.where(np.isfinite(difference), difference <= tolerance_dex, True).all(axis=1)
+    return pd.Series(pd.array(np.where(has_reference, agrees, None), dtype="boolean"), index=log_age.index, name="age_agrees")
+

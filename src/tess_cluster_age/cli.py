@@ -395,24 +395,29 @@ def report(ctx: click.Context) -> None:
             click.echo(f"Error: the reporting pipeline failed: {exc}", err=True)
             ctx.exit(EXIT_NOT_DATED)
         path = report_path(session.load_context().catalog, project)
-    if path is None or not path.is_file():
+    if not path.is_file():
         click.echo(f"Error: the reporting pipeline ran but wrote no report.html ({path})", err=True)
         ctx.exit(EXIT_NOT_DATED)
     click.echo(str(path))
 
 
-def report_path(catalog: Any, project: Path) -> Path | None:
-    """The file of the catalog entry that writes ``report.html``, else ``data/08_reporting/report.html``."""
-    for name in catalog.keys() if hasattr(catalog, "keys") else catalog.list():
-        try:
-            described = catalog[name]._describe()
-        except Exception:  # noqa: BLE001 - factory patterns and exotic datasets
-            continue
-        filepath = str(described.get("filepath", ""))
-        if filepath.endswith("report.html"):
-            path = Path(filepath)
-            return path if path.is_absolute() else project / path
-    return project / "data" / "08_reporting" / "report.html"
+REPORT_DATASET = "report_html"
+"""The catalog entry that writes the report page (``conf/base/catalog.yml``)."""
+
+
+def report_path(catalog: Any, project: Path) -> Path:
+    """The file the catalog's :data:`REPORT_DATASET` entry writes; a relative path is taken from ``project``.
+
+    Raises:
+        click.ClickException: the catalog has no such entry, or it names no file.
+    """
+    if REPORT_DATASET not in catalog:
+        raise click.ClickException(f"the project's catalog has no {REPORT_DATASET!r} entry, so the report's file is unknown")
+    filepath = catalog[REPORT_DATASET]._describe().get("filepath")
+    if not filepath:
+        raise click.ClickException(f"the catalog entry {REPORT_DATASET!r} names no filepath")
+    path = Path(str(filepath))
+    return path if path.is_absolute() else project / path
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -189,7 +189,7 @@ def reading_config(models: Sequence[TrainedModel]) -> IngestionConfig:
     """How files are read for these models: the ingestion parameters stored with the first of them
     (galaxy folders and file names, as in training)."""
     if not models:
-        raise MissingModelError("no model selected")
+        raise MissingModelError("no model selected: the list of models to date with is empty")
     return IngestionConfig.from_params(models[0].provenance["ingestion"])
 
 
@@ -407,7 +407,7 @@ def date_clusters(light_curves: LightCurves, models: Sequence[TrainedModel], con
         recommended model of each galaxy.
     """
     if not models:
-        raise MissingModelError("no model selected")
+        raise MissingModelError("no model selected: the list of models to date with is empty")
     groups: dict[str, list[TrainedModel]] = {}
     for model in models:
         groups.setdefault(provenance_key(model.provenance), []).append(model)

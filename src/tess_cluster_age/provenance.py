@@ -255,12 +255,16 @@ PACKAGES = ("tess-cluster-age", "kedro", "kedro-datasets", "numpy", "pandas", "s
 """The packages whose versions are recorded with trained models and printed in the report."""
 
 
+NOT_INSTALLED = "not installed"
+"""The version :func:`package_versions` gives a package that is absent."""
+
+
 def package_versions() -> dict[str, str]:
-    """Versions of Python and of :data:`PACKAGES` in this environment ("not installed" when absent)."""
+    """Versions of Python and of :data:`PACKAGES` in this environment (:data:`NOT_INSTALLED` when absent)."""
     out = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
-            out[name] = "not installed"
+            out[name] = NOT_INSTALLED
     return out

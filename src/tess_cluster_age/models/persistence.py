@@ -66,11 +66,11 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from tess_cluster_age import __version__
 from tess_cluster_age.config import resolve
 from tess_cluster_age.models import ESTIMATORS
 from tess_cluster_age.models.bundle import TrainedModels
 from tess_cluster_age.project import project_models_folder
+from tess_cluster_age.provenance import NOT_INSTALLED, package_versions
 
 logger = logging.getLogger(__name__)
 
@@ -245,15 +245,9 @@ class _Encoder:
 
 @functools.cache
 def _versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {"tess-cluster-age": __version__}
-    for name in WRITTEN_WITH:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
+    """The installed versions of tess-cluster-age and :data:`WRITTEN_WITH` (those installed)."""
+    installed = package_versions()
+    return {name: installed[name] for name in ("tess-cluster-age", *WRITTEN_WITH) if installed.get(name, NOT_INSTALLED) != NOT_INSTALLED}
 
 
 def save_models(bundle: TrainedModels, file: str | os.PathLike | IO[bytes]) -> None:
@@ -436,7 +430,7 @@ class _ModelFile:
                 advice = ("a newer tess-cluster-age: upgrade it" if isinstance(version, int) and version > FORMAT_VERSION
                           else f"the tess-cluster-age that wrote it ({writer}), or retrain the models with this one")
                 raise ModelFileError(file, f"written in model-file {needs} by tess-cluster-age {writer}; this tess-cluster-age "
-                                           f"({__version__}) reads format {FORMAT_VERSION} only. It needs {advice}")
+                                           f"({_versions().get('tess-cluster-age', 'unknown')}) reads format {FORMAT_VERSION} only. It needs {advice}")
             for key in ("metadata", "estimators", "predictors"):
                 if not isinstance(manifest.get(key), dict):
                     raise ModelFileError(file, f"{MANIFEST} has no {key!r} mapping")

@@ -14,10 +14,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from tess_cluster_age.catalogues import catalogue_ages, published_ages
+from tess_cluster_age.catalogues import ages_agree, catalogue_ages, published_ages
 from tess_cluster_age.config import IngestionConfig
 from tess_cluster_age.lightcurves import Issue, RawELKFile, cluster_table, sample_table, sector_table
 from tess_cluster_age.reading import PROBLEM_COLUMNS, read_elk_partitions
@@ -95,12 +94,7 @@ def cross_check_ages(
         config.max_separation_arcmin,
     )
     out = pd.concat([out, matched.reindex(clusters.index)], axis=1)
-    tolerance = config.age_tolerance_dex
-    references = out[["published_log_age", "catalogue_log_age"]].to_numpy(float)
-    difference = np.abs(references - out["log_age"].to_numpy(float)[:, None])
-    has_reference = np.isfinite(difference).any(axis=1)
-    agrees = np.where(np.isfinite(difference), difference <= tolerance, True).all(axis=1)
-    out["age_agrees"] = pd.array(np.where(has_reference, agrees, None), dtype="boolean")
+    out["age_agrees"] = ages_agree(out["log_age"], out[["published_log_age", "catalogue_log_age"]], config.age_tolerance_dex)
     n_disagree = int((~out["age_agrees"].fillna(True)).sum())
     if n_disagree:
         logger.warning("%d clusters: header LOG_AGE disagrees with the published tables or catalogues", n_disagree)

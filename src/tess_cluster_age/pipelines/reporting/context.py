@@ -29,6 +29,7 @@ import yaml
 from tess_cluster_age import evaluation
 from tess_cluster_age.config import EvaluationConfig, ExternalValidationConfig, ReportingConfig
 from tess_cluster_age.models.bundle import TrainedModels
+from tess_cluster_age.provenance import NOT_INSTALLED
 from tess_cluster_age.schema import GALAXIES, REFERENCE_MODEL
 
 from .figures import external_figure_name
@@ -506,7 +507,7 @@ def _versions(training: Mapping[str, TrainingRecord], versions_now: Mapping[str,
                 by_version.setdefault(record.versions[package], []).append(pipeline)
         trained = (next(iter(by_version)) if len(by_version) == 1 else
                    "; ".join(f"{version} ({', '.join(names)})" for version, names in by_version.items()))
-        now = versions_now.get(package, "not installed")
+        now = versions_now.get(package, NOT_INSTALLED)
         rows.append((package, trained, now))
         differences += [VersionDifference(package, version, now, tuple(names)) for version, names in by_version.items() if version != now]
     return Table(("package", "trained with", "this report rendered with"), tuple(rows)), tuple(differences)
