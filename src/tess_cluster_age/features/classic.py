@@ -33,7 +33,7 @@ import scipy.special
 
 from tess_cluster_age.config import config_from_params
 
-from .lombscargle import lomb_scargle_power
+from .lombscargle import CHUNK_SIZE, lomb_scargle_power
 
 __all__ = [
     "CLASSIC_FEATURES",
@@ -147,7 +147,7 @@ class ClassicConfig:
         min_points: fewer samples than this gives all-NaN features (reason ``min_points``); >= 3.
         acf_max_gap_days: largest gap (d) inside the contiguous chunk used for the ACF.
         stetson_close_days: time step (d) below which J_Stetson treats a point as paired.
-        vector_max_period_days: the periodogram periodogram keeps periods shorter than this (d).
+        vector_max_period_days: the periodogram vector keeps periods shorter than this (d).
         chunk_size: time points per matrix product when the periodogram uses the matrix method
             (irregular frequency grids); the default regular grid uses the NUFFT path.
     """
@@ -161,7 +161,7 @@ class ClassicConfig:
     acf_max_gap_days: float = 0.25
     stetson_close_days: float = 0.021
     vector_max_period_days: float = 10.0
-    chunk_size: int = 512
+    chunk_size: int = CHUNK_SIZE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "percentiles", tuple(float(p) for p in self.percentiles))
@@ -214,7 +214,7 @@ class ClassicResult:
     reason: str
 
 
-def classic_frequency_grid(f_min: float = 0.04, f_max: float = 11.0, step: float = 0.01) -> np.ndarray:
+def classic_frequency_grid(f_min: float = ClassicConfig.f_min, f_max: float = ClassicConfig.f_max, step: float = ClassicConfig.f_step) -> np.ndarray:
     """The original frequency grid ``np.arange(f_min, f_max, step)``.
 
     Args:
@@ -278,10 +278,10 @@ def bootstrap_periodogram_percentiles(
     flux_err: np.ndarray,
     frequency: np.ndarray,
     *,
-    n_bootstrap: int = 100,
+    n_bootstrap: int = ClassicConfig.n_bootstrap,
     percentiles: Sequence[float] = CLASSIC_PERCENTILES,
     rng: np.random.Generator,
-    chunk_size: int = 512,
+    chunk_size: int = CHUNK_SIZE,
     method: str = "auto",
 ) -> np.ndarray:
     """Percentiles of the Lomb-Scargle power over noisy copies of a light curve (SPEC 3a).

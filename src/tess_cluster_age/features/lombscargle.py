@@ -398,6 +398,10 @@ BACKENDS: dict[str, Backend] = {
 """The backends, by name (see the module docstring); ``method="auto"`` picks ``nufft`` or ``matrix``."""
 
 
+CHUNK_SIZE = 512
+"""Time points per chunk of the matrix method's products (memory ~ ``CHUNK_SIZE x 2 n_freq x 8`` bytes)."""
+
+
 def lomb_scargle_power(
     time_d: np.ndarray,
     y: np.ndarray,
@@ -407,7 +411,7 @@ def lomb_scargle_power(
     normalization: str = "standard",
     method: str = "auto",
     eps: float | None = None,
-    chunk_size: int = 512,
+    chunk_size: int = CHUNK_SIZE,
     overwrite: bool = False,
 ) -> np.ndarray:
     """Floating-mean Lomb-Scargle power of one light curve or of many sharing ``time_d`` and ``dy``.
