@@ -9,12 +9,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import re
-import time
 
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro.io import DataCatalog, MemoryDataset
+from kedro.pipeline.node import Node
 
 from tess_cluster_age import config as config_module
 from tess_cluster_age.config import (
@@ -167,9 +167,45 @@ def test_a_new_section_is_checked_once_it_registers_its_model(monkeypatch):
 
 
 def test_registry_strings_resolve_to_models():
+    """Each "module:attribute" entry imports the object of that name, and the sections known here
+    map to their own model: a section pointing at another section's model fails."""
+    from tess_cluster_age import config
+    from tess_cluster_age.features.classic import ClassicConfig
+    from tess_cluster_age.features.invariant import InvariantConfig
+    from tess_cluster_age.models import config as models_config
+    from tess_cluster_age.segments import SegmentConfig
+
+    expected = {
+        "ingestion": config.IngestionConfig,
+        "augmentation": SegmentConfig,
+        "feature_execution": config.FeatureExecutionConfig,
+        "classic_features": ClassicConfig,
+        "invariant_features": InvariantConfig,
+        "model_input": config.ModelInputConfig,
+        "folds": config.FoldsConfig,
+        "predict": config.PredictConfig,
+        "reporting": config.ReportingConfig,
+        "evaluation": config.EvaluationConfig,
+        "external_validation": config.ExternalValidationConfig,
+        "gaussian_nn": models_config.validate_gaussian_nn,
+        "random_forest": models_config.validate_random_forest,
+        "regression": models_config.validate_regression,
+        "combined": models_config.CombinedConfig,
+    }
+    assert set(expected) <= set(SECTIONS)
+    params = project_parameters()
     for name, model in SECTIONS.items():
         resolved = config_module.resolve(model)
-        assert callable(resolved), name
+        if isinstance(model, str):
+            assert f"{resolved.__module__}:{resolved.__qualname__}" == model, name
+            if dataclasses.is_dataclass(resolved) and name in params:
+                assert isinstance(validate_section(name, params[name]), resolved), name
+        else:  # a checker given as the object itself (seed, the folders): returned as is, naming its section
+            assert resolved is model, name
+            with pytest.raises(ParameterError, match=rf"^{re.escape(name)} = -1: "):
+                validate_section(name, -1)
+        if name in expected:
+            assert resolved is expected[name], f"{name} resolves to {resolved!r}, not {expected[name]!r}"
 
 
 def test_the_hook_refuses_bad_parameters_from_the_catalog():
@@ -181,14 +217,24 @@ def test_the_hook_refuses_bad_parameters_from_the_catalog():
     ParameterValidationHook().before_pipeline_run({}, None, DataCatalog({"parameters": MemoryDataset(project_parameters())}))
 
 
-def test_kedro_run_with_a_typo_fails_in_seconds_before_any_node(tmp_path):
+def test_kedro_run_with_a_typo_fails_before_any_node(tmp_path, monkeypatch):
+    """The hook refuses the typo before the runner starts a node: no node is called, no output written.
+
+    The ingestion pipeline's first node reads only the input folders, so without the check it would
+    start (and the spy below would fail the test) rather than stop on a missing intermediate file."""
+    ran: list[str] = []
+
+    def refuse_to_run(node, inputs=None):
+        ran.append(node.name)
+        raise AssertionError(f"node {node.name!r} ran before the parameters were checked")
+
+    monkeypatch.setattr(Node, "run", refuse_to_run)
     bootstrap_project(REPO)
-    start = time.perf_counter()
     with KedroSession.create(project_path=REPO, runtime_params={"data_dir": str(tmp_path), "folds": {"n_split": 3}}) as session:
         with pytest.raises(ParameterError, match=r"unknown folds parameter\(s\) \['n_split'\]"):
-            session.run(pipeline_name="feature_engineering")
-    assert time.perf_counter() - start < 30
-    assert not any(tmp_path.rglob("*.parquet")), "a node ran before the parameters were checked"
+            session.run(pipeline_name="ingestion")
+    assert ran == []
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()], "an output was written before the parameters were checked"
 
 
 @pytest.mark.parametrize(("section", "value", "expected"), [

@@ -25,7 +25,7 @@ from tess_cluster_age.external import (
     read_external_catalogues,
     three_cornered_hat,
 )
-from tests.synthetic import data_folder
+from tests.conftest import _real_data
 
 LMC_RA, LMC_DEC = 80.0, -69.0
 MW_RA, MW_DEC = 120.0, 10.0
@@ -317,10 +317,8 @@ def test_the_configuration_defaults_and_checks():
 # ------------------------------------------------------------------------------------ the real catalogues
 @pytest.fixture(scope="module")
 def external_dir():
-    path = data_folder("external")
-    if not path.is_dir():
-        pytest.skip(f"real external catalogues not found at {path} (set TESS_CLUSTER_AGE_EXTERNAL_DIR)")
-    return path
+    """The real catalogue folder; missing, it skips, or fails under CI (the conftest rule)."""
+    return _real_data("external")
 
 
 def test_the_real_catalogues_are_read_without_baumgardt_source_1(external_dir):

@@ -2,7 +2,9 @@
 
 The fault tests run a real pool in a subprocess (a small script written to ``tmp_path``), whose
 tasks record their worker's pid in a file and then sleep; the test kills or interrupts the
-subprocess and checks, with psutil, that every worker is gone within a few seconds.
+subprocess and checks, with psutil, that every worker exits. The wait for that is a deadline, not a
+speed check: it returns as soon as the workers are gone and fails only if they still run after
+:data:`EXIT_DEADLINE_S` (generous, for a loaded machine).
 """
 
 from __future__ import annotations
@@ -71,7 +73,12 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _wait_gone(pids: list[int], seconds: float) -> list[int]:
+EXIT_DEADLINE_S = 60.0
+"""How long a worker may take to exit before it counts as left behind (a deadline, not a speed check)."""
+
+
+def _wait_gone(pids: list[int], seconds: float = EXIT_DEADLINE_S) -> list[int]:
+    """The pids still alive once all have exited (at once) or ``seconds`` have passed."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         alive = [p for p in pids if _alive(p)]
@@ -94,9 +101,9 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path):
     process, workers = _start_pool(tmp_path)
     try:
         process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-        alive = _wait_gone(workers, seconds=5)
-        assert not alive, f"workers {alive} still run 5 s after their parent was SIGKILLed"
+        process.wait(timeout=EXIT_DEADLINE_S)
+        alive = _wait_gone(workers)
+        assert not alive, f"workers {alive} still run {EXIT_DEADLINE_S:.0f} s after their parent was SIGKILLed"
     finally:
         _cleanup(workers)
         process.communicate()
@@ -108,9 +115,9 @@ def test_ctrl_c_stops_the_pool_with_one_message_and_no_worker_tracebacks(tmp_pat
     try:
         # a terminal's Ctrl-C reaches every process of the foreground group, workers included
         os.killpg(process.pid, signal.SIGINT)
-        _, err = process.communicate(timeout=30)
-        alive = _wait_gone(workers, seconds=5)
-        assert not alive, f"workers {alive} still run after Ctrl-C"
+        _, err = process.communicate(timeout=EXIT_DEADLINE_S)
+        alive = _wait_gone(workers)
+        assert not alive, f"workers {alive} still run {EXIT_DEADLINE_S:.0f} s after Ctrl-C"
     finally:
         _cleanup(workers)
     assert process.returncode != 0
@@ -165,4 +172,5 @@ def test_shutting_the_pools_down_ends_their_workers():
     workers = {pid for _, pid in run_tasks(_square_slowly, list(range(6)), workers=2)} - {os.getpid()}
     assert workers and all(_alive(pid) for pid in workers)
     shutdown_pools()
-    assert not _wait_gone(sorted(workers), seconds=5)
+    alive = _wait_gone(sorted(workers))
+    assert not alive, f"workers {alive} still run {EXIT_DEADLINE_S:.0f} s after shutdown_pools()"

@@ -116,7 +116,7 @@ def test_a_brightness_never_seen_in_training_is_flagged(trained, tmp_path):
 
 def test_missing_models_give_the_command_that_trains_them(trained, tmp_path, caplog):
     write_new_cluster(tmp_path / "LMC" / "new.fits")
-    with pytest.raises(Exception, match=r"no trained model found .*`kedro run --pipeline=random_forest`"):
+    with pytest.raises(dating.MissingModelError, match=r"no trained model found .*`kedro run --pipeline=random_forest`"):
         run_predict(tmp_path, tmp_path / "no_models")
     # one pipeline trained: "all" dates with it and warns about the others, naming their command
     with caplog.at_level(logging.WARNING, logger="tess_cluster_age.dating"):
