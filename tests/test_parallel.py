@@ -140,9 +140,24 @@ def _square_slowly(x: int) -> tuple[int, int]:
     return x * x, os.getpid()
 
 
-def test_this_process_computes_too_from_the_back_and_no_task_runs_twice():
+def _square_once_the_worker_has_begun(task: tuple[int, str, int]) -> tuple[int, int]:
+    """``x * x`` and the process; in the calling process (pid ``parent``) only after a worker has
+    begun a task (it touches ``marker``), however slowly it starts on a loaded machine."""
+    x, marker, parent = task
+    if os.getpid() == parent:
+        deadline = time.monotonic() + EXIT_DEADLINE_S
+        while not os.path.exists(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    else:
+        open(marker, "a").close()
+    time.sleep(0.2)
+    return x * x, os.getpid()
+
+
+def test_this_process_computes_too_from_the_back_and_no_task_runs_twice(tmp_path):
     """workers=2: one worker process takes tasks from the front, this process from the back."""
-    results = run_tasks(_square_slowly, list(range(10)), workers=2)
+    marker = str(tmp_path / "a worker has begun")
+    results = run_tasks(_square_once_the_worker_has_begun, [(x, marker, os.getpid()) for x in range(10)], workers=2)
     assert [r[0] for r in results] == [x * x for x in range(10)]           # in task order, each once
     pids = [r[1] for r in results]
     assert pids[-1] == os.getpid() and pids[0] != os.getpid()             # the back here, the front in the worker
