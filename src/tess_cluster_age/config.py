@@ -422,7 +422,7 @@ class EvaluationConfig(Section):
         catastrophic_dex: an error larger than this (dex) is catastrophic.
         bootstrap: the paired cluster bootstrap.
         calibration: how every learned model scales its sigma (split conformal on its inner
-            out-of-fold clusters, :func:`tess_cluster_age.models.base.sigma_scales`): ``galaxy_age``,
+            out-of-fold clusters, :func:`tess_cluster_age.models.base.interval_scales`): ``galaxy_age``,
             one scale per galaxy x bin of the cluster's *predicted* log age (Mondrian; Vovk et al.
             2005), or ``galaxy``, one scale per galaxy.
         calibration_bin_edges: log10(age / yr) edges of those predicted-age bins, and of the bins of

@@ -271,7 +271,7 @@ def age_bin_labels(edges: Sequence[float]) -> list[str]:
 
 
 def age_bins(log_age: np.ndarray, edges: Sequence[float]) -> np.ndarray:
-    """The age-bin label of each log age (bins closed on the left)."""
+    """The age-bin label of each log age, log10(age / yr), cut at ``edges`` (log10(age / yr); bins closed on the left)."""
     labels = np.asarray(age_bin_labels(edges), dtype=object)
     return labels[np.digitize(np.asarray(log_age, float), np.asarray(edges, float))]
 
@@ -371,7 +371,7 @@ def coverage_by_predicted_age(cluster_rows: pd.DataFrame, bin_edges: Sequence[fl
 
     The intervals a user reads are read at the predicted age, so this is where they must hold: the
     cells are the categories of the Mondrian sigma calibration
-    (:func:`tess_cluster_age.models.base.sigma_scales`) when ``bin_edges`` are its edges
+    (:func:`tess_cluster_age.models.base.interval_scales`) when ``bin_edges`` are its edges
     (``evaluation.calibration_bin_edges``). See :func:`coverage_by_age_bin`.
 
     Returns:

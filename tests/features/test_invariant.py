@@ -102,23 +102,24 @@ def test_bin_light_curve_hand_example():
     t = np.array([0.0, 0.2, 0.4, 1.1, 3.0, 3.3]) * w + 100.0  # bins 0, 0, 0, 1, 3, 3; bin 2 empty
     y = np.array([1.0, 2.0, 6.0, 5.0, 2.0, 4.0])
     s = np.array([1.0, 2.0, 2.0, 0.5, 3.0, 4.0])
-    t_bin, y_bin, s_bin = bin_light_curve(t, y, s, 30.0)
+    t_bin, y_bin, s_bin, index = bin_light_curve(t, y, s, 30.0)
     np.testing.assert_allclose(t_bin, np.array([0.2, 1.1, 3.15]) * w + 100.0, rtol=0, atol=1e-12)
     np.testing.assert_allclose(y_bin, [3.0, 5.0, 3.0], rtol=1e-15)
     np.testing.assert_allclose(s_bin, [3.0 / 3.0, 0.5, 5.0 / 2.0], rtol=1e-15)  # sqrt(1+4+4)/3, 0.5, sqrt(9+16)/2
+    np.testing.assert_array_equal(index, [0, 1, 3])  # the empty bin 2 is a gap in the grid index
     # time order does not matter: the grid is anchored at the earliest time
     order = np.array([4, 0, 5, 2, 1, 3])
-    for a, b in zip(bin_light_curve(t[order], y[order], s[order], 30.0), (t_bin, y_bin, s_bin)):
+    for a, b in zip(bin_light_curve(t[order], y[order], s[order], 30.0), (t_bin, y_bin, s_bin, index)):
         np.testing.assert_allclose(a, b, rtol=1e-15)
 
 
 def test_bin_light_curve_exact_cadences_do_not_split_at_edges():
     # 1800-s samples fall on bin centres (one per bin); 200-s samples 9 per bin, never on an edge.
     t1800 = 2000.0 + np.arange(1000) * 1800.0 / DAY_S
-    t_bin, _, _ = bin_light_curve(t1800, np.ones(t1800.size), np.ones(t1800.size), 30.0)
+    t_bin, _, _, _ = bin_light_curve(t1800, np.ones(t1800.size), np.ones(t1800.size), 30.0)
     assert t_bin.size == 1000
     t200 = 2000.0 + np.arange(9 * 1000) * 200.0 / DAY_S
-    _, y_bin, s_bin = bin_light_curve(t200, np.arange(t200.size, dtype=float), np.full(t200.size, 3.0), 30.0)
+    _, y_bin, s_bin, _ = bin_light_curve(t200, np.arange(t200.size, dtype=float), np.full(t200.size, 3.0), 30.0)
     assert y_bin.size == 1001  # first bin holds 5 samples (centred on t0), last bin 4
     np.testing.assert_allclose(s_bin[1:-1], 1.0, rtol=1e-14)  # sqrt(9 * 3²) / 9
     with pytest.raises(ValueError, match="one length"):
@@ -343,7 +344,7 @@ def test_fine_spectrum_matches_exact_lomb_scargle():
     rng = np.random.default_rng(31)
     t = sector_times(1800, start=1800.0)
     y = 1 + 0.003 * np.sin(2 * np.pi * t / 1.3) + rng.normal(0, 1e-3, t.size)
-    t_bin, y_bin, _ = bin_light_curve(t, y, np.full(t.size, 1e-3), 30.0)
+    t_bin, y_bin, _, _ = bin_light_curve(t, y, np.full(t.size, 1e-3), 30.0)
     freq, amp2 = fine_amplitude_spectrum(t_bin, y_bin, CONFIG)
     span = t_bin[-1] - t_bin[0]
     np.testing.assert_allclose(freq[:3], 1 / span + np.arange(3) / (5 * span), rtol=1e-12)
@@ -360,7 +361,7 @@ def test_spectrum_bins_are_means_of_the_fine_grid_not_point_samples():
     t = sector_times(1800, start=1600.0)
     y = 1 + 0.005 * np.sin(2 * np.pi * f0 * t) + rng.normal(0, 5e-4, t.size)
     result = run(t, y, np.full(t.size, 5e-4))
-    t_bin, y_bin, _ = bin_light_curve(t, y / np.median(y), np.full(t.size, 5e-4), 30.0)
+    t_bin, y_bin, _, _ = bin_light_curve(t, y / np.median(y), np.full(t.size, 5e-4), 30.0)
     span = t_bin[-1] - t_bin[0]
     fine = 1 / span + np.arange(int((12 - 1 / span) * 5 * span + 1e-9) + 1) / (5 * span)
     amp2 = fine_amplitude_spectrum_exact(t_bin, y_bin, fine)  # independent: astropy, direct sums

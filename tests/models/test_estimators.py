@@ -12,8 +12,9 @@ from sklearn.utils.validation import check_is_fitted
 from tess_cluster_age import evaluation
 from tess_cluster_age.models import (ConstantModel, GalaxyMeanModel, GaussianNetworkAgeModel, PerGalaxy, RandomForestAgeModel,
                                      RidgeAgeModel, TunedAgeModel, build_model)
-from tess_cluster_age.models.base import sigma_scales
+from tess_cluster_age.models.base import interval_scales
 from tess_cluster_age.models.config import ModelSpec, TuningConfig
+from tess_cluster_age.models.predictors import gaussian_scales
 
 from .conftest import synthetic_folds, synthetic_model_input
 
@@ -111,14 +112,15 @@ def test_sigma_is_calibrated_per_galaxy_on_heteroscedastic_data():
     assert widths["LMC"] < widths["SMC"] < widths["MW"]
 
 
-def test_sigma_scales_by_hand():
+def test_interval_scales_by_hand():
     # one segment per cluster, sigma 1: k is the conformal quantile of |r| (68 %) and |r|/1.96 (95 %)
     r = np.arange(1, 21) / 10.0
-    scales = sigma_scales(np.zeros(20), r, np.ones(20), np.array(["MW"] * 20), np.arange(20).astype(str))
+    scales = interval_scales(np.zeros(20), r, np.ones(20), np.array(["MW"] * 20), np.arange(20).astype(str))
     k68 = np.sort(r)[int(np.ceil(21 * 0.6827)) - 1]
     k95 = np.sort(r / 1.959963984540054)[min(int(np.ceil(21 * 0.95)), 20) - 1]
-    assert scales[("MW", "all")] == pytest.approx((k68 + k95) / 2)
+    assert scales[("MW", "all")] == pytest.approx((k68, k95))
     assert scales == {("MW", "all"): scales[("MW", "all")], ("all", "all"): scales[("MW", "all")]}   # no bins without edges
+    assert gaussian_scales(scales)[("MW", "all")] == pytest.approx((k68 + k95) / 2)              # the Gaussian's: their mean
 
 
 class _SpyRidge(RidgeAgeModel):

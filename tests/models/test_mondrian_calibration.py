@@ -17,7 +17,7 @@ from tess_cluster_age import evaluation
 from tess_cluster_age.config import AGE_BIN_EDGES, EvaluationConfig, ParameterError
 from tess_cluster_age.models import RidgeAgeModel, base, build_model
 from tess_cluster_age.models.config import ModelSpec
-from tess_cluster_age.models.predictors import MemberEnsemble, calibration_bins
+from tess_cluster_age.models.predictors import MemberEnsemble, calibration_bins, gaussian_scales
 
 from .conftest import synthetic_folds, synthetic_model_input
 
@@ -147,12 +147,13 @@ def test_the_calibration_never_sees_a_test_cluster(monkeypatch):
 
 
 def _scales(mu_by_cluster: dict[str, tuple[str, float, float]], **kwargs) -> dict:
-    """sigma_scales of one segment per cluster (sigma 1): cluster -> (galaxy, predicted log age, residual)."""
+    """The Gaussian's factors (gaussian_scales of interval_scales) of one segment per cluster (sigma 1):
+    cluster -> (galaxy, predicted log age, residual)."""
     names = list(mu_by_cluster)
     galaxy = np.array([mu_by_cluster[n][0] for n in names])
     mu = np.array([mu_by_cluster[n][1] for n in names])
     y = mu + np.array([mu_by_cluster[n][2] for n in names])
-    return base.sigma_scales(y, mu, np.ones(len(names)), galaxy, np.array(names), **kwargs)
+    return gaussian_scales(base.interval_scales(y, mu, np.ones(len(names)), galaxy, np.array(names), **kwargs))
 
 
 def _conformal(residuals: np.ndarray) -> float:

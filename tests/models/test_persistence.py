@@ -28,8 +28,10 @@ BINS = 24
 ESTIMATORS = {
     "constant": lambda: ConstantModel(),
     "galaxy_mean": lambda: GalaxyMeanModel(),
-    # n_jobs=1: with threads, scikit-learn sums the trees' predictions in a varying order (last bits differ between calls)
-    "random_forest": lambda: RandomForestAgeModel(n_estimators=6, features=FEATURES, inner_folds=2, n_jobs=1, random_state=1),
+    # n_jobs=1: with threads, scikit-learn sums the trees' predictions in a varying order (last bits differ between calls);
+    # leaves of one segment: trees large enough that their arrays outweigh the file's fixed part (shared-array test)
+    "random_forest": lambda: RandomForestAgeModel(n_estimators=6, min_samples_leaf=1, features=FEATURES, inner_folds=2, n_jobs=1,
+                                                  random_state=1),
     "random_forest_refit": lambda: RandomForestAgeModel(n_estimators=4, min_samples_leaf=3, refit=True, inner_folds=2, n_jobs=1, random_state=2),
     "regression": lambda: RidgeAgeModel(alpha=2.0, stitched_weight=1.25, inner_folds=3, random_state=1),
     # sigma per galaxy x predicted-age bin with bins of their own (3 inner clusters suffice here), and per galaxy only

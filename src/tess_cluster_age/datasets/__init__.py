@@ -4,7 +4,7 @@ Every dataset here writes a local file atomically (a temporary file in the same 
 into place), so an interrupted save leaves the last good file.
 """
 
-from .atomic import AtomicCSVDataset, AtomicJSONDataset, AtomicParquetDataset, AtomicPickleDataset, AtomicTextDataset
+from .atomic import AtomicCSVDataset, AtomicJSONDataset, AtomicParquetDataset, AtomicTextDataset
 from .elk import ELKFolderDataset, ELKLightCurveDataset, LightCurveFileDataset
 from .fits_table import FitsTableDataset
 from .periodograms import PeriodogramDataset
@@ -14,7 +14,6 @@ __all__ = [
     "AtomicCSVDataset",
     "AtomicJSONDataset",
     "AtomicParquetDataset",
-    "AtomicPickleDataset",
     "AtomicTextDataset",
     "CSVFolderDataset",
     "ELKFolderDataset",

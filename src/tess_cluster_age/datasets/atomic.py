@@ -2,18 +2,15 @@
 
 Each class is the kedro-datasets class of the same name with :class:`AtomicSaveMixin`: same
 arguments, same load and save, but a save that is killed or raises midway leaves the previous
-file intact instead of a truncated one. ``versioned: true`` works as in kedro-datasets.
+file intact instead of a truncated one. ``versioned: true`` works as in kedro-datasets. Trained
+models are saved by :class:`~tess_cluster_age.datasets.trained_models.ModelFileDataset` (data only,
+never a pickle).
 
 .. code-block:: yaml
 
     model_input:
       type: tess_cluster_age.datasets.AtomicParquetDataset
       filepath: data/05_model_input/model_input.parquet
-
-    random_forest_model:
-      type: tess_cluster_age.datasets.AtomicPickleDataset
-      filepath: data/06_models/random_forest.pkl
-      versioned: true
 
 Example:
 ::
@@ -29,7 +26,6 @@ from __future__ import annotations
 
 from kedro_datasets.json import JSONDataset
 from kedro_datasets.pandas import CSVDataset, ParquetDataset
-from kedro_datasets.pickle import PickleDataset
 from kedro_datasets.text import TextDataset
 
 from ._atomic import AtomicSaveMixin
@@ -45,10 +41,6 @@ class AtomicCSVDataset(AtomicSaveMixin, CSVDataset):
 
 class AtomicJSONDataset(AtomicSaveMixin, JSONDataset):
     """``json.JSONDataset`` with atomic local saves."""
-
-
-class AtomicPickleDataset(AtomicSaveMixin, PickleDataset):
-    """``pickle.PickleDataset`` with atomic local saves (trained models; use ``versioned: true``)."""
 
 
 class AtomicTextDataset(AtomicSaveMixin, TextDataset):

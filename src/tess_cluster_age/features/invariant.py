@@ -288,26 +288,16 @@ def invariant_periodogram_frequencies(config: InvariantConfig | None = None) -> 
     return np.sqrt(edges[:-1] * edges[1:])
 
 
-def _bin_sorted(
-    time_d: np.ndarray, y: np.ndarray, sigma: np.ndarray, bin_days: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Bin time-sorted samples; also return each bin's integer grid index."""
-    if time_d.size == 0:
-        empty = np.empty(0)
-        return empty, empty, empty, np.empty(0, dtype=np.int64)
-    index = np.floor((time_d - time_d[0]) / bin_days + 0.5).astype(np.int64)
-    starts = np.concatenate(([0], np.flatnonzero(np.diff(index)) + 1))
-    counts = np.diff(np.append(starts, time_d.size)).astype(np.float64)
-    t_bin = np.add.reduceat(time_d, starts) / counts
-    y_bin = np.add.reduceat(y, starts) / counts
-    sigma_bin = np.sqrt(np.add.reduceat(sigma * sigma, starts)) / counts
-    return t_bin, y_bin, sigma_bin, index[starts]
+def _grid_index(time_d: np.ndarray, bin_days: float) -> np.ndarray:
+    """Index ``k = floor((t − t0) / w + ½)`` of the bin of each time-sorted sample (``w = bin_days``, d):
+    bin ``k`` is centred at ``t0 + k w`` (:func:`bin_light_curve`)."""
+    return np.floor((time_d - time_d[0]) / bin_days + 0.5).astype(np.int64)
 
 
 def bin_light_curve(
     time_d: np.ndarray, y: np.ndarray, sigma: np.ndarray, bin_minutes: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bin a light curve to a fixed cadence.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Bin a light curve to a fixed cadence (what :func:`invariant_features` computes its statistics on).
 
     The grid is anchored at the first (earliest) time ``t0``: bin ``k`` holds the samples with
     ``t0 + (k − ½) w ≤ t < t0 + (k + ½) w``, ``w = bin_minutes / 1440`` d, i.e. ``t0`` is the centre
@@ -333,6 +323,8 @@ def bin_light_curve(
         Mean of ``y`` in each bin.
     sigma_bin : numpy.ndarray
         ``sqrt(Σ σ²) / n``: the uncertainty of the bin mean for independent errors.
+    index : numpy.ndarray
+        Grid index ``k`` of each bin (int64; gaps in ``k`` are empty bins, as the ACF reads them).
 
     Empty bins are dropped, so the outputs have one entry per non-empty bin, in time order.
     """
@@ -349,8 +341,16 @@ def bin_light_curve(
     if time_d.size > 1 and np.any(np.diff(time_d) < 0):
         order = np.argsort(time_d, kind="stable")
         time_d, y, sigma = time_d[order], y[order], sigma[order]
-    t_bin, y_bin, sigma_bin, _ = _bin_sorted(time_d, y, sigma, bin_minutes / MINUTES_PER_DAY)
-    return t_bin, y_bin, sigma_bin
+    if time_d.size == 0:
+        empty = np.empty(0)
+        return empty, empty, empty, np.empty(0, dtype=np.int64)
+    index = _grid_index(time_d, bin_minutes / MINUTES_PER_DAY)
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(index)) + 1))
+    counts = np.diff(np.append(starts, time_d.size)).astype(np.float64)
+    t_bin = np.add.reduceat(time_d, starts) / counts
+    y_bin = np.add.reduceat(y, starts) / counts
+    sigma_bin = np.sqrt(np.add.reduceat(sigma * sigma, starts)) / counts
+    return t_bin, y_bin, sigma_bin, index[starts]
 
 
 def _fine_grid(span_d: float, config: InvariantConfig) -> tuple[float, float, int]:
@@ -514,8 +514,7 @@ def _descriptors(time_d: np.ndarray, flux: np.ndarray, bin_days: float) -> tuple
     """``span_days`` (d), ``n_bins`` (non-empty bins), ``log_flux`` (dex of e/s) and the median flux."""
     out = {"span_days": float(time_d[-1] - time_d[0]) if time_d.size else float("nan")}
     if time_d.size:
-        grid_index = np.floor((time_d - time_d[0]) / bin_days + 0.5)
-        out["n_bins"] = float(np.count_nonzero(np.diff(grid_index)) + 1)
+        out["n_bins"] = float(np.count_nonzero(np.diff(_grid_index(time_d, bin_days))) + 1)
     else:
         out["n_bins"] = 0.0
     median = float(np.median(flux)) if flux.size else float("nan")
@@ -723,7 +722,7 @@ def invariant_features(
     if not median > 0:
         return result()
 
-    t_bin, y_bin, s_bin, index = _bin_sorted(time_d, flux / median, flux_err / median, config.bin_days)
+    t_bin, y_bin, s_bin, index = bin_light_curve(time_d, flux / median, flux_err / median, config.bin_minutes)
     var_y = float(np.var(y_bin, ddof=1))
     mean_s2 = float(np.mean(s_bin * s_bin))
     if REASON_CONSTANT in add(_moment_features(y_bin, var_y, mean_s2)):

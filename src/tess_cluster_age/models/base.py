@@ -19,9 +19,10 @@ in ``_``) with
    age bin, seeded by ``random_state``);
 2. fits one *member* per inner fold on the other inner folds (the subclass's ``_fit_member``; a
    member may use its held-out inner fold for early stopping) and predicts the held-out clusters;
-3. fits a sigma scale per galaxy and bin of predicted log age on those inner out-of-fold
-   predictions at cluster level (:func:`sigma_scales`, Mondrian split-conformal; one scale per
-   galaxy when ``calibration_bin_edges`` is empty);
+3. fits the sigma factors of the 68 % and 95 % intervals per galaxy and bin of predicted log age
+   on those inner out-of-fold predictions at cluster level (:func:`interval_scales`, Mondrian
+   split-conformal; one set per galaxy when ``calibration_bin_edges`` is empty); the Gaussian's
+   factor is their mean (:func:`~tess_cluster_age.models.predictors.gaussian_scales`);
 4. builds the final predictor (``_fit_final``): a refit on all training clusters, or the members as
    an ensemble.
 
@@ -88,16 +89,6 @@ def inner_folds(y: np.ndarray, galaxy: np.ndarray, groups: np.ndarray, n_splits:
                                     n_splits, seed, age_bin_edges, quiet=True)
     fold = pd.Series(fold_of_cluster, index=clusters.index).reindex(groups).to_numpy()
     return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(n_splits)]
-
-
-def sigma_scales(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, galaxy: np.ndarray, groups: np.ndarray,
-                 levels=tuple(INTERVALS.values()), floor: float = 0.0, bin_edges: Sequence[float] = (),
-                 min_clusters: int = CALIBRATION_MIN_CLUSTERS) -> dict[tuple[str, str], float]:
-    """The sigma factor of the Gaussian (for NLL, CRPS and the mixtures): per galaxy and predicted-age
-    bin, the mean over ``levels`` of the conformal factors of :func:`interval_scales`, so neither the
-    68 % nor the 95 % interval is favoured (at least ``floor``). Arguments as there.
-    """
-    return gaussian_scales(interval_scales(y, mu, sigma, galaxy, groups, levels, bin_edges, min_clusters), floor)
 
 
 def interval_scales(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, galaxy: np.ndarray, groups: np.ndarray,
@@ -282,7 +273,7 @@ class CalibratedAgeModel(AgeModel):
     table), ``use_galaxy`` (galaxy one-hot as an input), ``inner_folds``, ``age_bin_edges`` (log10 yr
     edges of the inner folds' strata; :func:`tess_cluster_age.models.build_model` sets them from the
     ``evaluation`` section), ``calibration_bin_edges`` (log10 yr edges of the predicted-age bins of
-    the sigma calibration, :func:`sigma_scales`; empty = one scale per galaxy; ``build_model`` sets
+    the sigma calibration, :func:`interval_scales`; empty = one scale per galaxy; ``build_model`` sets
     them from ``evaluation.calibration``), ``calibration_min_clusters`` (fewest inner clusters of a
     galaxy x bin for a scale of its own), ``sigma_floor`` (dex) and ``random_state``.
 

@@ -40,8 +40,8 @@ class GradientBoostingAgeModel(CalibratedAgeModel):
     rounds up to the best weighted squared error there, once ``early_stopping_rounds`` rounds in
     a row have not improved it (Friedman 2001, Ann. Stat. 29, 1189; Ke et al. 2017, NeurIPS 30,
     LightGBM). As for the forest, the trees give no sigma of their own: every segment gets sigma 1
-    before calibration, and the split-conformal scale per galaxy and predicted-age bin of :func:`base.sigma_scales`,
-    fitted on the inner out-of-fold predictions, sets it (dex). Those predictions come from the
+    before calibration, and the split-conformal factors per galaxy and predicted-age bin of :func:`base.interval_scales`,
+    fitted on the inner out-of-fold predictions, set it (dex). Those predictions come from the
     same held-out folds the members stopped on, so the scale sees a choice of round count made on
     them (as the network's does). NaN features are handled natively (LightGBM learns a default side
     per split). Training is reproducible: ``deterministic`` and column-wise histograms in LightGBM,

@@ -15,13 +15,14 @@ class RandomForestAgeModel(CalibratedAgeModel):
 
     The mean is the forest's prediction. The forest gives no usable sigma of its own (a quantile
     forest was miscalibrated by galaxy, SPEC 5), so every segment gets sigma 1 before calibration
-    and the split-conformal scale per galaxy and predicted-age bin of :func:`base.sigma_scales`, fitted on inner
-    cluster-grouped folds of the training clusters, sets it. NaN features are handled natively by
+    and the split-conformal factors per galaxy and predicted-age bin of :func:`base.interval_scales`, fitted on inner
+    cluster-grouped folds of the training clusters, set it. NaN features are handled natively by
     the forest.
 
     Args:
         n_estimators, max_features, min_samples_leaf, max_depth, max_samples: of ``RandomForestRegressor``
-            (``n_estimators`` per inner-fold member).
+            (``n_estimators`` per inner-fold member; ``min_samples_leaf`` 3, as ``conf/base``: smaller
+            model files than 1 at the same cluster RMSE, see the ``random_forest`` pipeline README).
         refit: False (default): the final forest is the union of the inner-fold members (each grown
             on all but one inner fold of clusters; ``inner_folds x n_estimators`` trees), so that
             calibrating costs no extra fit. True: one more forest on all training clusters.
@@ -37,7 +38,7 @@ class RandomForestAgeModel(CalibratedAgeModel):
         random_state: seed of the inner folds and of the trees.
     """
 
-    def __init__(self, n_estimators: int = 40, max_features: float = 0.33, min_samples_leaf: int = 1, max_depth: int | None = None,
+    def __init__(self, n_estimators: int = 40, max_features: float = 0.33, min_samples_leaf: int = 3, max_depth: int | None = None,
                  max_samples: float | None = None,
                  refit: bool = False, features=None, use_galaxy: bool = True, inner_folds: int = 5,
                  age_bin_edges: tuple[float, ...] = AGE_BIN_EDGES,

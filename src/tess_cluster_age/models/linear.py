@@ -20,12 +20,13 @@ class RidgeAgeModel(CalibratedAgeModel):
 
     Args:
         alpha: ridge penalty (on standardised features).
-        stitched_weight: factor on the weight of ``stitched`` segments (the original used 1.1 and 1.25).
+        stitched_weight: factor on the weight of ``stitched`` segments (1.25 as in ``conf/base``: the
+            original first used 1.1, later 1.25; 1.0 leaves the weights as given).
         features, use_galaxy, inner_folds, age_bin_edges, calibration_bin_edges, calibration_min_clusters, sigma_floor,
             random_state: see :class:`CalibratedAgeModel`.
     """
 
-    def __init__(self, alpha: float = 10.0, stitched_weight: float = 1.0, features=None, use_galaxy: bool = True, inner_folds: int = 5,
+    def __init__(self, alpha: float = 10.0, stitched_weight: float = 1.25, features=None, use_galaxy: bool = True, inner_folds: int = 5,
                  age_bin_edges: tuple[float, ...] = AGE_BIN_EDGES,
                  calibration_bin_edges: tuple[float, ...] = AGE_BIN_EDGES, calibration_min_clusters: int = CALIBRATION_MIN_CLUSTERS,
                  sigma_floor: float = 0.05, random_state: int = 0):

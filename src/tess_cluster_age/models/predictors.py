@@ -123,7 +123,7 @@ def calibration_bins(mu: np.ndarray, names: np.ndarray, bin_edges: Sequence[floa
     log age is ``mu_c = mean_i mu_i`` over its rows (NaN ``mu`` left out). Every row of the cluster
     gets the bin of ``mu_c`` (:func:`tess_cluster_age.evaluation.age_bins`: closed on the left), so
     all segments of a cluster share one sigma scale, the one fitted for clusters predicted at that
-    age. Fitting (:func:`tess_cluster_age.models.base.sigma_scales`) and predicting
+    age. Fitting (:func:`tess_cluster_age.models.base.interval_scales`) and predicting
     (:meth:`MemberEnsemble.predict`) both call this function.
 
     Args:
@@ -494,6 +494,8 @@ class TreeEnsembleMember:
         return _trees_problem(self.nodes, self.values, self.n_features, TREE_FIELDS)
 
     def mean_std(self, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(mu, sigma)`` per row of a design matrix: the trees' mean log age (log10 yr) and sigma 1
+        (a placeholder the ensemble scales to dex)."""
         x = np.asarray(design, dtype=np.float32)
         total = _summed_leaf_values(self, x)
         total /= len(self.nodes)
@@ -531,6 +533,8 @@ class BoostedTreesMember:
         return _trees_problem(self.nodes, self.values, self.n_features, BOOSTED_TREE_FIELDS)
 
     def mean_std(self, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(mu, sigma)`` per row of a design matrix: the trees' summed log age (log10 yr) and sigma 1
+        (a placeholder the ensemble scales to dex)."""
         x = np.asarray(design, dtype=np.float64)
         x = np.where(np.abs(x) <= LIGHTGBM_ZERO, 0.0, x)     # NaN compares False: stays NaN
         return _summed_leaf_values(self, x), np.ones(len(x))
@@ -546,6 +550,8 @@ class LinearMember:
     scaler: Standardiser
 
     def mean_std(self, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(mu, sigma)`` per row of a design matrix: the linear log age (log10 yr) and sigma 1
+        (a placeholder the ensemble scales to dex)."""
         return self.scaler.transform(design) @ self.coef.T + self.intercept, np.ones(len(design))
 
 
@@ -596,6 +602,7 @@ class MemberEnsemble:
         return mu, mixture_sigma(mu, np.mean([second_moment(p[0], p[1]) for p in predictions], axis=0))
 
     def predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """``(mu, sigma)`` per row: mean log age (log10 yr) and the Gaussian's calibrated sigma (dex)."""
         return self.predict_intervals(X)[:2]
 
     def predict_intervals(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
@@ -626,6 +633,7 @@ class GalaxyRouter:
     models: Mapping[str, Any]
 
     def predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """``(mu, sigma)`` per row by its galaxy's predictor: mean log age (log10 yr) and sigma (dex)."""
         return self.predict_intervals(X)[:2]
 
     def predict_intervals(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
@@ -654,6 +662,7 @@ class GalaxyMeans:
     std: Mapping[str, float]
 
     def predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """``(mu, sigma)`` per row: its galaxy's mean log age (log10 yr) and standard deviation (dex, at least 1e-6)."""
         galaxy = galaxy_of(X) if set(self.mean) != {"all"} else np.full(len(X), "all")
         mu = np.array([self.mean.get(g, self.mean["all"]) for g in galaxy], dtype=float)
         sigma = np.array([self.std.get(g, self.std["all"]) for g in galaxy], dtype=float)
@@ -697,6 +706,7 @@ class ModelMixture:
         return None
 
     def predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """``(mu, sigma)`` per row: the mixture's mean log age (log10 yr) and standard deviation (dex)."""
         return self.predict_intervals(X)[:2]
 
     def predict_intervals(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
@@ -710,11 +720,11 @@ class ModelMixture:
                              for column in INTERVALS}
 
 
-def gaussian_scales(interval_scale: Mapping[tuple[str, str], Sequence[float]], floor: float = 0.0) -> dict[tuple[str, str], float]:
-    """The Gaussian's sigma factor of each cell of an interval-scale table
-    (:func:`~tess_cluster_age.models.base.interval_scales`): the mean of its levels' factors, so
-    neither the 68 % nor the 95 % interval is favoured (at least ``floor``)."""
-    return {cell: max(float(np.mean(factors)), floor) for cell, factors in interval_scale.items()}
+def gaussian_scales(interval_scale: Mapping[tuple[str, str], Sequence[float]]) -> dict[tuple[str, str], float]:
+    """The Gaussian's sigma factor (for NLL, CRPS and the mixtures) of each cell of an interval-scale
+    table (:func:`~tess_cluster_age.models.base.interval_scales`): the mean of its levels' factors, so
+    neither the 68 % nor the 95 % interval is favoured."""
+    return {cell: float(np.mean(factors)) for cell, factors in interval_scale.items()}
 
 
 def row_weights(weights: Mapping[str, np.ndarray], galaxy: np.ndarray) -> np.ndarray:
