@@ -53,17 +53,21 @@ def fresh_process_seconds(code: str, file: Path, repeats: int) -> float:
 def fitted_bundle(model_input, pipeline: str, min_samples_leaf: int | None):
     """The pipeline's saved models fitted on ``model_input`` by ``train_final_models`` (as TrainedModels)."""
     import pandas as pd
-    import yaml
+    from kedro.config import OmegaConfigLoader
 
+    from tess_cluster_age.models import estimator_class
     from tess_cluster_age.models.bundle import TrainedModels
-    from tess_cluster_age.pipelines.modelling import train_final_models
+    from tess_cluster_age.pipelines.modelling import PROVENANCE_PARAMETERS, train_final_models
 
-    params = yaml.safe_load((REPO / "conf" / "base" / f"parameters_{pipeline}.yml").read_text())[pipeline]
+    parameters = OmegaConfigLoader(str(REPO / "conf"), base_env="base", default_run_env="local")["parameters"]
+    params = parameters[pipeline]
     if min_samples_leaf is not None:
         for spec in params["models"].values():
-            spec["options"] = {**spec.get("options", {}), "min_samples_leaf": min_samples_leaf}
+            if "min_samples_leaf" in estimator_class(spec["estimator"])().get_params():   # the forests
+                spec["options"] = {**spec.get("options", {}), "min_samples_leaf": min_samples_leaf}
     no_metrics = pd.DataFrame(columns=["model", "level", "galaxy", "age_bin", "seed", "metric", "value"])
-    bundle = train_final_models(model_input, None, None, no_metrics, params, 42, {"seed": 42})
+    provenance = {name: parameters[name] for name in PROVENANCE_PARAMETERS}
+    bundle = train_final_models(model_input, None, None, no_metrics, params, parameters["evaluation"], parameters["seed"], provenance)
     return bundle if isinstance(bundle, TrainedModels) else TrainedModels.from_dict(bundle)
 
 

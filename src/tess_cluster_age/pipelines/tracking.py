@@ -1,8 +1,8 @@
 """What each model pipeline hands to experiment tracking (kedro-mlflow, ``conf/base/mlflow.yml``).
 
-kedro-mlflow's hook opens one MLflow run per ``kedro run`` of a model pipeline (or of the default
-pipeline, which holds all three) and logs every node's ``params:`` inputs;
-:class:`tess_cluster_age.hooks.TrackedArtifactsHook` logs the files of ``<pipeline>.metrics`` and
+kedro-mlflow's hook opens one MLflow run per ``kedro run`` of a model pipeline (``gaussian_nn``,
+``random_forest``, ``regression``, ``combined``, or the default pipeline, which holds them) and logs
+every node's ``params:`` inputs; :class:`tess_cluster_age.hooks.TrackingHook` logs the files of ``<pipeline>.metrics`` and
 ``<pipeline>.trained_models`` as artifacts. The one node here turns the pipeline's metrics table
 into MLflow metrics; it imports no MLflow (the catalog entry ``<pipeline>.tracked_metrics``, a
 kedro-mlflow ``MlflowMetricsHistoryDataset``, does the logging).
