@@ -43,7 +43,7 @@ import dataclasses
 import hashlib
 import json
 import platform
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from typing import Any
 
@@ -259,10 +259,10 @@ NOT_INSTALLED = "not installed"
 """The version :func:`package_versions` gives a package that is absent."""
 
 
-def package_versions() -> dict[str, str]:
-    """Versions of Python and of :data:`PACKAGES` in this environment (:data:`NOT_INSTALLED` when absent)."""
+def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
+    """Versions of Python and of the packages ``names`` in this environment (:data:`NOT_INSTALLED` when absent)."""
     out = {"python": platform.python_version()}
-    for name in PACKAGES:
+    for name in names:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

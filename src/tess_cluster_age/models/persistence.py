@@ -246,8 +246,9 @@ class _Encoder:
 @functools.cache
 def _versions() -> dict[str, str]:
     """The installed versions of tess-cluster-age and :data:`WRITTEN_WITH` (those installed)."""
-    installed = package_versions()
-    return {name: installed[name] for name in ("tess-cluster-age", *WRITTEN_WITH) if installed.get(name, NOT_INSTALLED) != NOT_INSTALLED}
+    names = ("tess-cluster-age", *WRITTEN_WITH)
+    installed = package_versions(names)
+    return {name: installed[name] for name in names if installed[name] != NOT_INSTALLED}
 
 
 def save_models(bundle: TrainedModels, file: str | os.PathLike | IO[bytes]) -> None:
