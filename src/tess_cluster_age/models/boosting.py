@@ -76,7 +76,7 @@ class GradientBoostingAgeModel(CalibratedAgeModel):
     """
 
     def __init__(self, n_estimators: int = 400, learning_rate: float = 0.05, num_leaves: int = 15, max_depth: int | None = None,
-                 min_child_samples: int = 20, subsample: float = 0.8, colsample_bytree: float = 0.8, reg_lambda: float = 1.0,
+                 min_child_samples: int = 40, subsample: float = 0.8, colsample_bytree: float = 0.8, reg_lambda: float = 1.0,
                  early_stopping_rounds: int = 40, refit: bool = False, features=None, use_galaxy: bool = True, inner_folds: int = 5,
                  age_bin_edges: tuple[float, ...] = AGE_BIN_EDGES,
                  calibration_bin_edges: tuple[float, ...] = AGE_BIN_EDGES, calibration_min_clusters: int = CALIBRATION_MIN_CLUSTERS,
